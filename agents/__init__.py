@@ -1,0 +1,1 @@
+"""pucklab.agents: REINFORCE agents and stable-baselines3 baselines on pucklab's envs (issue 3)."""
