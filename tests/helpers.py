@@ -1,0 +1,52 @@
+"""Test helpers: scripted policies and a from-scratch drawing to check the incremental one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pucklab.envs import physics as ph
+
+
+def oracle_actions(state_obs: np.ndarray, paddle_height: int = 12) -> np.ndarray:
+    """Move the paddle's centre towards the puck's centre (state observations, (B, n))."""
+    puck_y = state_obs[:, 1] * (ph.FIELD - ph.BALL) + ph.BALL / 2
+    paddle_y = state_obs[:, 4] * (ph.FIELD - paddle_height) + paddle_height / 2
+    return np.where(puck_y < paddle_y - 1.5, ph.UP, np.where(puck_y > paddle_y + 1.5, ph.DOWN, ph.STAY))
+
+
+def play(env_id: str, policy: str, num_envs: int = 500, steps: int = 400, seed: int = 0,
+         **kwargs) -> dict[str, int]:
+    """Play a scripted policy on the vector env; count session outcomes."""
+    import gymnasium as gym
+
+    env = gym.make_vec(env_id, num_envs=num_envs, obs_type="state", **kwargs)
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    counts = {"win": 0, "loss": 0, "scored": 0}
+    for _ in range(steps):
+        if policy == "oracle":
+            actions = oracle_actions(obs, kwargs.get("paddle_height", 12))
+        elif policy == "stay":
+            actions = np.zeros(num_envs, dtype=np.int64)
+        else:
+            actions = rng.integers(0, 3, num_envs)
+        obs, rewards, terminated, truncated, _ = env.step(actions)
+        counts["win"] += int((rewards > 0).sum())
+        counts["loss"] += int((rewards < 0).sum())
+        counts["scored"] += int((terminated & (rewards > 0)).sum())
+    env.close()
+    return counts
+
+
+def draw_from_scratch(state: np.ndarray, config: ph.GameConfig) -> np.ndarray:
+    """The 80x80 frame a game's state should show, drawn from nothing."""
+    frame = np.zeros((ph.FIELD, ph.FIELD), dtype=np.uint8)
+    h = config.paddle_height
+    ay = int(round(state[ph.AGENT_Y]))
+    frame[ay:ay + h, ph.AGENT_X:ph.AGENT_X + ph.PADDLE_WIDTH] = ph.PIXEL_ON
+    if config.has_opponent:
+        oy = int(round(state[ph.OPP_Y]))
+        frame[oy:oy + h, ph.OPPONENT_X:ph.OPPONENT_X + ph.PADDLE_WIDTH] = ph.PIXEL_ON
+    bx, by = int(round(state[ph.BX])), int(round(state[ph.BY]))
+    frame[by:by + ph.BALL, bx:bx + ph.BALL] = ph.PIXEL_ON
+    return frame

@@ -1,0 +1,28 @@
+"""Docstring examples run; the README's test command is the one CI runs."""
+
+import doctest
+import re
+from pathlib import Path
+
+import pytest
+
+import pucklab.envs.air_hockey
+import pucklab.envs.pong
+import pucklab.envs.wrappers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("module", [pucklab.envs.air_hockey, pucklab.envs.pong,
+                                    pucklab.envs.wrappers])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```(?:bash|sh)\n(.*?)\n```", readme, flags=re.S)
+    test_commands = [c for c in commands if "pytest" in c]
+    assert test_commands, "README has no test command"
+    assert test_commands[0].strip() in (ROOT / ".ci" / "run").read_text()

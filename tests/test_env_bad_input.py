@@ -1,0 +1,58 @@
+"""Bad input: a clear ValueError naming the argument, raised at once."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import pucklab.envs  # noqa: F401
+
+IDS = ["pucklab/AirHockey-v0", "pucklab/Pong-v0"]
+
+
+@pytest.mark.filterwarnings("ignore:.*render_mode")  # gymnasium warns before we refuse
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("make", ["single", "vector"])
+@pytest.mark.parametrize("kwargs,name", [
+    ({"obs_type": "rgb"}, "obs_type"),
+    ({"session_length": 0}, "session_length"),
+    ({"session_length": 2.5}, "session_length"),
+    ({"paddle_height": 0}, "paddle_height"),
+    ({"ball_speed": -1.0}, "ball_speed"),
+    ({"render_mode": "ascii"}, "render_mode"),
+])
+def test_bad_constructor_arguments(env_id, make, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        if make == "single":
+            gym.make(env_id, **kwargs)
+        else:
+            gym.make_vec(env_id, num_envs=2, **kwargs)
+
+
+@pytest.mark.parametrize("skill", [-0.1, 1.5])
+def test_opponent_skill_outside_unit_interval(skill):
+    with pytest.raises(ValueError, match="opponent_skill"):
+        gym.make("pucklab/Pong-v0", opponent_skill=skill)
+
+
+@pytest.mark.parametrize("action", [3, -1, 1.0, True, "up", None, np.array([1, 2])])
+def test_action_outside_the_space(action):
+    env = gym.make("pucklab/AirHockey-v0").unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(action)
+
+
+def test_numpy_scalar_actions_are_accepted():
+    env = gym.make("pucklab/AirHockey-v0").unwrapped
+    env.reset(seed=0)
+    for action in (np.int64(1), np.int32(2), np.array(0)):
+        env.step(action)
+
+
+@pytest.mark.parametrize("actions", [np.array([0, 3]), np.array([0, -1]), np.array([0.0, 1.0]),
+                                     np.array([0, 1, 2])])
+def test_vector_actions_outside_the_space(actions):
+    env = gym.make_vec("pucklab/AirHockey-v0", num_envs=2)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(actions)
