@@ -2,11 +2,11 @@
 
 import gymnasium as gym
 import numpy as np
-from helpers import draw_from_scratch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pucklab.envs  # noqa: F401
+from helpers import draw_from_scratch
 from pucklab.envs import physics as ph
 
 

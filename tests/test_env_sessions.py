@@ -3,9 +3,9 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from helpers import play
 
 import pucklab.envs  # noqa: F401  (registers the ids)
+from helpers import play
 
 
 def run_session(env, action=0):
