@@ -67,20 +67,10 @@ class GameConfig:
     ball_speed: float = 3.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.session_length, bool) or not isinstance(
-            self.session_length, (int, np.integer)
-        ):
-            raise ValueError(f"session_length must be an int >= 1, got {self.session_length!r}")
-        if self.session_length < 1:
-            raise ValueError(f"session_length must be >= 1, got {self.session_length}")
-        if not 0.0 <= float(self.opponent_skill) <= 1.0:
-            raise ValueError(f"opponent_skill must be in [0, 1], got {self.opponent_skill!r}")
-        if not BALL <= int(self.paddle_height) <= FIELD // 2:
-            raise ValueError(
-                f"paddle_height must be in [{BALL}, {FIELD // 2}], got {self.paddle_height!r}"
-            )
-        if not 0.0 < float(self.ball_speed) <= 2 * PADDLE_SPEED:
-            raise ValueError(f"ball_speed must be in (0, {2 * PADDLE_SPEED}], got {self.ball_speed!r}")
+        _check_int("session_length", self.session_length, 1, None)
+        _check_int("paddle_height", self.paddle_height, BALL, FIELD // 2)
+        _check_number("opponent_skill", self.opponent_skill, 0.0, 1.0)
+        _check_number("ball_speed", self.ball_speed, 0.0, 2 * PADDLE_SPEED, open_low=True)
 
     def params(self) -> np.ndarray:
         """The settings as the float vector the compiled kernel reads."""
@@ -93,6 +83,21 @@ class GameConfig:
         p[P_OPP_SPEED] = PADDLE_SPEED * self.opponent_skill
         p[P_OPP_REACT] = FIELD * (0.25 + 0.75 * self.opponent_skill)
         return p
+
+
+def _check_int(name: str, value: object, low: int, high: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+
+
+def _check_number(name: str, value: object, low: float, high: float, open_low: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not (low < value if open_low else low <= value) or not value <= high:
+        raise ValueError(f"{name} must be in {'(' if open_low else '['}{low}, {high}], got {value}")
 
 
 def check_obs_type(obs_type: str) -> str:

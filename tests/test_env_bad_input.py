@@ -17,6 +17,9 @@ IDS = ["pucklab/AirHockey-v0", "pucklab/Pong-v0"]
     ({"session_length": 0}, "session_length"),
     ({"session_length": 2.5}, "session_length"),
     ({"paddle_height": 0}, "paddle_height"),
+    ({"paddle_height": 12.5}, "paddle_height"),
+    ({"ball_speed": "fast"}, "ball_speed"),
+    ({"ball_speed": float("nan")}, "ball_speed"),
     ({"ball_speed": -1.0}, "ball_speed"),
     ({"render_mode": "ascii"}, "render_mode"),
 ])
@@ -28,7 +31,7 @@ def test_bad_constructor_arguments(env_id, make, kwargs, name):
             gym.make_vec(env_id, num_envs=2, **kwargs)
 
 
-@pytest.mark.parametrize("skill", [-0.1, 1.5])
+@pytest.mark.parametrize("skill", [-0.1, 1.5, None])
 def test_opponent_skill_outside_unit_interval(skill):
     with pytest.raises(ValueError, match="opponent_skill"):
         gym.make("pucklab/Pong-v0", opponent_skill=skill)
