@@ -1,5 +1,30 @@
-"""pucklab.runs: the run plumbing shared by agents and seqmodels (issue 3).
+"""pucklab.runs: the run plumbing shared by agents and seqmodels, written once.
 
-The folder doubles as the default output place: commands write their runs to ``./runs/<name>/``,
-and those subfolders are git-ignored.
+Run folders, ``config.json``, atomic checkpoints (``weights_only=True`` on load), metrics to CSV
+and TensorBoard, and curve plots. The folder doubles as the default output place: commands write
+their runs to ``./runs/<name>/``, and those subfolders are git-ignored.
 """
+
+from pucklab.runs.metrics import MetricsLogger, plot_curves, read_metrics
+from pucklab.runs.store import (
+    RunError,
+    atomic_write,
+    load_checkpoint,
+    load_config,
+    new_run_dir,
+    save_checkpoint,
+    save_config,
+)
+
+__all__ = [
+    "MetricsLogger",
+    "RunError",
+    "atomic_write",
+    "load_checkpoint",
+    "load_config",
+    "new_run_dir",
+    "plot_curves",
+    "read_metrics",
+    "save_checkpoint",
+    "save_config",
+]

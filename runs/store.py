@@ -1,0 +1,134 @@
+"""Run folders, ``config.json`` and checkpoints: written atomically, read safely.
+
+A run folder (default ``./runs/<name>/``) holds everything one run produced::
+
+    config.json        every resolved setting, plus library versions
+    metrics.csv        one row per logged step (see metrics.py), and TensorBoard events
+    checkpoints/       last.pt (and best.pt where a trainer keeps one)
+    *.png, videos/     plots and recordings
+
+Every file is written to a temporary name in the same folder and renamed into place, so a crash
+or Ctrl-C never leaves half a checkpoint; checkpoints load with ``torch.load(weights_only=True)``,
+so a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.pt"
+DEFAULT_ROOT = Path("runs")
+
+
+class RunError(Exception):
+    """A user-facing problem with a run folder or file; CLIs print it as one line, exit 2."""
+
+
+def new_run_dir(name: str, root: Path | str = DEFAULT_ROOT) -> Path:
+    """Create ``root/<name>__<YYYYmmdd-HHMMSS>`` (suffixed if taken) and return it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    base = Path(root) / f"{safe}__{stamp}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        except OSError as err:
+            raise RunError(f"cannot create run folder {path}: {err.strerror}") from err
+
+
+def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries a run's numbers depend on."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("pucklab", "torch", "numpy", "gymnasium", "stable_baselines3", "numba"):
+        try:
+            from importlib.metadata import version
+
+            out[name] = version(name.replace("_", "-"))
+        except Exception:  # not installed: say so rather than fail the run
+            out[name] = "not installed"
+    return out
+
+
+def save_config(run_dir: Path | str, config: dict[str, Any]) -> Path:
+    """Write ``config.json`` (the config plus ``versions``) atomically; return its path."""
+    data = dict(config, versions=versions())
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    path = Path(run_dir) / CONFIG_FILE
+    atomic_write(path, lambda f: f.write(text.encode()))
+    return path
+
+
+def load_config(run_dir: Path | str) -> dict[str, Any]:
+    """Read a run's ``config.json``; a missing or unreadable one is a :class:`RunError`."""
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise RunError(f"{run_dir} is not a run folder (no {CONFIG_FILE})") from err
+    except (OSError, ValueError) as err:
+        raise RunError(f"cannot read {path}: {err}") from err
+
+
+def checkpoint_path(run_dir: Path | str, name: str = LAST_CHECKPOINT) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR / name
+
+
+def save_checkpoint(run_dir: Path | str, state: dict[str, Any],
+                    name: str = LAST_CHECKPOINT) -> Path:
+    """``torch.save`` ``state`` to ``run_dir/checkpoints/<name>`` atomically; return the path.
+
+    ``state`` must hold only tensors and plain Python values (dicts, lists, numbers, strings), so
+    that it loads with ``weights_only=True``.
+    """
+    import torch
+
+    path = checkpoint_path(run_dir, name)
+    atomic_write(path, lambda f: torch.save(state, f))
+    return path
+
+
+def load_checkpoint(run_dir: Path | str, name: str = LAST_CHECKPOINT,
+                    map_location: str | Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint saved by :func:`save_checkpoint` (``weights_only=True``).
+
+    ``map_location`` defaults to the CPU, so a run trained on a GPU samples or evaluates anywhere.
+    """
+    import torch
+
+    path = checkpoint_path(run_dir, name)
+    if not path.is_file():
+        raise RunError(f"no checkpoint in {run_dir} (expected {path})")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated, corrupt, or holding objects we refuse to unpickle
+        raise RunError(f"cannot load checkpoint {path}: {str(err).splitlines()[0]}") from err
