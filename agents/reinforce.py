@@ -1,0 +1,138 @@
+"""REINFORCE on a batch of sessions: collect -> returns -> loss -> optimiser step.
+
+Collection runs every sub-env of a ``gymnasium.vector.VectorEnv`` side by side with one batched
+forward pass per step (no Python loop over games), without gradients, and keeps the observations.
+The update then recomputes the log-probabilities of the kept steps in one batched pass. That
+costs a second forward pass but only over steps that count, and it keeps no autograd graph alive
+through the rollout.
+
+Which steps count: those of sessions that *finished* during the rollout (an unfinished one has no
+outcome yet), minus next-step autoreset steps (their action was ignored by the env). A rollout
+stops once every sub-env has finished a session (or after ``max_steps``). With pucklab's envs,
+reset at the start of each rollout, that is one whole session per sub-env, so short (lost) and
+long (won) sessions count equally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical
+
+from pucklab.agents.returns import NORMALISE_EPS, discounted_returns
+
+
+@dataclass
+class Batch:
+    """The counted steps of one rollout, flattened, and what the rollout scored."""
+
+    obs: torch.Tensor  # (N, *obs_shape) observations at the counted steps
+    actions: torch.Tensor  # (N,) actions taken there
+    returns: torch.Tensor  # (N,) session credit of each action (before normalising)
+    sessions: int  # finished sessions counted
+    wins: int  # of which ended with a positive reward
+    session_reward: float  # mean total reward of a counted session
+    env_steps: int  # every env step taken, counted or not
+
+
+def _as_tensor(obs: Any, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
+
+
+@torch.no_grad()
+def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
+            reset_on_reward: bool = False, device: torch.device | str = "cpu",
+            greedy: bool = False, first_session_only: bool = True) -> Batch:
+    """Run ``env`` (a VectorEnv with next-step autoreset) until each sub-env ends a session.
+
+    Args:
+        env: The vector env; it is reset at the start.
+        policy: Maps a (B, *obs_shape) float tensor to (B, A) logits.
+        gamma: Decay of the outcome per step away from a session's end.
+        max_steps: Cap on rollout length (sessions unfinished by then do not count).
+        reset_on_reward: Also end a credit window at every non-zero reward (ALE Pong's points).
+        device: Where the policy runs.
+        greedy: Take the most likely action instead of sampling (evaluation).
+        first_session_only: Count only each sub-env's first session. Sub-envs that lose early
+            would otherwise fit in a second (short, lost) session while the slowest one plays
+            on, and short sessions would be over-counted. False counts every finished credit
+            window (for long ALE episodes cut into points).
+    """
+    device = torch.device(device)
+    n = env.num_envs
+    obs, _ = env.reset()
+    frames, actions, rewards, ends = [], [], [], []
+    done_once = np.zeros(n, dtype=bool)
+    just_ended = np.zeros(n, dtype=bool)  # next step is an autoreset step for these
+    autoreset = []
+    for _ in range(max_steps):
+        x = _as_tensor(obs, device)
+        logits = policy(x)
+        a = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
+        frames.append(x)  # a fresh tensor: safe even if the env reuses its obs buffer
+        actions.append(a)
+        autoreset.append(just_ended.copy())
+        obs, r, terminated, truncated, _ = env.step(a.cpu().numpy())
+        end = np.logical_or(terminated, truncated)
+        rewards.append(np.asarray(r, dtype=np.float32))
+        ends.append(end)
+        just_ended = end
+        done_once |= end
+        if done_once.all():
+            break
+    rewards_t = torch.as_tensor(np.stack(rewards))  # (T, B)
+    ends_t = torch.as_tensor(np.stack(ends))
+    boundary = ends_t | (rewards_t != 0) if reset_on_reward else ends_t
+    # A step counts if a credit window closes at or after it within the rollout, and the env did
+    # not ignore its action (next-step autoreset).
+    valid = _closes_later(boundary) & ~torch.as_tensor(np.stack(autoreset))
+    if first_session_only:  # steps up to and including each stream's first session end
+        valid &= (torch.cumsum(ends_t.int(), 0) - ends_t.int()) == 0
+    returns = discounted_returns(rewards_t, ends_t, gamma, reset_on_reward)
+    # Session totals: with gamma = 1 and no reset at rewards, the return at a session's first
+    # step is its total reward. Sessions start at step 0 and right after an end.
+    starts = torch.zeros_like(ends_t)
+    starts[0] = True
+    starts[1:] = ends_t[:-1]
+    counted_starts = starts & _closes_later(ends_t)
+    if first_session_only:
+        counted_starts[1:] = False
+    totals = discounted_returns(rewards_t, ends_t, 1.0)[counted_starts]
+    valid_dev = valid.to(device)
+    return Batch(
+        obs=torch.stack(frames)[valid_dev],
+        actions=torch.stack(actions)[valid_dev],
+        returns=returns.to(device)[valid_dev],
+        sessions=int(totals.numel()),
+        wins=int((totals > 0).sum()),
+        session_reward=float(totals.mean()) if totals.numel() else float("nan"),
+        env_steps=len(rewards) * n,
+    )
+
+
+def _closes_later(marks: torch.Tensor) -> torch.Tensor:
+    """(T, B) bool: True where ``marks`` is True at this step or a later one of the same stream."""
+    return torch.flip(torch.cummax(torch.flip(marks.int(), [0]), 0).values, [0]).bool()
+
+
+def advantages(returns: torch.Tensor, baseline: float | None = None,
+               normalise: bool = True) -> torch.Tensor:
+    """Centre returns on ``baseline`` (a running mean) or on the batch mean, then scale by std."""
+    centred = returns - (returns.mean() if baseline is None else baseline)
+    if normalise:
+        centred = centred / (returns.std(unbiased=False) + NORMALISE_EPS)
+    return centred
+
+
+def loss(policy: nn.Module, batch: Batch, adv: torch.Tensor,
+         entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """REINFORCE loss -E[adv * log pi(a|s)] - entropy_coef * H[pi], over the counted steps."""
+    dist = Categorical(logits=policy(batch.obs))
+    policy_loss = -(adv * dist.log_prob(batch.actions)).mean()
+    entropy = dist.entropy().mean()
+    total = policy_loss - entropy_coef * entropy
+    return total, {"loss": policy_loss.item(), "entropy": entropy.item()}

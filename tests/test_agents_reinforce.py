@@ -1,0 +1,90 @@
+"""REINFORCE collection and learning on the fast state observations."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import pucklab.envs  # noqa: F401
+from pucklab.agents import reinforce
+from pucklab.agents.policies import make_policy
+from pucklab.envs.wrappers import VectorFrameDifference
+
+
+def state_env(num_envs, seed=0, **kwargs):
+    env = gym.make_vec("pucklab/AirHockey-v0", num_envs=num_envs, obs_type="state", **kwargs)
+    env.reset(seed=seed)
+    return env
+
+
+def test_collect_counts_one_whole_session_per_env():
+    torch.manual_seed(0)
+    env = state_env(32, session_length=20)
+    policy = make_policy("mlp", env.single_observation_space.shape, 3)
+    batch = reinforce.collect(env, policy, gamma=1.0, max_steps=20)
+    assert batch.sessions == 32
+    assert batch.obs.shape[1:] == (5,) and len(batch.obs) == len(batch.actions) == len(batch.returns)
+    assert 32 <= len(batch.obs) <= 32 * 20
+    assert set(batch.returns.tolist()) <= {-1.0, 1.0}  # gamma = 1: every action gets the outcome
+    assert batch.session_reward == pytest.approx(2 * batch.wins / 32 - 1)
+    assert batch.env_steps <= 32 * 20
+
+
+def test_collect_with_decay_credits_the_last_action_fully():
+    env = state_env(8, session_length=10)
+    policy = make_policy("mlp", (5,), 3)
+    batch = reinforce.collect(env, policy, gamma=0.5, max_steps=10)
+    magnitudes = batch.returns.abs()
+    assert magnitudes.max() == 1.0 and magnitudes.min() >= 0.5 ** 9
+
+
+def test_collect_takes_frame_differences_from_a_reused_buffer():
+    env = VectorFrameDifference(
+        gym.make_vec("pucklab/AirHockey-v0", num_envs=4, session_length=6, copy=False), copy=False)
+    env.reset(seed=0)
+    policy = make_policy("mlp", env.single_observation_space.shape, 3)
+    batch = reinforce.collect(env, policy, gamma=1.0, max_steps=6)
+    assert batch.obs.shape[1:] == (1, 80, 80)
+    # each kept step has its own frame: the first is zero (reset), later ones differ
+    assert not torch.equal(batch.obs[1], batch.obs[2])
+
+
+def test_same_outcome_batch_gives_finite_advantages():
+    adv = reinforce.advantages(torch.ones(100))
+    assert torch.isfinite(adv).all() and (adv == 0).all()
+
+
+def test_short_training_run_on_state_observations_improves_the_win_rate():
+    torch.manual_seed(0)
+    env = state_env(128, seed=0)
+    evaluation = state_env(512, seed=10_000)
+    policy = make_policy("mlp", (5,), 3)
+    optimiser = torch.optim.Adam(policy.parameters(), lr=0.01)
+
+    def win_rate():
+        b = reinforce.collect(evaluation, policy, gamma=1.0, max_steps=50, greedy=True)
+        return b.wins / b.sessions
+
+    before = win_rate()
+    for _ in range(120):
+        batch = reinforce.collect(env, policy, gamma=1.0, max_steps=50)
+        total, _ = reinforce.loss(policy, batch, reinforce.advantages(batch.returns))
+        optimiser.zero_grad()
+        total.backward()
+        optimiser.step()
+    after = win_rate()
+    assert after > before + 0.3, (before, after)
+
+
+@pytest.mark.parametrize("kind,shape", [("mlp", (1, 80, 80)), ("cnn", (1, 80, 80)), ("cnn", (5,))])
+def test_policies_map_observations_to_logits(kind, shape):
+    policy = make_policy(kind, shape, 3)
+    assert policy(torch.zeros(7, *shape)).shape == (7, 3)
+    with pytest.raises(ValueError, match="policy"):
+        make_policy("transformer", (1, 80, 80), 3)
+
+
+def test_policy_sizes_follow_pg_pong():
+    mlp = make_policy("mlp", (1, 80, 80), 3)
+    assert sum(p.numel() for p in mlp.parameters()) == 6400 * 200 + 200 + 200 * 3 + 3
+    assert all(torch.isfinite(p).all() for p in mlp.parameters())
