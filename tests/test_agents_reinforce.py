@@ -1,7 +1,6 @@
 """REINFORCE collection and learning on the fast state observations."""
 
 import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 
