@@ -40,7 +40,9 @@ class Batch:
 
 
 def _as_tensor(obs: Any, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
+    # torch.tensor copies; torch.as_tensor would share memory with an env that reuses its obs
+    # buffer (copy=False), and every kept frame would silently become the last one.
+    return torch.tensor(np.asarray(obs), dtype=torch.float32, device=device)
 
 
 @torch.no_grad()
@@ -73,7 +75,7 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
         x = _as_tensor(obs, device)
         logits = policy(x)
         a = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
-        frames.append(x)  # a fresh tensor: safe even if the env reuses its obs buffer
+        frames.append(x)
         actions.append(a)
         autoreset.append(just_ended.copy())
         obs, r, terminated, truncated, _ = env.step(a.cpu().numpy())

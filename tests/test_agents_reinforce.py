@@ -37,15 +37,23 @@ def test_collect_with_decay_credits_the_last_action_fully():
     assert magnitudes.max() == 1.0 and magnitudes.min() >= 0.5 ** 9
 
 
-def test_collect_takes_frame_differences_from_a_reused_buffer():
+def test_collect_keeps_each_frame_even_from_a_reused_buffer():
     env = VectorFrameDifference(
         gym.make_vec("pucklab/AirHockey-v0", num_envs=4, session_length=6, copy=False), copy=False)
     env.reset(seed=0)
-    policy = make_policy("mlp", env.single_observation_space.shape, 3)
-    batch = reinforce.collect(env, policy, gamma=1.0, max_steps=6)
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x.clone())
+            return torch.zeros(len(x), 3)
+
+    batch = reinforce.collect(env, Recorder(), gamma=1.0, max_steps=6)
     assert batch.obs.shape[1:] == (1, 80, 80)
-    # each kept step has its own frame: the first is zero (reset), later ones differ
-    assert not torch.equal(batch.obs[1], batch.obs[2])
+    # rows are (step, env) in order; step 0 is every env's first frame: zero after the reset
+    assert not seen[0].any() and seen[1].any()
+    torch.testing.assert_close(batch.obs[:4], seen[0])
+    torch.testing.assert_close(batch.obs[4:8], seen[1])
 
 
 def test_same_outcome_batch_gives_finite_advantages():
