@@ -23,7 +23,8 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from pucklab.agents.returns import NORMALISE_EPS, discounted_returns
+from pucklab.agents.returns import discounted_returns
+from pucklab.agents.returns import normalise as normalise_returns
 
 
 @dataclass
@@ -37,12 +38,6 @@ class Batch:
     wins: int  # of which ended with a positive reward
     session_reward: float  # mean total reward of a counted session
     env_steps: int  # every env step taken, counted or not
-
-
-def _as_tensor(obs: Any, device: torch.device) -> torch.Tensor:
-    # torch.tensor copies; torch.as_tensor would share memory with an env that reuses its obs
-    # buffer (copy=False), and every kept frame would silently become the last one.
-    return torch.tensor(np.asarray(obs), dtype=torch.float32, device=device)
 
 
 @torch.no_grad()
@@ -67,16 +62,21 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
     device = torch.device(device)
     n = env.num_envs
     obs, _ = env.reset()
-    frames, actions, rewards, ends = [], [], [], []
+    # One buffer for the whole rollout: each observation is copied into it once. (Keeping a view
+    # of the env's obs instead would break with copy=False envs, whose buffer the next step
+    # overwrites: every kept frame would silently become the last one.) torch.empty touches no
+    # memory until a step writes there, so a generous max_steps costs nothing.
+    frames = torch.empty((max_steps, n, *np.shape(obs)[1:]), dtype=torch.float32, device=device)
+    actions = torch.empty((max_steps, n), dtype=torch.long, device=device)
+    rewards, ends, autoreset = [], [], []
     done_once = np.zeros(n, dtype=bool)
     just_ended = np.zeros(n, dtype=bool)  # next step is an autoreset step for these
-    autoreset = []
-    for _ in range(max_steps):
-        x = _as_tensor(obs, device)
+    for t in range(max_steps):
+        x = frames[t]
+        x.copy_(torch.from_numpy(np.asarray(obs)))  # copy_ casts to float32
         logits = policy(x)
-        a = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
-        frames.append(x)
-        actions.append(a)
+        actions[t] = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
+        a = actions[t]
         autoreset.append(just_ended.copy())
         obs, r, terminated, truncated, _ = env.step(a.cpu().numpy())
         end = np.logical_or(terminated, truncated)
@@ -104,15 +104,16 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
     if first_session_only:
         counted_starts[1:] = False
     totals = discounted_returns(rewards_t, ends_t, 1.0)[counted_starts]
+    steps = len(rewards)
     valid_dev = valid.to(device)
     return Batch(
-        obs=torch.stack(frames)[valid_dev],
-        actions=torch.stack(actions)[valid_dev],
+        obs=frames[:steps][valid_dev],
+        actions=actions[:steps][valid_dev],
         returns=returns.to(device)[valid_dev],
         sessions=int(totals.numel()),
         wins=int((totals > 0).sum()),
         session_reward=float(totals.mean()) if totals.numel() else float("nan"),
-        env_steps=len(rewards) * n,
+        env_steps=steps * n,
     )
 
 
@@ -123,11 +124,11 @@ def _closes_later(marks: torch.Tensor) -> torch.Tensor:
 
 def advantages(returns: torch.Tensor, baseline: float | None = None,
                normalise: bool = True) -> torch.Tensor:
-    """Centre returns on ``baseline`` (a running mean) or on the batch mean, then scale by std."""
-    centred = returns - (returns.mean() if baseline is None else baseline)
+    """Centre returns on ``baseline`` (a running mean) or on the batch mean; by default also
+    scale by their std (see :func:`~pucklab.agents.returns.normalise`)."""
     if normalise:
-        centred = centred / (returns.std(unbiased=False) + NORMALISE_EPS)
-    return centred
+        return normalise_returns(returns, centre=baseline)
+    return returns - (returns.mean() if baseline is None else baseline)
 
 
 def loss(policy: nn.Module, batch: Batch, adv: torch.Tensor,

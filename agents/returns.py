@@ -43,9 +43,11 @@ def discounted_returns(rewards: torch.Tensor, ends: torch.Tensor, gamma: float,
     return returns
 
 
-def normalise(returns: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """(returns - mean) / (std + eps) over the valid entries; 0 where ``mask`` is False.
+def normalise(returns: torch.Tensor, mask: torch.Tensor | None = None,
+              centre: float | None = None) -> torch.Tensor:
+    """(returns - centre) / (std + eps) over the valid entries; 0 where ``mask`` is False.
 
+    ``centre`` defaults to the mean of the valid entries; a running-mean baseline goes there.
     A batch where every session had the same outcome has std 0: the epsilon turns that into
     zero advantages (no gradient) instead of NaN.
     """
@@ -53,6 +55,6 @@ def normalise(returns: torch.Tensor, mask: torch.Tensor | None = None) -> torch.
     values = returns[valid]
     if values.numel() == 0:
         return torch.zeros_like(returns)
-    mean = values.mean()
+    mean = values.mean() if centre is None else centre
     std = values.std(unbiased=False)
     return torch.where(valid, (returns - mean) / (std + NORMALISE_EPS), torch.zeros_like(returns))

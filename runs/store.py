@@ -20,6 +20,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
 
@@ -71,8 +72,6 @@ def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "platform": platform.platform()}
     for name in ("pucklab", "torch", "numpy", "gymnasium", "stable_baselines3", "numba"):
         try:
-            from importlib.metadata import version
-
             out[name] = version(name.replace("_", "-"))
         except Exception:  # not installed: say so rather than fail the run
             out[name] = "not installed"
