@@ -43,7 +43,8 @@ class Batch:
 @torch.no_grad()
 def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
             reset_on_reward: bool = False, device: torch.device | str = "cpu",
-            greedy: bool = False, first_session_only: bool = True) -> Batch:
+            greedy: bool = False, first_session_only: bool = True,
+            seed: int | None = None, keep_obs: bool = True) -> Batch:
     """Run ``env`` (a VectorEnv with next-step autoreset) until each sub-env ends a session.
 
     Args:
@@ -61,18 +62,20 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
     """
     device = torch.device(device)
     n = env.num_envs
-    obs, _ = env.reset()
+    obs, _ = env.reset(seed=seed)
     # One buffer for the whole rollout: each observation is copied into it once. (Keeping a view
     # of the env's obs instead would break with copy=False envs, whose buffer the next step
-    # overwrites: every kept frame would silently become the last one.) torch.empty touches no
-    # memory until a step writes there, so a generous max_steps costs nothing.
-    frames = torch.empty((max_steps, n, *np.shape(obs)[1:]), dtype=torch.float32, device=device)
+    # overwrites: every kept frame would silently become the last one.) The buffer is reused by
+    # the next rollout of the same shape (Batch.obs is a copy out of it), which spares a few
+    # hundred MB of fresh pages per rollout.
+    shape = (max_steps, n, *np.shape(obs)[1:])
+    frames = _buffer(shape, device) if keep_obs else torch.empty(shape[1:], device=device)[None]
     actions = torch.empty((max_steps, n), dtype=torch.long, device=device)
     rewards, ends, autoreset = [], [], []
     done_once = np.zeros(n, dtype=bool)
     just_ended = np.zeros(n, dtype=bool)  # next step is an autoreset step for these
     for t in range(max_steps):
-        x = frames[t]
+        x = frames[t if keep_obs else 0]
         x.copy_(torch.from_numpy(np.asarray(obs)))  # copy_ casts to float32
         logits = policy(x)
         actions[t] = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
@@ -107,7 +110,7 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
     steps = len(rewards)
     valid_dev = valid.to(device)
     return Batch(
-        obs=frames[:steps][valid_dev],
+        obs=frames[:steps][valid_dev] if keep_obs else frames[:0, 0],
         actions=actions[:steps][valid_dev],
         returns=returns.to(device)[valid_dev],
         sessions=int(totals.numel()),
@@ -115,6 +118,18 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
         session_reward=float(totals.mean()) if totals.numel() else float("nan"),
         env_steps=steps * n,
     )
+
+
+_BUFFERS: dict[tuple[Any, ...], torch.Tensor] = {}
+
+
+def _buffer(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """A float32 rollout buffer of ``shape``, reused across rollouts (only the latest shape)."""
+    key = (shape, str(device))
+    if key not in _BUFFERS:
+        _BUFFERS.clear()
+        _BUFFERS[key] = torch.empty(shape, dtype=torch.float32, device=device)
+    return _BUFFERS[key]
 
 
 def _closes_later(marks: torch.Tensor) -> torch.Tensor:

@@ -178,9 +178,11 @@ class VectorFrameDifference(VectorWrapper):
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        obs, info = self.env.reset(seed=seed, options=options)
-        if options and "reset_mask" in options:
-            first = np.asarray(options["reset_mask"], dtype=np.bool_)
+        # Read the mask first and hand the env a copy: Gymnasium's SyncVectorEnv pops it.
+        mask = None if not options or "reset_mask" not in options else options["reset_mask"]
+        obs, info = self.env.reset(seed=seed, options=None if options is None else dict(options))
+        if mask is not None:
+            first = np.asarray(mask, dtype=np.bool_)
         else:
             first = np.ones(self.num_envs, dtype=np.bool_)
             if self._fast:  # start from a clean slate whatever the env did before wrapping

@@ -96,7 +96,9 @@ def plot_curves(run_dir: Path | str, x: str, ys: Sequence[str], filename: str,
     rows = read_metrics(run_dir)
     fig, axes = plt.subplots(1, len(ys), figsize=(4.5 * len(ys), 3.4), squeeze=False)
     for ax, y in zip(axes[0], ys, strict=True):
-        ax.plot([r[x] for r in rows], [r[y] for r in rows], lw=1.5)
+        points = [(r[x], r[y]) for r in rows if not math.isnan(r[y])]  # a sparse column
+        ax.plot([p[0] for p in points], [p[1] for p in points], lw=1.5,  # (evaluations) joins up
+                marker="." if len(points) < 30 else None)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.grid(alpha=0.3)

@@ -51,6 +51,15 @@ def new_run_dir(name: str, root: Path | str = DEFAULT_ROOT) -> Path:
             raise RunError(f"cannot create run folder {path}: {err.strerror}") from err
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file; mkstemp gives 0o600
+
+
 def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``."""
     path = Path(path)
@@ -61,6 +70,7 @@ def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,120 @@
+"""Build the vector env an agent trains on, with the observation pipeline that env needs.
+
+Three kinds of env id, one result (:class:`EnvSetup`):
+
+- ``pucklab/...``: our batched core (``gym.make_vec`` -> the compiled vector env), pixels wrapped
+  in :class:`~pucklab.envs.wrappers.VectorFrameDifference`. One rollout = one session per game.
+- ``ALE/...``: ale-py, pg-pong preprocessing per sub-env, then the same frame difference; credit
+  windows end at every point (``reset_on_reward``), as in pg-pong.
+- anything else registered with Gymnasium: ``gym.make_vec`` as is; its episodes are the sessions.
+
+The action space must be ``Discrete`` (REINFORCE here samples from a categorical policy).
+Problems the user can fix (unknown id, wrong action space, missing ale-py, bad keyword) raise
+:class:`~pucklab.runs.RunError`, which the CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+import pucklab.envs  # noqa: F401  (registers the pucklab ids)
+from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
+from pucklab.runs import RunError
+
+DEFAULT_ROLLOUT_STEPS = 1000  # cap on one rollout for envs without a known session length
+
+
+@dataclass
+class EnvSetup:
+    """A vector env ready for :func:`pucklab.agents.reinforce.collect`, and how to count it."""
+
+    env: Any  # gymnasium.vector.VectorEnv, next-step autoreset
+    obs_shape: tuple[int, ...]
+    num_actions: int
+    rollout_steps: int  # max steps of one rollout
+    reset_on_reward: bool  # a non-zero reward closes a credit window (ALE points)
+    first_session_only: bool  # count one session per sub-env and rollout (pucklab)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def is_pucklab(env_id: str) -> bool:
+    return env_id.startswith("pucklab/")
+
+
+def is_ale(env_id: str) -> bool:
+    return env_id.startswith("ALE/")
+
+
+def _check_id(env_id: str) -> None:
+    if is_ale(env_id):
+        from pucklab.agents.atari import require_ale
+
+        require_ale()
+    try:
+        gym.spec(env_id)
+    except gym.error.Error as err:
+        raise RunError(f"unknown env id {env_id!r}: {str(err).splitlines()[0]}") from err
+
+
+def _check_action_space(env_id: str, space: gym.Space) -> int:
+    if not isinstance(space, spaces.Discrete):
+        raise RunError(f"{env_id} has a {type(space).__name__} action space; "
+                       "train-agent needs a Discrete one")
+    return int(space.n)
+
+
+def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None,
+             noop: bool = False) -> EnvSetup:
+    """The training / evaluation vector env for ``env_id`` with ``num_envs`` sub-envs.
+
+    ``noop`` adds NOOP to ALE Pong's UP/DOWN actions.
+    """
+    kwargs = dict(env_kwargs or {})
+    _check_id(env_id)
+    try:
+        if is_pucklab(env_id):
+            env = gym.make_vec(env_id, num_envs=num_envs, copy=False, **kwargs)
+            obs_type = kwargs.get("obs_type", "pixels")
+            if obs_type == "pixels":
+                env = VectorFrameDifference(env, copy=False)
+            rollout = int(kwargs.get("session_length", 50)) + 1
+            reset_on_reward, first_only = False, True
+        elif is_ale(env_id):
+            from pucklab.agents.atari import PgPongPreprocess
+
+            env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                               wrappers=[lambda e: PgPongPreprocess(e, noop=noop)], **kwargs)
+            env = VectorFrameDifference(env, copy=False)
+            rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, True, False
+        else:
+            env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+            rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, False, False
+    except TypeError as err:  # an unknown keyword in --env-kwargs
+        raise RunError(f"{env_id}: bad --env-kwargs: {str(err).splitlines()[0]}") from err
+    except ValueError as err:  # a keyword our envs validate (GameConfig, obs_type)
+        raise RunError(f"{env_id}: {str(err).splitlines()[0]}") from err
+    num_actions = _check_action_space(env_id, env.single_action_space)
+    return EnvSetup(env=env, obs_shape=tuple(env.single_observation_space.shape),
+                    num_actions=num_actions, rollout_steps=rollout,
+                    reset_on_reward=reset_on_reward, first_session_only=first_only)
+
+
+def make_single_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
+                    render_mode: str | None = "rgb_array", noop: bool = False) -> gym.Env:
+    """One env with the same observation pipeline as :func:`make_env`, for videos."""
+    kwargs = dict(env_kwargs or {})
+    _check_id(env_id)
+    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    if is_ale(env_id):
+        from pucklab.agents.atari import PgPongPreprocess
+
+        env = FrameDifference(PgPongPreprocess(env, noop=noop))
+    elif is_pucklab(env_id) and kwargs.get("obs_type", "pixels") == "pixels":
+        env = FrameDifference(env)
+    return env

@@ -1,0 +1,108 @@
+"""Rollout videos: the game as a person sees it (``rgb_array``), optionally beside what the agent saw.
+
+Written with imageio; mp4 goes through imageio-ffmpeg's bundled ffmpeg binary, so recording works
+on a headless machine with no system ffmpeg. GIFs go through Pillow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pucklab.runs.store import FILE_MODE
+
+FPS = 30
+HOLD = 10  # frames the last picture of a session is held, so its end can be seen
+FORMATS = ("mp4", "gif")
+
+
+def _observation_panel(obs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A (H, W, 3) uint8 picture of one observation: a frame difference in red (negative) and
+    green (positive) on black; a plain frame in grey. Nearest-neighbour upscaled to ``size``."""
+    img = np.asarray(obs, dtype=np.float32)
+    img = img.reshape(img.shape[-2], img.shape[-1]) if img.ndim == 3 else img
+    if img.min() < 0:  # a difference in [-1, 1]
+        rgb = np.zeros((*img.shape, 3), dtype=np.float32)
+        rgb[..., 1] = np.clip(img, 0, 1) * 255
+        rgb[..., 0] = np.clip(-img, 0, 1) * 255
+    else:
+        top = img.max() if img.max() > 0 else 1.0
+        rgb = np.repeat((img / top * 255)[..., None], 3, axis=2)
+    h, w = size
+    rows = np.arange(h) * img.shape[0] // h
+    cols = np.arange(w) * img.shape[1] // w
+    return rgb[rows][:, cols].astype(np.uint8)
+
+
+@torch.no_grad()
+def play_sessions(env, policy: Callable[[torch.Tensor], torch.Tensor], sessions: int,
+                  seed: int, greedy: bool = True, side_by_side: bool = False,
+                  max_frames: int = 5000, device: str | torch.device = "cpu"
+                  ) -> tuple[list[np.ndarray], list[float]]:
+    """Play ``sessions`` episodes of a single ``rgb_array`` env; return frames and session rewards.
+
+    Each session contributes its first frame, one frame per step, and the last frame held
+    :data:`HOLD` extra times. Stops early at ``max_frames``.
+    """
+    frames: list[np.ndarray] = []
+    totals: list[float] = []
+    # Only pictures go beside the game (a state vector has nothing to show).
+    side_by_side = side_by_side and len(env.observation_space.shape or ()) >= 2
+    for k in range(sessions):
+        obs, _ = env.reset(seed=seed + k)
+        total = 0.0
+        while True:
+            picture = np.asarray(env.render())
+            if side_by_side:
+                picture = np.concatenate([picture, _observation_panel(obs, picture.shape[:2])], 1)
+            frames.append(picture)
+            if len(frames) >= max_frames:
+                return frames, totals
+            x = torch.as_tensor(np.array(obs, dtype=np.float32), device=device)[None]
+            logits = policy(x)
+            action = (logits.argmax(-1) if greedy
+                      else torch.distributions.Categorical(logits=logits).sample()).item()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                picture = np.asarray(env.render())
+                if side_by_side:
+                    picture = np.concatenate(
+                        [picture, _observation_panel(obs, picture.shape[:2])], 1)
+                frames.extend([picture] * (HOLD + 1))
+                totals.append(total)
+                break
+    return frames, totals
+
+
+def write_video(frames: list[np.ndarray], path: Path | str, fps: int = FPS) -> Path:
+    """Write frames to ``path`` (.mp4 or .gif) atomically: a temp file renamed into place."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".mp4", ".gif"):
+        raise ValueError(f"video format must be .mp4 or .gif, got {path.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix == ".mp4":
+            # macro_block_size=1: our frame sizes are multiples of 16 anyway; no silent resizing.
+            with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7,
+                                    macro_block_size=1, pixelformat="yuv420p") as writer:
+                for frame in frames:
+                    writer.append_data(frame)
+        else:
+            imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

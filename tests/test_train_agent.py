@@ -1,0 +1,217 @@
+"""train-agent end to end: run folders, resume, Ctrl-C, checkpoints, videos, SB3, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import pytest
+import torch
+
+from pucklab.agents import cli, reinforce
+from pucklab.agents.play import load_run
+from pucklab.agents.video import HOLD
+from pucklab.runs import load_checkpoint
+
+# Small and fast: state observations, 16 sessions per update.
+SMALL = ["--env-kwargs", "obs_type=state", "--batch-sessions", "16", "--eval-sessions", "16",
+         "--eval-every", "2", "--video-sessions", "1", "--lr", "1e-2", "--seed", "3"]
+STEPS_PER_UPDATE = 16 * 50  # a rollout runs until every game ended its session: <= 50 steps
+
+
+def rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def train(tmp_path: Path, name: str, *extra: str) -> tuple[int, Path]:
+    run_dir = tmp_path / name
+    code = cli.main([*SMALL, "--run-dir", str(run_dir), *extra])
+    return code, run_dir
+
+
+def test_run_writes_everything(tmp_path, capsys):
+    code, run_dir = train(tmp_path, "a", "--total-steps", str(3 * STEPS_PER_UPDATE))
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "final evaluation: win rate" in out and str(run_dir) in out
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["train_args"]["batch_sessions"] == 16
+    assert config["train_args"]["lr"] == 1e-2 and config["train_args"]["gamma"] == 0.95
+    assert "torch" in config["versions"]
+    table = rows(run_dir)
+    assert {"env_steps", "wall_time_s", "sessions", "win_rate", "mean_session_reward", "loss",
+            "entropy"} <= set(table[0])
+    assert [int(r["updates"]) for r in table] == [1, 2, 3, 3]  # last row: final evaluation
+    assert table[1]["eval_win_rate"] != "" and table[-1]["eval_win_rate"] != ""
+    assert int(table[-1]["sessions"]) == 3 * 16
+    assert (run_dir / "learning_curve.png").stat().st_size > 1000
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    state = load_checkpoint(run_dir)
+    assert state["counters"]["updates"] == 3 and state["env"] == "pucklab/AirHockey-v0"
+
+
+def test_resume_continues_the_same_run(tmp_path):
+    """2 updates + resume to 4 == 4 updates straight: same losses, counters keep counting."""
+    budget = ["--eval-every", "0", "--video-sessions", "0"]
+    code, straight = train(tmp_path, "straight", "--total-steps", str(4 * STEPS_PER_UPDATE - 1),
+                           *budget)
+    assert code == 0
+    code, split = train(tmp_path, "split", "--total-steps", str(2 * STEPS_PER_UPDATE - 1),
+                        *budget)
+    assert code == 0
+    first_time = float(rows(split)[-1]["wall_time_s"])
+    assert cli.main(["--resume", str(split), "--total-steps", str(4 * STEPS_PER_UPDATE - 1)]) == 0
+    a, b = rows(straight), rows(split)
+    train_rows = lambda t: [r for r in t if r["loss"] != ""]  # noqa: E731
+    assert [r["updates"] for r in train_rows(b)] == ["1", "2", "3", "4"]
+    assert [r["env_steps"] for r in train_rows(a)] == [r["env_steps"] for r in train_rows(b)]
+    assert [r["loss"] for r in train_rows(a)] == [r["loss"] for r in train_rows(b)]
+    assert float(train_rows(b)[2]["wall_time_s"]) > first_time  # time keeps counting too
+    assert load_checkpoint(split)["counters"]["updates"] == 4
+
+
+def test_ctrl_c_saves_and_resume_goes_on(tmp_path, monkeypatch, capsys):
+    real = reinforce.collect
+    calls = {"n": 0}
+
+    def interrupted_collect(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reinforce, "collect", interrupted_collect)
+    code, run_dir = train(tmp_path, "c", "--total-steps", "100000", "--eval-every", "0")
+    assert code == 130
+    err = capsys.readouterr().err
+    # stderr holds the progress bar, then exactly one line about the interruption
+    assert "Traceback" not in err and "checkpoint saved" in err.strip().splitlines()[-1]
+    assert load_checkpoint(run_dir)["counters"]["updates"] == 2
+    monkeypatch.setattr(reinforce, "collect", real)
+    assert cli.main(["--resume", str(run_dir), "--total-steps", str(3 * STEPS_PER_UPDATE)]) == 0
+    assert load_checkpoint(run_dir)["counters"]["updates"] == 3
+
+
+def test_checkpoint_round_trip_and_video(tmp_path, capsys):
+    code, run_dir = train(tmp_path, "v", "--total-steps", str(STEPS_PER_UPDATE),
+                          "--env-kwargs", "session_length=20", "--video-format", "both")
+    assert code == 0
+    args, logits, _ = load_run(run_dir)
+    state = load_checkpoint(run_dir)
+    from pucklab.agents.policies import make_policy
+
+    again = make_policy(**state["policy_args"])
+    again.load_state_dict(state["policy"])
+    x = torch.randn(7, 5)
+    assert torch.equal(logits(x), again(x))
+    # One session of at most 20 steps: first frame + one per step + the held last frame.
+    frames = iio.imread(run_dir / "videos" / "final.mp4", plugin="pyav" if False else None)
+    assert frames.ndim == 4 and frames.shape[1:] == (320, 320, 3)  # state obs: no side panel
+    assert 1 + 1 + HOLD <= len(frames) <= 1 + 20 + HOLD
+    assert (run_dir / "videos" / "final.gif").stat().st_size > 0
+    # evaluate / record subcommands on the saved run
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run_dir), "--sessions", "32"]) == 0
+    assert "over 32 sessions" in capsys.readouterr().out
+    assert cli.main(["record", str(run_dir), "--sessions", "2", "--out",
+                     str(tmp_path / "clip")]) == 0
+    clip = iio.imread(tmp_path / "clip.mp4")
+    assert 2 * (2 + HOLD) <= len(clip) <= 2 * (21 + HOLD)
+
+
+def test_pixel_video_is_side_by_side(tmp_path):
+    code = cli.main(["--batch-sessions", "8", "--eval-sessions", "8", "--total-steps", "1",
+                     "--video-sessions", "1", "--run-dir", str(tmp_path / "p"),
+                     "--env-kwargs", "session_length=10"])
+    assert code == 0
+    frames = iio.imread(tmp_path / "p" / "videos" / "final.mp4")
+    assert frames.shape[1:] == (320, 640, 3)  # the game, and the frame difference beside it
+    assert 1 + 1 + HOLD <= len(frames) <= 1 + 10 + HOLD
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_sb3_baselines_run_and_log_the_same_columns(tmp_path, algo):
+    code = cli.main(["--algo", algo, "--env-kwargs", "obs_type=state", "--num-envs", "4",
+                     "--total-steps", "600", "--eval-every", "1", "--eval-sessions", "8",
+                     "--video-sessions", "0", "--run-dir", str(tmp_path / algo)])
+    assert code == 0
+    table = rows(tmp_path / algo)
+    assert int(table[-1]["env_steps"]) >= 600
+    assert any(r["eval_win_rate"] != "" for r in table)
+    assert load_checkpoint(tmp_path / algo)["algo"] == algo
+    assert cli.main(["evaluate", str(tmp_path / algo), "--sessions", "8"]) == 0
+
+
+def test_sb3_pixels_cnn_runs(tmp_path):
+    code = cli.main(["--algo", "ppo", "--policy", "cnn", "--num-envs", "2", "--total-steps",
+                     "300", "--eval-every", "0", "--eval-sessions", "4", "--video-sessions",
+                     "0", "--run-dir", str(tmp_path / "cnn")])
+    assert code == 0
+
+
+def test_generic_gymnasium_env(tmp_path):
+    code = cli.main(["--env", "CartPole-v1", "--batch-sessions", "8", "--total-steps", "2000",
+                     "--eval-sessions", "4", "--video-sessions", "0",
+                     "--run-dir", str(tmp_path / "cp")])
+    assert code == 0
+
+
+def bad(argv: list[str], capsys, expect: str) -> None:
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert expect in err, err
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    bad(["--env", "pucklab/NoSuchGame-v0"], capsys, "unknown env id")
+    bad(["--env", "Pendulum-v1", "--total-steps", "10"], capsys, "Discrete")
+    bad(["--lr", "fast"], capsys, "invalid float value")
+    bad(["--algo", "dqn"], capsys, "--algo must be one of")
+    bad(["--gamma", "1.5"], capsys, "--gamma must be in [0, 1]")
+    bad(["--env-kwargs", "paddle_height"], capsys, "key=value")
+    bad(["--env-kwargs", "paddle_height=0", "--total-steps", "10",
+         "--run-dir", str(tmp_path / "ph")], capsys, "paddle_height")
+    bad(["--env-kwargs", "colour=red", "--total-steps", "10",
+         "--run-dir", str(tmp_path / "kw")], capsys, "bad --env-kwargs")
+    bad(["--config", str(tmp_path / "missing.toml")], capsys, "cannot read config")
+    (tmp_path / "broken.toml").write_text("lr = [")
+    bad(["--config", str(tmp_path / "broken.toml")], capsys, "cannot parse config")
+    (tmp_path / "typo.yaml").write_text("learning_rate: 0.1\n")
+    bad(["--config", str(tmp_path / "typo.yaml")], capsys, "unknown setting")
+    (tmp_path / "type.toml").write_text('lr = "fast"\n')
+    bad(["--config", str(tmp_path / "type.toml")], capsys, "lr must be float")
+    (tmp_path / "empty_run").mkdir()
+    bad(["--resume", str(tmp_path / "empty_run")], capsys, "not a run folder")
+    bad(["evaluate", str(tmp_path / "empty_run")], capsys, "not a run folder")
+    bad(["evaluate"], capsys, "RUN_DIR")
+    monkeypatch.setitem(sys.modules, "ale_py", None)  # as if the [atari] extra were missing
+    bad(["--env", "ALE/Pong-v5"], capsys, "pip install 'pucklab[atari]'")
+
+
+def test_resume_refuses_another_setup(tmp_path, capsys):
+    code, run_dir = train(tmp_path, "r", "--total-steps", "1", "--video-sessions", "0")
+    assert code == 0
+    capsys.readouterr()
+    bad(["--resume", str(run_dir), "--env", "pucklab/Pong-v0"], capsys, "--env cannot change")
+    bad(["--resume", str(run_dir), "--lr", "0.5"], capsys, "--lr cannot change")
+    (run_dir / "checkpoints" / "last.pt").unlink()
+    bad(["--resume", str(run_dir)], capsys, "no checkpoint")
+    bad(["--run-dir", str(run_dir), "--total-steps", "1"], capsys, "already holds a run")
+
+
+def test_config_file_sets_and_flags_override(tmp_path):
+    (tmp_path / "c.toml").write_text('batch-sessions = 8\nlr = 0.02\ngamma = 0.9\n'
+                                     'eval_sessions = 8\nvideo_sessions = 0\n'
+                                     '[env_kwargs]\nobs_type = "state"\n')
+    run_dir = tmp_path / "cfg"
+    assert cli.main(["--config", str(tmp_path / "c.toml"), "--gamma", "0.8", "--total-steps",
+                     "1", "--run-dir", str(run_dir)]) == 0
+    saved = json.loads((run_dir / "config.json").read_text())["train_args"]
+    assert saved["batch_sessions"] == 8 and saved["lr"] == 0.02 and saved["gamma"] == 0.8
+    assert saved["env_kwargs"] == {"obs_type": "state"}
