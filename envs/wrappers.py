@@ -190,7 +190,16 @@ class VectorFrameDifference(VectorWrapper):
                 self._out[...] = 0.0
                 self._last_rects[...] = 0
         self._new_episode[first] = False
-        return self._difference(obs, first), info
+        if mask is None:
+            return self._difference(obs, first), info
+        # Games outside the mask go on: their observation stays the last difference they saw.
+        keep = ~first
+        out, last = self._out[keep].copy(), self._last_rects[keep].copy() if self._fast else None
+        self._difference(obs, first)
+        self._out[keep] = out
+        if self._fast:
+            self._last_rects[keep] = last
+        return (self._out.copy() if self.copy else self._out), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:
         obs, rewards, terminations, truncations, infos = self.env.step(actions)

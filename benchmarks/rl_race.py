@@ -1,0 +1,122 @@
+"""REINFORCE vs stable-baselines3 PPO on pucklab/AirHockey-v0 pixels + frame difference.
+
+Same machine, same seeds, same wall budget per run, same policy shape, same evaluation (greedy
+win rate over the same fixed sessions, every few updates; evaluation time is not counted).
+Prints, per algorithm and seed, the training time and env steps until the evaluation win rate
+first reached the target, and the ratio PPO / REINFORCE; writes every curve to one figure.
+
+    python benchmarks/rl_race.py                      # 3 seeds x 2 algorithms x 5 minutes
+    python benchmarks/rl_race.py --seeds 0 --minutes 1 --out /tmp/race   # a quick look
+
+Targets (benchmark, not a test): REINFORCE reaches 90 % in <= 5 minutes on 2 CPU cores, and
+>= 3x sooner than PPO.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from pucklab.agents.args import TrainArgs
+from pucklab.agents.train import start
+from pucklab.runs import read_metrics
+
+
+def first_reach(run_dir: Path, target: float) -> tuple[float, float] | None:
+    """(wall_time_s, env_steps) of the first evaluation at or above ``target``."""
+    for row in read_metrics(run_dir):
+        if not math.isnan(row["eval_win_rate"]) and row["eval_win_rate"] >= target:
+            return row["wall_time_s"], row["env_steps"]
+    return None
+
+
+def plot(runs: dict[tuple[str, int], Path], target: float, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"reinforce": "tab:blue", "ppo": "tab:orange"}
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (algo, seed), run_dir in runs.items():
+        rows = [r for r in read_metrics(run_dir) if not math.isnan(r["eval_win_rate"])]
+        ax.plot([r["wall_time_s"] / 60 for r in rows], [r["eval_win_rate"] for r in rows],
+                color=colours.get(algo, "grey"), alpha=0.8, lw=1.4,
+                label=algo if seed == min(s for a, s in runs if a == algo) else None)
+    ax.axhline(target, color="grey", ls="--", lw=1)
+    ax.set_xlabel("training time (minutes, 2 CPU cores)")
+    ax.set_ylabel("evaluation win rate (greedy)")
+    ax.set_title("pucklab/AirHockey-v0, pixels + frame difference")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = out / "rl_race.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--minutes", type=float, default=5.0, help="training budget of each run")
+    p.add_argument("--target", type=float, default=0.9)
+    p.add_argument("--algos", nargs="+", default=["reinforce", "ppo"])
+    p.add_argument("--policy", default=TrainArgs.policy, help="the same for both algorithms")
+    p.add_argument("--out", type=Path, default=Path("runs/rl_race"))
+    ns = p.parse_args()
+    torch.set_num_threads(2)
+    ns.out.mkdir(parents=True, exist_ok=True)
+    runs: dict[tuple[str, int], Path] = {}
+    for seed in ns.seeds:
+        for algo in ns.algos:
+            run_dir = ns.out / f"{algo}-seed{seed}"
+            if (run_dir / "checkpoints").exists():  # finished earlier: reuse (delete to redo)
+                runs[algo, seed] = run_dir
+                continue
+            print(f"--- {algo}, seed {seed}, {ns.minutes} min", file=sys.stderr, flush=True)
+            args = TrainArgs(algo=algo, seed=seed, policy=ns.policy, minutes=ns.minutes,
+                             eval_every=5 if algo == "reinforce" else 10, video_sessions=0,
+                             run_dir=str(run_dir))
+            start(args)
+            runs[algo, seed] = run_dir
+    print(f"\nTime to a {ns.target:.0%} evaluation win rate (budget {ns.minutes} min per run, "
+          f"policy {ns.policy}, {torch.get_num_threads()} threads)\n")
+    print("| algorithm | seed | training time to target | env steps to target | final eval |")
+    print("|---|---|---|---|---|")
+    medians: dict[str, float] = {}
+    for algo in ns.algos:
+        times = []
+        for seed in ns.seeds:
+            hit = first_reach(runs[algo, seed], ns.target)
+            final = read_metrics(runs[algo, seed])[-1]["eval_win_rate"]
+            if hit is None:
+                times.append(math.inf)
+                print(f"| {algo} | {seed} | not reached | not reached | {final:.3f} |")
+            else:
+                times.append(hit[0])
+                print(f"| {algo} | {seed} | {hit[0]:.0f} s | {hit[1]:,.0f} | {final:.3f} |")
+        medians[algo] = statistics.median(times)
+    print()
+    for algo, t in medians.items():
+        print(f"median time to target, {algo}: " + ("not reached" if math.isinf(t) else
+                                                     f"{t:.0f} s"))
+    if {"reinforce", "ppo"} <= medians.keys():
+        r, q = medians["reinforce"], medians["ppo"]
+        if math.isinf(r):
+            print("ratio PPO / REINFORCE: undefined (REINFORCE did not reach the target)")
+        elif math.isinf(q):
+            print(f"ratio PPO / REINFORCE: > {ns.minutes * 60 / r:.1f}x "
+                  "(PPO did not reach the target within the budget)")
+        else:
+            print(f"ratio PPO / REINFORCE: {q / r:.1f}x")
+    print(f"\nfigure: {plot(runs, ns.target, ns.out)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The agent's parts on their own: sparse first layer, point-set policy, SB3 adapter, ALE prepro."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import pucklab.envs  # noqa: F401
+from pucklab.agents.atari import prepro
+from pucklab.agents.baselines import SB3VecEnv
+from pucklab.agents.env_setup import make_single_env
+from pucklab.agents.policies import PointSetPolicy, SparseInputLinear, make_policy
+from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
+
+
+def sparse_batch(n: int, d: int, per_row: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, d)
+    idx = torch.randint(0, d, (n, per_row), generator=g)
+    x.scatter_(1, idx, torch.randn(n, per_row, generator=g))
+    x[1] = 0.0  # an all-zero row (an episode's first frame difference)
+    return x
+
+
+@pytest.mark.parametrize("per_row", [3, 40, 600])  # sparse path, and the dense fallback
+def test_sparse_linear_equals_dense_linear(per_row):
+    torch.manual_seed(0)
+    ours = SparseInputLinear(1000, 17)
+    ref = torch.nn.Linear(1000, 17)
+    ref.load_state_dict(ours.state_dict())
+    x = sparse_batch(64, 1000, per_row)
+    y, y_ref = ours(x), ref(x)
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+    (y ** 2).sum().backward()
+    (y_ref ** 2).sum().backward()
+    torch.testing.assert_close(ours.weight.grad, ref.weight.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.bias.grad, ref.bias.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_sparse_linear_cache_follows_the_weights():
+    layer = SparseInputLinear(50, 4)
+    x = sparse_batch(8, 50, 2)
+    with torch.no_grad():
+        before = layer(x)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.5)
+    layer(x).sum().backward()
+    opt.step()
+    with torch.no_grad():  # the cached transposed weight must not be stale
+        after = layer(x)
+        torch.testing.assert_close(after, torch.nn.functional.linear(x, layer.weight, layer.bias))
+    assert not torch.allclose(before, after)
+
+
+def test_point_set_policy_reads_positions_and_ignores_zeros():
+    torch.manual_seed(0)
+    policy = make_policy("points", (1, 20, 20), 3)
+    assert isinstance(policy, PointSetPolicy)
+    x = torch.zeros(3, 1, 20, 20)
+    x[0, 0, 2, 3] = 1.0
+    x[1, 0, 15, 3] = 1.0  # same pixel value, another row
+    out = policy(x)
+    assert out.shape == (3, 3)
+    assert not torch.allclose(out[0], out[1])  # position matters
+    # an all-zero frame gives the head's answer to "nothing seen", whatever else is in the batch
+    torch.testing.assert_close(out[2], policy(torch.zeros(1, 1, 20, 20))[0])
+    out.sum().backward()
+    assert all(p.grad is not None for p in policy.parameters())
+
+
+def test_sb3_adapter_resets_ended_games_in_the_same_step():
+    venv = VectorFrameDifference(gym.make_vec("pucklab/AirHockey-v0", num_envs=4,
+                                              session_length=5), copy=False)
+    env = SB3VecEnv(venv)
+    env.seed(7)
+    obs = env.reset()
+    assert obs.shape == (4, 1, 80, 80) and np.all(obs == 0)
+    for step in range(1, 6):
+        obs, rewards, dones, infos = env.step(np.zeros(4, dtype=np.int64))
+        if step < 5:
+            assert not dones.any()
+    assert dones.all()  # a paddle that never moves: some sessions may end earlier, all by 5
+    for i in range(4):
+        assert "terminal_observation" in infos[i]
+        assert infos[i]["TimeLimit.truncated"] == (rewards[i] > 0)
+    assert np.all(obs == 0)  # the new sessions' first frame differences
+    obs, _, dones, _ = env.step(np.zeros(4, dtype=np.int64))
+    assert not dones.any() and np.abs(obs).sum() > 0  # play goes on: no ignored step
+
+
+def test_sb3_check_env_accepts_our_env():
+    from stable_baselines3.common.env_checker import check_env
+
+    check_env(make_single_env("pucklab/AirHockey-v0", render_mode=None), warn=True)
+
+
+def test_frame_difference_reset_mask_through_sync_vector_env():
+    """Gymnasium's SyncVectorEnv pops options['reset_mask']: the wrapper must still see it."""
+    env = VectorFrameDifference(gym.make_vec("pucklab/AirHockey-v0", num_envs=3,
+                                             vectorization_mode="sync"))
+    env.reset(seed=0)
+    for _ in range(3):
+        obs, *_ = env.step(np.array([1, 1, 1]))
+    assert all(np.abs(obs[i]).sum() > 0 for i in range(3))
+    mask = np.array([False, True, False])
+    obs, _ = env.reset(options={"reset_mask": mask})
+    assert np.all(obs[1] == 0) and np.abs(obs[0]).sum() > 0
+
+
+def test_pg_pong_prepro():
+    frame = np.full((210, 160, 3), 144, dtype=np.uint8)  # background colour 1
+    frame[35:195:4, :, 0] = 109  # background colour 2 on some rows
+    frame[100:104, 140:142] = (236, 236, 236)  # the "ball"
+    frame[10:20, :] = 255  # the score area: cropped away
+    out = prepro(frame)
+    assert out.shape == (1, 80, 80) and out.dtype == np.uint8
+    assert set(np.unique(out)) == {0, 255}
+    assert np.argwhere(out[0]).tolist() == [[33, 70], [34, 70]]  # rows 101, 103 of 35::2
+    wrapped = FrameDifference(gym.make("pucklab/AirHockey-v0"))  # the same obs format
+    assert wrapped.env.observation_space.shape == out.shape
