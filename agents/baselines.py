@@ -28,18 +28,19 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
-from tqdm import tqdm
 
 from pucklab.agents.args import TrainArgs
-from pucklab.agents.env_setup import EnvSetup, is_pucklab, make_env
+from pucklab.agents.env_setup import EnvSetup, make_env
 from pucklab.agents.train import (
     COLUMNS,
     TAGS,
     Counters,
     Interrupted,
+    Progress,
     Summary,
     evaluate,
-    learning_curve,
+    finish,
+    make_eval_env,
     record,
     resolve_device,
 )
@@ -151,12 +152,10 @@ class _Progress(BaseCallback):
     stops at the budget; Ctrl-C is left to propagate to :func:`train_sb3`."""
 
     def __init__(self, args: TrainArgs, run_dir: Path, counters: Counters, metrics: MetricsLogger,
-                 eval_setup: EnvSetup, bar: tqdm, budget: tuple[int | None, float | None],
-                 device: torch.device) -> None:
+                 eval_setup: EnvSetup, progress: Progress, device: torch.device) -> None:
         super().__init__()
         self.a, self.run_dir, self.c, self.metrics = args, run_dir, counters, metrics
-        self.eval_setup, self.bar, self.device = eval_setup, bar, device
-        self.max_steps, self.max_seconds = budget
+        self.eval_setup, self.progress, self.device = eval_setup, progress, device
         self.wins = self.ended = 0
         self.reward_sum = 0.0
         self.running: np.ndarray | None = None
@@ -180,11 +179,7 @@ class _Progress(BaseCallback):
             self.running[i] = 0.0
         self.c.env_steps = int(self.num_timesteps)
         self.c.wall_time_s = self.wall()
-        return not self.over()
-
-    def over(self) -> bool:
-        return ((self.max_steps is not None and self.c.env_steps >= self.max_steps)
-                or (self.max_seconds is not None and self.c.wall_time_s >= self.max_seconds))
+        return not self.progress.done(self.c)
 
     def _on_rollout_end(self) -> None:
         # The loss and entropy SB3 logged are those of the last update (one rollout behind).
@@ -209,11 +204,7 @@ class _Progress(BaseCallback):
             row.update(eval_win_rate=win, eval_session_reward=reward)
             self.c.last_eval = {"win_rate": win, "session_reward": reward}
         self.metrics.log(row)
-        self.bar.set_postfix(win=f"{row['win_rate']:.2f}",
-                             eval=f"{self.c.last_eval.get('win_rate', math.nan):.2f}",
-                             refresh=False)
-        self.bar.update((min(self.c.env_steps, self.max_steps) if self.max_steps is not None
-                         else min(round(self.wall()), round(self.max_seconds))) - self.bar.n)
+        self.progress.show(self.c, row)
         if time.monotonic() - self.last_save >= self.a.checkpoint_minutes * 60:
             save_checkpoint(self.run_dir, sb3_state(self.model, self.a, self.c))
             self.last_save = time.monotonic()
@@ -234,8 +225,7 @@ def train_sb3(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | None) -> 
     """Train (or continue) an SB3 PPO / A2C run; same outputs as the REINFORCE trainer."""
     device = resolve_device(args.device)
     setup = make_env(args.env, args.num_envs, args.env_kwargs, noop=args.noop)
-    eval_setup = make_env(args.env, args.eval_sessions if is_pucklab(args.env) else args.num_envs,
-                          args.env_kwargs, noop=args.noop)
+    eval_setup = make_eval_env(args)
     venv = SB3VecEnv(setup.env)
     model = make_model(args, venv, device)
     counters = Counters()
@@ -245,23 +235,18 @@ def train_sb3(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | None) -> 
         counters = Counters(**resume["counters"])
         model.num_timesteps = counters.env_steps
         torch.set_rng_state(resume["rng"]["torch"])
-    max_steps, max_seconds = args.budget()
     metrics = MetricsLogger(run_dir, COLUMNS, TAGS,
                             resume_from=counters.env_steps if resume is not None else None)
-    bar = tqdm(total=max_steps if max_steps is not None else round(max_seconds),
-               initial=min(counters.env_steps, max_steps) if max_steps is not None
-               else min(round(counters.wall_time_s), round(max_seconds)),
-               unit="step" if max_steps is not None else "s", unit_scale=max_steps is not None,
-               dynamic_ncols=True, desc=f"{args.env} {args.algo}")
-    callback = _Progress(args, run_dir, counters, metrics, eval_setup, bar,
-                         (max_steps, max_seconds), device)
+    progress = Progress(args, counters)
+    callback = _Progress(args, run_dir, counters, metrics, eval_setup, progress, device)
+    max_steps = progress.max_steps
     remaining = (max_steps - counters.env_steps) if max_steps is not None else 10**12
     try:
-        if remaining > 0 and not callback.over():
+        if remaining > 0 and not progress.done(counters):
             model.learn(total_timesteps=remaining, callback=callback,
                         reset_num_timesteps=resume is None)
     except KeyboardInterrupt:
-        bar.close()
+        progress.close()
         counters.wall_time_s = callback.wall()
         save_checkpoint(run_dir, sb3_state(model, args, counters))
         metrics.close()
@@ -271,18 +256,8 @@ def train_sb3(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | None) -> 
                           f"saved, continue with: train-agent --resume {run_dir}") from None
     except (ValueError, AssertionError) as err:  # SB3 refusing a space or a setting
         raise RunError(f"stable-baselines3 {args.algo}: {str(err).splitlines()[0]}") from err
-    bar.close()
+    progress.close()
     counters.wall_time_s = callback.wall()
     save_checkpoint(run_dir, sb3_state(model, args, counters))
-    logits = sb3_logits(model)
-    win, reward, n = evaluate(eval_setup, logits, args.eval_sessions, args.seed,
-                              not args.eval_stochastic, device)
-    metrics.log({"env_steps": counters.env_steps, "wall_time_s": round(counters.wall_time_s, 3),
-                 "sessions": counters.sessions, "updates": counters.updates,
-                 "eval_win_rate": win, "eval_session_reward": reward})
-    metrics.close()
     setup.close()
-    eval_setup.close()
-    files = [run_dir / "checkpoints" / "last.pt", learning_curve(run_dir, args)]
-    files += record(args, logits, run_dir / "videos" / "final", device, args.seed)
-    return Summary(run_dir, counters, win, reward, n, files)
+    return finish(args, run_dir, counters, sb3_logits(model), eval_setup, metrics, device)

@@ -15,9 +15,8 @@ from typing import Any
 import torch
 
 from pucklab.agents.args import FIELDS, TrainArgs
-from pucklab.agents.env_setup import is_pucklab, make_env
 from pucklab.agents.policies import make_policy
-from pucklab.agents.train import evaluate, record, resolve_device
+from pucklab.agents.train import evaluate, make_eval_env, record, resolve_device
 from pucklab.runs import RunError, load_checkpoint, load_config
 
 Logits = Callable[[torch.Tensor], torch.Tensor]
@@ -49,8 +48,7 @@ def evaluate_run(run_dir: Path, sessions: int | None, seed: int, stochastic: boo
     n = sessions if sessions is not None else args.eval_sessions
     if n < 1:
         raise RunError(f"--sessions must be at least 1, got {n}")
-    setup = make_env(args.env, n if is_pucklab(args.env) else args.num_envs,
-                     args.env_kwargs, noop=args.noop)
+    setup = make_eval_env(args, n)
     try:
         return evaluate(setup, policy, n, seed, greedy=not stochastic, device=dev)
     finally:

@@ -73,6 +73,59 @@ class Summary:
     files: list[Path]
 
 
+class Progress:
+    """The tqdm bar of a run, over env steps (``--total-steps``) or seconds (``--minutes``)."""
+
+    def __init__(self, args: TrainArgs, counters: Counters) -> None:
+        self.max_steps, self.max_seconds = args.budget()
+        self.bar = tqdm(total=self.max_steps if self.max_steps is not None
+                        else round(self.max_seconds), initial=self.position(counters),
+                        unit="step" if self.max_steps is not None else "s",
+                        unit_scale=self.max_steps is not None, dynamic_ncols=True,
+                        desc=f"{args.env} {args.algo}")
+
+    def position(self, c: Counters) -> int:
+        if self.max_steps is not None:
+            return min(c.env_steps, self.max_steps)
+        return min(round(c.wall_time_s), round(self.max_seconds))
+
+    def done(self, c: Counters) -> bool:
+        return ((self.max_steps is not None and c.env_steps >= self.max_steps)
+                or (self.max_seconds is not None and c.wall_time_s >= self.max_seconds))
+
+    def show(self, c: Counters, row: dict[str, float]) -> None:
+        self.bar.set_postfix(win=f"{row['win_rate']:.2f}",
+                             reward=f"{row['mean_session_reward']:+.2f}",
+                             eval=f"{c.last_eval.get('win_rate', math.nan):.2f}", refresh=False)
+        self.bar.update(self.position(c) - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def make_eval_env(args: TrainArgs, sessions: int | None = None) -> EnvSetup:
+    """The evaluation env: pucklab plays every session in one rollout (one per game); other
+    envs run rollouts of the training width until enough sessions ended."""
+    n = args.eval_sessions if sessions is None else sessions
+    return make_env(args.env, n if is_pucklab(args.env) else args.num_envs, args.env_kwargs,
+                    noop=args.noop)
+
+
+def finish(args: TrainArgs, run_dir: Path, counters: Counters, policy: Any,
+           eval_setup: EnvSetup, metrics: MetricsLogger, device: torch.device) -> Summary:
+    """The end of a run, for every algorithm: a final evaluation row, the curve, a video."""
+    win, reward, n = evaluate(eval_setup, policy, args.eval_sessions, args.seed,
+                              not args.eval_stochastic, device)
+    metrics.log({"env_steps": counters.env_steps, "wall_time_s": round(counters.wall_time_s, 3),
+                 "sessions": counters.sessions, "updates": counters.updates,
+                 "eval_win_rate": win, "eval_session_reward": reward})
+    metrics.close()
+    eval_setup.close()
+    files = [run_dir / "checkpoints" / "last.pt", learning_curve(run_dir, args)]
+    files += record(args, policy, run_dir / "videos" / "final", device, args.seed)
+    return Summary(run_dir, counters, win, reward, n, files)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -183,10 +236,7 @@ def train_reinforce(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | Non
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     setup = make_env(args.env, args.num_envs, args.env_kwargs, noop=args.noop)
-    # pucklab: every evaluation session in one rollout (one session per game); others: rollouts
-    # of the training width until enough sessions ended (the last rollout may add a few more).
-    eval_setup = make_env(args.env, args.eval_sessions if is_pucklab(args.env)
-                          else args.num_envs, args.env_kwargs, noop=args.noop)
+    eval_setup = make_eval_env(args)
     pargs = policy_args(args.policy, setup.obs_shape, setup.num_actions, args.hidden)
     policy = make_policy(**pargs).to(device)
     optimizer = make_optimizer(args, policy)
@@ -198,27 +248,18 @@ def train_reinforce(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | Non
         torch.set_rng_state(resume["rng"]["torch"])
         if "cuda" in resume["rng"] and device.type == "cuda":
             torch.cuda.set_rng_state_all(resume["rng"]["cuda"])
-    max_steps, max_seconds = args.budget()
     metrics = MetricsLogger(run_dir, COLUMNS, TAGS,
                             resume_from=counters.env_steps if resume is not None else None)
     greedy = not args.eval_stochastic
     files: list[Path] = []
 
-    def done() -> bool:
-        return ((max_steps is not None and counters.env_steps >= max_steps)
-                or (max_seconds is not None and counters.wall_time_s >= max_seconds))
-
     def save() -> None:
         save_checkpoint(run_dir, checkpoint_state(policy, optimizer, pargs, args, counters))
 
-    bar = tqdm(total=max_steps if max_steps is not None else round(max_seconds),
-               initial=min(counters.env_steps, max_steps) if max_steps is not None
-               else min(round(counters.wall_time_s), round(max_seconds)),
-               unit="step" if max_steps is not None else "s", unit_scale=max_steps is not None,
-               dynamic_ncols=True, desc=f"{args.env} reinforce", leave=True)
+    progress = Progress(args, counters)
     last_save = time.monotonic()
     try:
-        while not done():
+        while not progress.done(counters):
             t0 = time.perf_counter()
             # 1. Collect: each sub-env plays a session; each action gets its session's credit.
             batch, rollouts = collect_batch(setup, policy, args, counters.rollouts, device)
@@ -255,12 +296,7 @@ def train_reinforce(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | Non
                 row.update(eval_win_rate=win, eval_session_reward=reward)
                 counters.last_eval = {"win_rate": win, "session_reward": reward}
             metrics.log(row)
-            bar.set_postfix(win=f"{row['win_rate']:.2f}",
-                            reward=f"{row['mean_session_reward']:+.2f}",
-                            eval=f"{counters.last_eval.get('win_rate', math.nan):.2f}",
-                            refresh=False)
-            bar.update((min(counters.env_steps, max_steps) if max_steps is not None
-                        else min(round(counters.wall_time_s), round(max_seconds))) - bar.n)
+            progress.show(counters, row)
             # 6. Checkpoint every few minutes, videos every --video-every updates.
             if time.monotonic() - last_save >= args.checkpoint_minutes * 60:
                 save()
@@ -269,27 +305,19 @@ def train_reinforce(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | Non
                 files += record(args, policy, run_dir / "videos" / f"update-{counters.updates:06d}",
                                 device, args.seed)
     except KeyboardInterrupt:
-        bar.close()
+        progress.close()
         save()  # the counters and weights of the last whole update
         metrics.close()
         setup.close()
         eval_setup.close()
         raise Interrupted(f"interrupted after {counters.updates} updates; checkpoint saved, "
                           f"continue with: train-agent --resume {run_dir}") from None
-    bar.close()
+    progress.close()
     save()
-    # The end: a final evaluation, the learning curve, a video.
-    win, reward, n = evaluate(eval_setup, policy, args.eval_sessions, args.seed, greedy, device)
-    metrics.log({"env_steps": counters.env_steps, "wall_time_s": round(counters.wall_time_s, 3),
-                 "sessions": counters.sessions, "updates": counters.updates,
-                 "eval_win_rate": win, "eval_session_reward": reward})
-    metrics.close()
     setup.close()
-    eval_setup.close()
-    files.append(run_dir / "checkpoints" / "last.pt")
-    files.append(learning_curve(run_dir, args))
-    files += record(args, policy, run_dir / "videos" / "final", device, args.seed)
-    return Summary(run_dir, counters, win, reward, n, files)
+    summary = finish(args, run_dir, counters, policy, eval_setup, metrics, device)
+    summary.files[1:1] = files  # the videos along the way, after the checkpoint
+    return summary
 
 
 def learning_curve(run_dir: Path, args: TrainArgs) -> Path:

@@ -66,6 +66,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--minutes", type=float, default=5.0, help="training budget of each run")
     p.add_argument("--target", type=float, default=0.9)
+    p.add_argument("--also", type=float, nargs="*", default=[0.5],
+                   help="further win rates to report the time to")
     p.add_argument("--algos", nargs="+", default=["reinforce", "ppo"])
     p.add_argument("--policy", default=TrainArgs.policy, help="the same for both algorithms")
     p.add_argument("--out", type=Path, default=Path("runs/rl_race"))
@@ -85,36 +87,37 @@ def main() -> None:
                              run_dir=str(run_dir))
             start(args)
             runs[algo, seed] = run_dir
-    print(f"\nTime to a {ns.target:.0%} evaluation win rate (budget {ns.minutes} min per run, "
-          f"policy {ns.policy}, {torch.get_num_threads()} threads)\n")
-    print("| algorithm | seed | training time to target | env steps to target | final eval |")
-    print("|---|---|---|---|---|")
-    medians: dict[str, float] = {}
+    targets = sorted({ns.target, *ns.also})
+    print(f"\nTraining time (env steps) to an evaluation win rate, budget {ns.minutes} min per "
+          f"run, policy {ns.policy}, {torch.get_num_threads()} threads\n")
+    print("| algorithm | seed | " + " | ".join(f"to {t:.0%}" for t in targets)
+          + " | final eval |")
+    print("|---|---|" + "---|" * len(targets) + "---|")
+    times: dict[tuple[str, float], list[float]] = {}
     for algo in ns.algos:
-        times = []
         for seed in ns.seeds:
-            hit = first_reach(runs[algo, seed], ns.target)
+            cells = []
+            for t in targets:
+                hit = first_reach(runs[algo, seed], t)
+                times.setdefault((algo, t), []).append(math.inf if hit is None else hit[0])
+                cells.append("not reached" if hit is None else f"{hit[0]:.0f} s ({hit[1]:,.0f})")
             final = read_metrics(runs[algo, seed])[-1]["eval_win_rate"]
-            if hit is None:
-                times.append(math.inf)
-                print(f"| {algo} | {seed} | not reached | not reached | {final:.3f} |")
-            else:
-                times.append(hit[0])
-                print(f"| {algo} | {seed} | {hit[0]:.0f} s | {hit[1]:,.0f} | {final:.3f} |")
-        medians[algo] = statistics.median(times)
+            print(f"| {algo} | {seed} | " + " | ".join(cells) + f" | {final:.3f} |")
     print()
-    for algo, t in medians.items():
-        print(f"median time to target, {algo}: " + ("not reached" if math.isinf(t) else
-                                                     f"{t:.0f} s"))
-    if {"reinforce", "ppo"} <= medians.keys():
-        r, q = medians["reinforce"], medians["ppo"]
-        if math.isinf(r):
-            print("ratio PPO / REINFORCE: undefined (REINFORCE did not reach the target)")
-        elif math.isinf(q):
-            print(f"ratio PPO / REINFORCE: > {ns.minutes * 60 / r:.1f}x "
-                  "(PPO did not reach the target within the budget)")
-        else:
-            print(f"ratio PPO / REINFORCE: {q / r:.1f}x")
+    for t in targets:
+        medians = {algo: statistics.median(times[algo, t]) for algo in ns.algos}
+        text = ", ".join(f"{a} " + ("not reached" if math.isinf(m) else f"{m:.0f} s")
+                         for a, m in medians.items())
+        line = f"median time to {t:.0%}: {text}"
+        if {"reinforce", "ppo"} <= medians.keys():
+            r, q = medians["reinforce"], medians["ppo"]
+            if math.isinf(r):
+                line += "; ratio PPO / REINFORCE undefined (REINFORCE did not reach it)"
+            elif math.isinf(q):
+                line += f"; ratio PPO / REINFORCE > {ns.minutes * 60 / r:.1f}x (PPO never did)"
+            else:
+                line += f"; ratio PPO / REINFORCE {q / r:.1f}x"
+        print(line)
     print(f"\nfigure: {plot(runs, ns.target, ns.out)}")
 
 
