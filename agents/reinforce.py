@@ -98,15 +98,15 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
     if first_session_only:  # steps up to and including each stream's first session end
         valid &= (torch.cumsum(ends_t.int(), 0) - ends_t.int()) == 0
     returns = discounted_returns(rewards_t, ends_t, gamma, reset_on_reward)
-    # Session totals: with gamma = 1 and no reset at rewards, the return at a session's first
-    # step is its total reward. Sessions start at step 0 and right after an end.
-    starts = torch.zeros_like(ends_t)
+    # Session (credit window) totals: with gamma = 1 the return at a window's first step is its
+    # total reward. Windows start at step 0 and right after a boundary (for ALE: every point).
+    starts = torch.zeros_like(boundary)
     starts[0] = True
-    starts[1:] = ends_t[:-1]
-    counted_starts = starts & _closes_later(ends_t)
+    starts[1:] = boundary[:-1]
+    counted_starts = starts & _closes_later(boundary)
     if first_session_only:
         counted_starts[1:] = False
-    totals = discounted_returns(rewards_t, ends_t, 1.0)[counted_starts]
+    totals = discounted_returns(rewards_t, ends_t, 1.0, reset_on_reward)[counted_starts]
     steps = len(rewards)
     valid_dev = valid.to(device)
     return Batch(

@@ -1,6 +1,7 @@
 """REINFORCE collection and learning on the fast state observations."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -95,3 +96,31 @@ def test_policy_sizes_follow_pg_pong():
     mlp = make_policy("mlp", (1, 80, 80), 3)
     assert sum(p.numel() for p in mlp.parameters()) == 6400 * 200 + 200 + 200 * 3 + 3
     assert all(torch.isfinite(p).all() for p in mlp.parameters())
+
+
+class _PointsEnv(gym.Env):
+    """A game that never ends but scores a point every 4 steps: +1, -1, +1, ... (ALE-like)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = 0.0 if self.t % 4 else (1.0 if (self.t // 4) % 2 else -1.0)
+        return np.full(2, self.t / 10, np.float32), reward, False, False, {}
+
+
+def test_collect_counts_points_as_sessions_with_reset_on_reward():
+    env = gym.vector.SyncVectorEnv([_PointsEnv for _ in range(3)])
+    policy = torch.nn.Linear(2, 2)
+    batch = reinforce.collect(env, policy, gamma=1.0, max_steps=10, reset_on_reward=True,
+                              first_session_only=False, seed=0)
+    # Points at steps 4 (+1) and 8 (-1) in each game; steps 9-10 belong to no finished point.
+    assert batch.sessions == 6 and batch.wins == 3 and batch.session_reward == 0.0
+    assert batch.obs.shape == (3 * 8, 2)
+    assert sorted(set(batch.returns.tolist())) == [-1.0, 1.0]
