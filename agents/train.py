@@ -316,7 +316,7 @@ def train_reinforce(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | Non
     save()
     setup.close()
     summary = finish(args, run_dir, counters, policy, eval_setup, metrics, device)
-    summary.files[1:1] = files  # the videos along the way, after the checkpoint
+    summary.files.extend(files)  # the videos recorded along the way
     return summary
 
 

@@ -109,7 +109,7 @@ def test_checkpoint_round_trip_and_video(tmp_path, capsys):
     x = torch.randn(7, 5)
     assert torch.equal(logits(x), again(x))
     # One session of at most 20 steps: first frame + one per step + the held last frame.
-    frames = iio.imread(run_dir / "videos" / "final.mp4", plugin="pyav" if False else None)
+    frames = iio.imread(run_dir / "videos" / "final.mp4")
     assert frames.ndim == 4 and frames.shape[1:] == (320, 320, 3)  # state obs: no side panel
     assert 1 + 1 + HOLD <= len(frames) <= 1 + 20 + HOLD
     assert (run_dir / "videos" / "final.gif").stat().st_size > 0
