@@ -30,6 +30,7 @@ from pucklab.agents.video import play_sessions, write_video
 from pucklab.runs import (
     MetricsLogger,
     RunError,
+    discard_unstarted,
     load_checkpoint,
     new_run_dir,
     plot_curves,
@@ -348,8 +349,13 @@ def start(args: TrainArgs, resume_dir: Path | None = None) -> Summary:
     save_config(run_dir, {"train_args": args.to_dict(), "resolved": {
         "device": str(resolve_device(args.device)), "total_steps": total_steps,
         "seconds": seconds}})
-    if args.algo == "reinforce":
-        return train_reinforce(args, run_dir, resume)
-    from pucklab.agents.baselines import train_sb3
+    try:
+        if args.algo == "reinforce":
+            return train_reinforce(args, run_dir, resume)
+        from pucklab.agents.baselines import train_sb3
 
-    return train_sb3(args, run_dir, resume)
+        return train_sb3(args, run_dir, resume)
+    except RunError:
+        if resume is None:
+            discard_unstarted(run_dir)  # a bad env id must not leave an empty run behind
+        raise

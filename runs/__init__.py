@@ -9,6 +9,7 @@ from pucklab.runs.metrics import MetricsLogger, plot_curves, read_metrics
 from pucklab.runs.store import (
     RunError,
     atomic_write,
+    discard_unstarted,
     load_checkpoint,
     load_config,
     new_run_dir,
@@ -20,6 +21,7 @@ __all__ = [
     "MetricsLogger",
     "RunError",
     "atomic_write",
+    "discard_unstarted",
     "load_checkpoint",
     "load_config",
     "new_run_dir",

@@ -51,6 +51,18 @@ def new_run_dir(name: str, root: Path | str = DEFAULT_ROOT) -> Path:
             raise RunError(f"cannot create run folder {path}: {err.strerror}") from err
 
 
+def discard_unstarted(run_dir: Path | str) -> None:
+    """Remove a run folder that a failed start left holding only ``config.json`` (a bad env id,
+    an unusable device): an empty run is clutter, not a result. Anything else is kept."""
+    path = Path(run_dir)
+    try:
+        if path.is_dir() and {p.name for p in path.iterdir()} <= {CONFIG_FILE}:
+            (path / CONFIG_FILE).unlink(missing_ok=True)
+            path.rmdir()
+    except OSError:
+        pass  # best effort: leaving the folder is harmless
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
