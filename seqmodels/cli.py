@@ -23,7 +23,7 @@ from pucklab.seqmodels.trainer import OPTIMIZERS, SCHEDULES, TrainConfig
 PROG = "char-rnn"
 BUDGET = ("epochs", "max_steps", "minutes")
 RESUME_OK = (*BUDGET, "device", "progress")  # may change on --resume: they do not alter results
-DEFAULT_EPOCHS = 10.0  # when no budget is given: about 4 minutes on Tiny Shakespeare, 2 cores
+DEFAULT_EPOCHS = 10.0  # when no budget is given: about 8 minutes on Tiny Shakespeare, 2 cores
 
 
 class Parser(argparse.ArgumentParser):

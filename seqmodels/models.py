@@ -128,7 +128,7 @@ class CharRNN(nn.Module):
                            "layers": layers, "dropout": dropout, "cell": cell, "impl": impl}
         self.embed = nn.Embedding(vocab_size, embed)
         self.rnn = make_recurrent(cell, embed, hidden, layers, dropout, impl)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()  # p=0 still copies
         self.head = nn.Linear(hidden, vocab_size)
 
     def forward(self, idx: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:

@@ -26,3 +26,12 @@ def test_ci_runs_the_readme_test_command():
     test_commands = [c for c in commands if "pytest" in c]
     assert test_commands, "README has no test command"
     assert test_commands[0].strip() in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_python_examples_run():
+    """Every ```python block of the README runs as written (gymnasium and torch examples)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)\n```", readme, flags=re.S)
+    assert any("pucklab.seqmodels" in b for b in blocks), "README lost its cells example"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
