@@ -13,6 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pucklab.agents.policies import POLICIES
 from pucklab.runs import RunError
 
 if sys.version_info >= (3, 11):
@@ -41,9 +42,11 @@ class TrainArgs:
                      DEFAULT_ENV)
     algo: str = _help("reinforce (ours), or stable-baselines3's ppo / a2c as the comparison",
                       "reinforce")
-    policy: str = _help("mlp (pg-pong: 80x80 -> 200 ReLU -> actions) or cnn; "
-                        "vector observations always get an MLP", "mlp")
-    hidden: int | None = _help("hidden units of the policy (default: 200 mlp, 256 cnn, "
+    policy: str = _help("pooled (frame difference summed over 4x4 cells, brighter and darker "
+                        "apart -> 200 ReLU -> actions), mlp (pg-pong: 80x80 -> 200 ReLU -> "
+                        "actions), cnn or points; vector observations always get an MLP",
+                        "pooled")
+    hidden: int | None = _help("hidden units of the policy (default: 200 pooled/mlp, 256 cnn, "
                                "64 for vector observations)", None)
     batch_sessions: int = _help("sessions (credit windows) per REINFORCE update", 256)
     num_envs: int | None = _help("parallel sub-envs (default: reinforce --batch-sessions on "
@@ -89,8 +92,8 @@ class TrainArgs:
             bad(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.device not in DEVICES:
             bad(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.policy not in ("mlp", "cnn", "points"):
-            bad(f"--policy must be mlp, cnn or points, got {self.policy!r}")
+        if self.policy not in POLICIES:
+            bad(f"--policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
         if self.video_format not in ("mp4", "gif", "both"):
             bad(f"--video-format must be mp4, gif or both, got {self.video_format!r}")
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:

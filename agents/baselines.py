@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
 from pucklab.agents.args import TrainArgs
 from pucklab.agents.env_setup import EnvSetup, make_env
+from pucklab.agents.policies import pooled_features, pooled_size
 from pucklab.agents.train import (
     COLUMNS,
     TAGS,
@@ -108,14 +110,28 @@ class SB3VecEnv(VecEnv):
         return [indices] if isinstance(indices, int) else list(indices)
 
 
+class PooledExtractor(BaseFeaturesExtractor):
+    """SB3 features for ``--policy pooled``: the parameter-free 4x4 sign-split pooling of
+    :class:`~pucklab.agents.policies.PooledMLP` (its hidden layer is SB3's ``net_arch``)."""
+
+    def __init__(self, observation_space: Any) -> None:
+        super().__init__(observation_space, pooled_size(tuple(observation_space.shape)))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return pooled_features(obs)
+
+
 def make_model(args: TrainArgs, venv: VecEnv, device: torch.device) -> Any:
     """An SB3 PPO or A2C model for ``venv`` with our policy shapes."""
     from stable_baselines3 import A2C, PPO
 
-    image = len(venv.observation_space.shape) == 3 and args.policy == "cnn"
+    pixels = len(venv.observation_space.shape) >= 2
+    image = pixels and len(venv.observation_space.shape) == 3 and args.policy == "cnn"
     hidden = args.hidden or 200
     policy_kwargs: dict[str, Any] = ({"normalize_images": False} if image
                                      else {"net_arch": {"pi": [hidden], "vf": [hidden]}})
+    if pixels and args.policy == "pooled":  # the same 4x4 sign-split pooling as REINFORCE's
+        policy_kwargs["features_extractor_class"] = PooledExtractor
     common = {"learning_rate": args.lr, "gamma": args.gamma, "ent_coef": args.entropy,
               "max_grad_norm": args.max_grad_norm if args.max_grad_norm > 0 else 1e9,
               "seed": args.seed, "device": device, "verbose": 0,

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-POLICIES = ("mlp", "cnn", "points")
+POLICIES = ("mlp", "pooled", "cnn", "points")
 
 
 class SparseInputLinear(nn.Linear):
@@ -39,11 +39,17 @@ class SparseInputLinear(nn.Linear):
         rows, cols = x.nonzero(as_tuple=True)  # sorted by row
         if rows.numel() > self.DENSE_ABOVE * x.numel():
             return super().forward(x)
+        return self.bag(rows, cols, x[rows, cols], x.shape[0])
+
+    def bag(self, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor,
+            n: int) -> torch.Tensor:
+        """``x @ W.T + b`` for the (n, in) input whose non-zeros are ``x[rows, cols] = values``
+        (``rows`` sorted; repeated (row, col) pairs add up)."""
         # Row r's non-zeros are cols[offsets[r]:offsets[r + 1]]; embedding_bag sums their weight
-        # columns scaled by the pixel values, i.e. exactly x @ W.T, in one fused kernel.
-        offsets = torch.searchsorted(rows, torch.arange(x.shape[0], device=x.device))
+        # columns scaled by the values, i.e. exactly x @ W.T, in one fused kernel.
+        offsets = torch.searchsorted(rows, torch.arange(n, device=rows.device))
         out = F.embedding_bag(cols, self._weight_t(), offsets, mode="sum",
-                              per_sample_weights=x[rows, cols])
+                              per_sample_weights=values)
         return out if self.bias is None else out + self.bias
 
     def _weight_t(self) -> torch.Tensor:
@@ -72,6 +78,66 @@ class MLPPolicy(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)
 
+
+class PooledMLP(nn.Module):
+    """Frame difference -> sum-pooled 4x4 cells, brightenings and darkenings apart -> MLP.
+
+    Each pixel of the (C, H, W) input adds its magnitude to one of 2*C*(H/4)*(W/4) features:
+    the 4x4 cell it lies in, in a "became brighter" or a "became darker" map. The 80x80
+    difference becomes two 20x20 count maps (800 inputs), then ``hidden`` ReLU units, then
+    logits. Why it learns our game much faster than pg-pong's per-pixel MLP:
+    - A per-pixel weight is trained only in the frames where that very pixel changed. A cell's
+      weight is trained 16 times as often, and 4-pixel precision is plenty to line a 12-pixel
+      paddle up with a puck.
+    - Summing signed differences over a cell would cancel a puck's new (+) and old (-) pixels
+      when it moves less than a cell. Kept apart, the + map says where the puck *is*, the -
+      map where it *was*: position and direction.
+    Pooling is linear, so it is folded into the first layer: every non-zero pixel picks the
+    weight column of its cell and sign (``SparseInputLinear.bag``), and 99% zeros cost nothing.
+    """
+
+    def __init__(self, obs_shape: tuple[int, ...], num_actions: int, hidden: int = 200,
+                 cell: int = 4) -> None:
+        super().__init__()
+        self.cell = cell
+        self.fc = SparseInputLinear(pooled_size(obs_shape, cell), hidden)
+        self.out = nn.Sequential(nn.ReLU(), nn.Linear(hidden, num_actions))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        rows, feats, values = pooled_indices(obs, self.cell)
+        return self.out(self.fc.bag(rows, feats, values, obs.shape[0]))
+
+
+def _chw(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    return (1, *shape) if len(shape) == 2 else tuple(shape)  # type: ignore[return-value]
+
+
+def pooled_size(obs_shape: tuple[int, ...], cell: int = 4) -> int:
+    """Number of :class:`PooledMLP` input features for observations of ``obs_shape``."""
+    c, h, w = _chw(tuple(obs_shape))
+    return 2 * c * -(-h // cell) * -(-w // cell)  # ceil: edge cells may be partial
+
+
+def pooled_indices(obs: torch.Tensor, cell: int = 4
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(batch row, pooled feature index, magnitude) of every non-zero pixel of a (N, ...) batch;
+    feature = (channel, sign, cell row, cell column) flattened. Rows come out sorted."""
+    c, h, w = _chw(tuple(obs.shape[1:]))
+    gw = -(-w // cell)
+    flat = obs.reshape(obs.shape[0], -1)
+    rows, idx = flat.nonzero(as_tuple=True)
+    values = flat[rows, idx]
+    ch, y, x = idx // (h * w), (idx // w) % h, idx % w
+    cells = -(-h // cell) * gw
+    feats = (ch * 2 + (values < 0).long()) * cells + (y // cell) * gw + x // cell
+    return rows, feats, values.abs()
+
+
+def pooled_features(obs: torch.Tensor, cell: int = 4) -> torch.Tensor:
+    """The dense (N, pooled_size) input of :class:`PooledMLP` (for SB3's feature extractor)."""
+    rows, feats, values = pooled_indices(obs, cell)
+    out = obs.new_zeros(obs.shape[0], pooled_size(tuple(obs.shape[1:]), cell))
+    return out.index_put_((rows, feats), values, accumulate=True)
 
 class CNNPolicy(nn.Module):
     """Two strided convolutions over a (C, H, W) frame, then one hidden layer -> logits."""
@@ -136,6 +202,8 @@ def make_policy(kind: str, obs_shape: tuple[int, ...], num_actions: int,
         return MLPPolicy(obs_shape, num_actions, hidden or 64)
     if kind == "mlp":
         return MLPPolicy(obs_shape, num_actions, hidden or 200)
+    if kind == "pooled":
+        return PooledMLP(obs_shape, num_actions, hidden or 200)
     if kind == "cnn":
         if len(obs_shape) != 3:
             raise ValueError(f"policy 'cnn' needs (C, H, W) observations, got shape {obs_shape}")

@@ -9,9 +9,15 @@ import torch
 
 import pucklab.envs  # noqa: F401
 from pucklab.agents.atari import prepro
-from pucklab.agents.baselines import SB3VecEnv
+from pucklab.agents.baselines import PooledExtractor, SB3VecEnv
 from pucklab.agents.env_setup import make_single_env
-from pucklab.agents.policies import PointSetPolicy, SparseInputLinear, make_policy
+from pucklab.agents.policies import (
+    PointSetPolicy,
+    PooledMLP,
+    SparseInputLinear,
+    make_policy,
+    pooled_features,
+)
 from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
 
 
@@ -51,6 +57,51 @@ def test_sparse_linear_cache_follows_the_weights():
         after = layer(x)
         torch.testing.assert_close(after, torch.nn.functional.linear(x, layer.weight, layer.bias))
     assert not torch.allclose(before, after)
+
+
+def dense_pooling(x: torch.Tensor, cell: int) -> torch.Tensor:
+    """The reference: brighter and darker parts apart, summed over cell x cell blocks."""
+    x = x if x.dim() == 4 else x[:, None]
+    h, w = x.shape[-2:]
+    x = torch.nn.functional.pad(x, (0, -w % cell, 0, -h % cell))  # partial edge cells
+    split = torch.stack([x.clamp(min=0), (-x).clamp(min=0)], 2).flatten(1, 2)  # (N, 2C, H, W)
+    return torch.nn.functional.avg_pool2d(split, cell).flatten(1) * cell * cell
+
+
+@pytest.mark.parametrize("shape", [(1, 80, 80), (80, 80), (2, 30, 22)])
+def test_pooled_policy_equals_dense_pooling_then_mlp(shape):
+    torch.manual_seed(0)
+    policy = make_policy("pooled", shape, 3)
+    assert isinstance(policy, PooledMLP)
+    n = 64
+    x = sparse_batch(n, int(np.prod(shape)), 12).reshape(n, *shape)
+    pooled = dense_pooling(x, 4)
+    torch.testing.assert_close(pooled_features(x), pooled)
+    ref_fc = torch.nn.Linear(pooled.shape[1], 200)
+    ref_fc.load_state_dict(policy.fc.state_dict())
+    y = policy(x)
+    y_ref = policy.out(ref_fc(pooled))
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+    y.square().sum().backward()
+    grad = policy.fc.weight.grad.clone()
+    policy.zero_grad()
+    policy.out(ref_fc(pooled)).square().sum().backward()
+    torch.testing.assert_close(grad, ref_fc.weight.grad, rtol=1e-4, atol=1e-5)
+    # SB3's extractor sees exactly the same features
+    space = gym.spaces.Box(-1.0, 1.0, shape, np.float32)
+    torch.testing.assert_close(PooledExtractor(space)(x), pooled)
+
+
+def test_pooled_features_keep_what_signed_sums_lose():
+    x = torch.zeros(3, 1, 8, 8)
+    x[0, 0, 1, 1], x[0, 0, 1, 2] = -1.0, 1.0  # a puck moving inside cell 0
+    x[1, 0, 1, 3], x[1, 0, 1, 4] = -1.0, 1.0  # moving right from cell 0 into cell 1
+    x[2, 0, 1, 3], x[2, 0, 1, 4] = 1.0, -1.0  # moving left from cell 1 into cell 0
+    assert torch.nn.functional.avg_pool2d(x[:1], 4).abs().sum() == 0  # the signed sum: nothing
+    f = pooled_features(x)  # features: [brighter cells 0..3, darker cells 0..3]
+    assert f[0].tolist() == [1, 0, 0, 0, 1, 0, 0, 0]  # present, here
+    assert f[1].tolist() == [0, 1, 0, 0, 1, 0, 0, 0]  # now in cell 1, was in cell 0
+    assert f[2].tolist() == [1, 0, 0, 0, 0, 1, 0, 0]  # now in cell 0, was in cell 1
 
 
 def test_point_set_policy_reads_positions_and_ignores_zeros():

@@ -146,3 +146,31 @@ def test_bad_trainer_settings_are_run_errors(tmp_path):
     with pytest.raises(RunError, match="no checkpoint"):
         Trainer(nn.Linear(5, 3), Regression(), TrainConfig(max_steps=1), tmp_path / "none",
                 resume=True)
+
+
+class Interrupting(Regression):
+    """Ctrl-C arrives during step ``at``."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+
+    def train_loss(self, model, step):
+        if step == self.at:
+            raise KeyboardInterrupt
+        return super().train_loss(model, step)
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
+    trainer, result = fit(tmp_path, Interrupting(at=6), max_steps=10, eval_every=100)
+    assert result.stopped == "interrupted" and result.steps == 6
+    assert load_checkpoint(tmp_path / "run")["counters"]["step"] == 6
+    cfg = TrainConfig(progress=False, max_steps=10, eval_every=100)
+    result = Trainer(nn.Linear(5, 3), Regression(), cfg, tmp_path / "run", resume=True).fit()
+    assert result.stopped == "budget" and result.steps == 10
+
+
+def test_minutes_budget_stops_the_run(tmp_path):
+    _, result = fit(tmp_path, minutes=0.01)  # 0.6 s
+    assert result.stopped == "budget" and result.steps > 0
+    assert 0.6 <= result.wall_time_s < 10

@@ -146,11 +146,13 @@ def test_sb3_baselines_run_and_log_the_same_columns(tmp_path, algo):
     assert cli.main(["evaluate", str(tmp_path / algo), "--sessions", "8"]) == 0
 
 
-def test_sb3_pixels_cnn_runs(tmp_path):
-    code = cli.main(["--algo", "ppo", "--policy", "cnn", "--num-envs", "2", "--total-steps",
+@pytest.mark.parametrize("policy", ["cnn", "pooled"])
+def test_sb3_pixels_runs(tmp_path, policy):
+    code = cli.main(["--algo", "ppo", "--policy", policy, "--num-envs", "2", "--total-steps",
                      "300", "--eval-every", "0", "--eval-sessions", "4", "--video-sessions",
-                     "0", "--run-dir", str(tmp_path / "cnn")])
+                     "0", "--run-dir", str(tmp_path / policy)])
     assert code == 0
+    assert cli.main(["evaluate", str(tmp_path / policy), "--sessions", "4"]) == 0
 
 
 def test_generic_gymnasium_env(tmp_path):
