@@ -26,7 +26,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_ENV = "pucklab/AirHockey-v0"
 DEFAULT_LR = {"reinforce": 3e-3, "ppo": 2.5e-4, "a2c": 7e-4}
-DEFAULT_TOTAL_STEPS = 6_400_000  # the no-argument run: 500 updates, 3-4 minutes on 2 cores
+DEFAULT_TOTAL_STEPS = 6_400_000  # the no-argument run: 500 updates, 3-6 minutes on 2 cores
 
 
 def _help(text: str, default: Any = MISSING, **kw: Any) -> Any:
