@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from pucklab.agents.args import (
     FIELDS,
@@ -26,16 +26,10 @@ from pucklab.agents.args import (
     read_config_file,
 )
 from pucklab.runs import RunError, load_config
+from pucklab.runs.cli import Parser
 
 PROG = "train-agent"
 SUBCOMMANDS = ("train", "evaluate", "record")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit code 2), like every other error here."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _flag(name: str) -> str:

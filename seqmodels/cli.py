@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
-from typing import Any, NoReturn
+from typing import Any
 
 from pucklab.runs import RunError
+from pucklab.runs.cli import Parser
 from pucklab.seqmodels import charrnn
 from pucklab.seqmodels.trainer import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -24,13 +25,6 @@ PROG = "char-rnn"
 BUDGET = ("epochs", "max_steps", "minutes")
 RESUME_OK = (*BUDGET, "device", "progress")  # may change on --resume: they do not alter results
 DEFAULT_EPOCHS = 10.0  # when no budget is given: about 8 minutes on Tiny Shakespeare, 2 cores
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def train_parser() -> Parser:
