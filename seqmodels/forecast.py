@@ -1,0 +1,172 @@
+"""Forecast evaluation: metrics, classical baselines, the rolling-origin backtest.
+
+Every model -- ours and the baselines -- forecasts from exactly the same origins ``t`` of the
+test part, each seeing ``y[:t + 1]`` only, and is scored on every (origin, step) pair. The
+statistical baselines are fitted once on everything before the test part (as our networks are
+trained once) and then, at each origin, filter the newly observed values with those fixed
+parameters: the same information at every origin for every model.
+
+Metrics (``actual``, ``forecast`` of any matching shape, averaged over all points):
+MAE, RMSE, sMAPE in percent (0..200; a point where both are 0 counts 0), and MASE: MAE divided
+by the in-sample MAE of the one-step seasonal-naive forecast (Hyndman & Koehler 2006), so 1.0
+means "as good as last season's value one step ahead" and every model shares one scale.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+BASELINES = ("naive", "seasonal_naive", "drift", "ets", "arima")
+METRICS = ("mae", "rmse", "smape", "mase")
+
+
+# -- metrics -----------------------------------------------------------------------------------
+def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.mean(np.abs(np.asarray(actual) - np.asarray(forecast))))
+
+
+def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(actual) - np.asarray(forecast)) ** 2)))
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    a, f = np.asarray(actual, dtype=float), np.asarray(forecast, dtype=float)
+    denom = np.abs(a) + np.abs(f)
+    ratio = np.divide(2 * np.abs(a - f), denom, out=np.zeros_like(denom), where=denom > 0)
+    return float(100 * np.mean(ratio))
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    return mae(actual, forecast) / scale
+
+
+def scores(actual: np.ndarray, forecast: np.ndarray, scale: float) -> dict[str, float]:
+    return {"mae": mae(actual, forecast), "rmse": rmse(actual, forecast),
+            "smape": smape(actual, forecast), "mase": mase(actual, forecast, scale)}
+
+
+# -- baselines ---------------------------------------------------------------------------------
+# A forecaster maps (history y[:t+1], horizon) -> (horizon,) forecast.
+ForecastFn = Callable[[np.ndarray, int], np.ndarray]
+
+
+def naive(history: np.ndarray, horizon: int) -> np.ndarray:
+    """The last value, repeated."""
+    return np.full(horizon, history[-1], dtype=float)
+
+
+def seasonal_naive(season: int) -> ForecastFn:
+    """The value one season back (``season`` 1 is :func:`naive`)."""
+    m = max(1, season)
+
+    def forecast(history: np.ndarray, horizon: int) -> np.ndarray:
+        last = history[-m:]
+        return np.array([last[h % m] for h in range(horizon)], dtype=float)
+
+    return forecast
+
+
+def drift(history: np.ndarray, horizon: int) -> np.ndarray:
+    """The line through the first and the last value, extended."""
+    slope = (history[-1] - history[0]) / max(1, len(history) - 1)
+    return history[-1] + slope * np.arange(1, horizon + 1)
+
+
+def _quiet(fit: Callable[[], object]) -> object:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter of statsmodels' optimisers
+        return fit()
+
+
+def ets(fit_on: np.ndarray, season: int) -> ForecastFn:
+    """statsmodels ETS (additive errors, damped additive trend, additive season when m > 1),
+    parameters fitted on ``fit_on``, then re-run with those parameters at every origin."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    kw = {"error": "add", "trend": "add", "damped_trend": True}
+    if season > 1 and len(fit_on) >= 2 * season + 2:
+        kw.update(seasonal="add", seasonal_periods=season)
+    params = _quiet(lambda: ETSModel(fit_on, **kw).fit(disp=False)).params  # type: ignore[attr-defined]
+
+    def forecast(history: np.ndarray, horizon: int) -> np.ndarray:
+        res = _quiet(lambda: ETSModel(history, **kw).smooth(params))
+        return np.asarray(res.forecast(horizon), dtype=float)  # type: ignore[attr-defined]
+
+    return forecast
+
+
+def arima_orders(season: int) -> list[tuple[tuple[int, int, int], tuple[int, int, int, int]]]:
+    """The small grid ARIMA picks from by AIC: (p, d, q) x seasonal (P, D, Q, m)."""
+    if season > 1:
+        return [((p, 1, q), (0, 1, 1, season)) for p in (0, 1, 2) for q in (0, 1)]
+    return [((p, d, q), (0, 0, 0, 0)) for d in (0, 1) for p in (1, 2, 3, 5, 9) for q in (0, 1)]
+
+
+def arima(fit_on: np.ndarray, season: int) -> ForecastFn:
+    """statsmodels ARIMA, order chosen by AIC on ``fit_on`` from :func:`arima_orders` (the
+    airline-model family when seasonal), then applied with fixed parameters at every origin."""
+    from statsmodels.tsa.arima.model import ARIMA
+
+    best, best_aic = None, math.inf
+    for order, seasonal in arima_orders(season):
+        if len(fit_on) < 3 * max(1, seasonal[3]) + sum(order) + 2:
+            continue
+        trend = "c" if order[1] == 0 and seasonal[1] == 0 else "n"
+        try:
+            res = _quiet(lambda o=order, s=seasonal, tr=trend: ARIMA(
+                fit_on, order=o, seasonal_order=s, trend=tr).fit())
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        aic = float(res.aic)  # type: ignore[attr-defined]
+        if math.isfinite(aic) and aic < best_aic:
+            best, best_aic = res, aic
+    if best is None:
+        raise ValueError("no ARIMA order could be fitted")
+    fitted = best
+
+    def forecast(history: np.ndarray, horizon: int) -> np.ndarray:
+        res = _quiet(lambda: fitted.apply(history))  # type: ignore[attr-defined]
+        return np.asarray(res.forecast(horizon), dtype=float)  # type: ignore[attr-defined]
+
+    forecast.order = (best.model.order, best.model.seasonal_order)  # type: ignore[attr-defined]
+    return forecast
+
+
+def baseline_forecasters(fit_on: np.ndarray, season: int,
+                         which: tuple[str, ...] = BASELINES) -> dict[str, ForecastFn]:
+    """The named baselines, the statistical ones fitted on ``fit_on`` (the pre-test part)."""
+    makers: dict[str, Callable[[], ForecastFn]] = {
+        "naive": lambda: naive, "seasonal_naive": lambda: seasonal_naive(season),
+        "drift": lambda: drift, "ets": lambda: ets(fit_on, season),
+        "arima": lambda: arima(fit_on, season)}
+    return {name: makers[name]() for name in which}
+
+
+# -- backtest ----------------------------------------------------------------------------------
+@dataclass
+class Backtest:
+    """Forecasts of every model at every origin, and the actual values."""
+
+    origins: np.ndarray  # (O,)
+    actual: np.ndarray  # (O, H)
+    forecasts: dict[str, np.ndarray]  # model -> (O, H)
+    scale: float  # MASE denominator
+
+    def table(self) -> dict[str, dict[str, float]]:
+        return {name: scores(self.actual, f, self.scale) for name, f in self.forecasts.items()}
+
+
+def run_baselines(y: np.ndarray, origins: np.ndarray, horizon: int,
+                  forecasters: dict[str, ForecastFn]) -> dict[str, np.ndarray]:
+    """Each baseline's (O, H) forecasts from the histories ``y[:t + 1]``."""
+    return {name: np.stack([f(y[:t + 1], horizon) for t in origins])
+            for name, f in forecasters.items()}
+
+
+def actuals(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    return np.stack([y[t + 1:t + 1 + horizon] for t in origins])
