@@ -86,10 +86,10 @@ def main() -> None:
                 fits = results[model][0].fits.values()
                 secs = sum(f.wall_time_s for f in fits) / len(fits)
                 say(f"| {model} (mean ± std of {len(seeds)}) | {r['mase']:.3f} ± {r['mase_std']:.3f}"
-                    f" | {r['smape']:.2f} ± {r['smape_std']:.2f} | {r['mae']:.4g} | {r['rmse']:.4g}"
+                    f" | {r['smape']:.3f} ± {r['smape_std']:.3f} | {r['mae']:.4g} | {r['rmse']:.4g}"
                     f" | {secs:.0f} s |")
             else:
-                say(f"| {model} | {r['mase']:.3f} | {r['smape']:.2f} | {r['mae']:.4g} | "
+                say(f"| {model} | {r['mase']:.3f} | {r['smape']:.3f} | {r['mae']:.4g} | "
                     f"{r['rmse']:.4g} | |")
         best = min(CELLS, key=lambda c: rows[c]["mase"])
         ok = all(rows[best]["mase"] < rows[b]["mase"] for b in ("seasonal_naive", "ets"))

@@ -427,7 +427,8 @@ def plot_backtest(path: Path, prep: Prepared, args: ForecastArgs, bt: fc.Backtes
     colours = iter(["tab:blue", "tab:green", "tab:purple", "tab:orange"])
     for name in shown:
         if name in bt.forecasts:
-            styles[name] = (next(colours), name)
+            label = f"{name} (m=1: naive)" if name == "seasonal_naive" and prep.season == 1 else name
+            styles[name] = (next(colours), label)
     for k, i in enumerate(picks):
         t = int(bt.origins[i])
         for name, (colour, label) in styles.items():
