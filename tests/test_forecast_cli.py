@@ -181,3 +181,29 @@ def test_forecasting_library_matches_the_cli_table(sine_run):
     _, run_dir, _ = sine_run
     args = forecasting.saved_args(run_dir)
     assert args.horizon == 8 and args.seeds == [0] and args.season is None
+
+
+def test_ctrl_c_saves_and_resume_finishes_the_run(tmp_path, monkeypatch, capsys):
+    path = sine_csv(tmp_path / "s.csv", n=160, noise=0.1)
+    run = tmp_path / "run"
+    real = forecasting.WindowTask.train_loss
+
+    def interrupted(self, model, step):
+        if self.seed == 1 and step == 7:
+            raise KeyboardInterrupt
+        return real(self, model, step)
+
+    monkeypatch.setattr(forecasting.WindowTask, "train_loss", interrupted)
+    argv = ["--csv", str(path), "--column", "y", "--horizon", "5", "--lookback", "12",
+            "--epochs", "4", "--seed", "0", "1", "--run-dir", str(run), *QUICK]
+    assert forecast_cli.main(argv) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert not (run / "backtest.csv").exists()
+    assert load_checkpoint(run / "seed-1")["counters"]["step"] == 7  # saved on Ctrl-C
+    monkeypatch.setattr(forecasting.WindowTask, "train_loss", real)
+    assert forecast_cli.main(["--resume", str(run), "--no-progress"]) == 0
+    assert set(read_table(run)) == {"lstm", "naive", "seasonal_naive", "drift"}
+    # and the resumed run equals one that was never interrupted
+    assert forecast_cli.main([*argv[:-len(QUICK) - 2], "--run-dir", str(tmp_path / "b"),
+                              *QUICK]) == 0
+    assert read_table(run) == read_table(tmp_path / "b")
