@@ -1,0 +1,124 @@
+"""``lab``: every registered experiment runs in --quick mode and writes its files; where the
+quick version already shows the claimed effect robustly, it is asserted."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from pucklab.runs import lab
+from pucklab.seqmodels import lab as seqlab
+
+SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "gradient-clipping", "regularisation")
+
+
+def rows_of(run_dir):
+    with open(run_dir / "results.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def numbers(row):
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = float(value)
+        except ValueError:
+            continue
+    return out
+
+
+def test_experiments_are_registered_and_listed(capsys):
+    found = lab.experiments()
+    assert set(SEQUENCE_EXPERIMENTS) <= set(found)
+    assert lab.main([]) == 0
+    out = capsys.readouterr().out
+    for name in found:
+        assert name in out and found[name].claim in out
+
+
+@pytest.mark.parametrize("name", SEQUENCE_EXPERIMENTS)
+def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
+    run_dir = tmp_path / name
+    assert lab.main([name, "--quick", "--no-progress", "--run-dir", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    for file in ("results.csv", "results.md", "figure.png", "config.json"):
+        assert (run_dir / file).is_file(), file
+    rows = rows_of(run_dir)
+    assert len(rows) >= 2
+    header = list(rows[0])
+    md = (run_dir / "results.md").read_text()
+    assert "| " + " | ".join(header) + " |" in md and "| " + " | ".join(header) + " |" in out
+    assert lab.experiments()[name].claim in md
+    conclusions = [line for line in md.splitlines() if line.startswith("- ")]
+    assert conclusions and all(any(ch.isdigit() for ch in c) for c in conclusions)
+    for row in rows:  # every number is finite or an explicit "never reached" (inf) / nan "-"
+        for key, value in numbers(row).items():
+            assert math.isfinite(value) or math.isinf(value) or key in (
+                "final_loss", "first_blow_up_step"), (key, value)
+    assert (run_dir / "figure.png").stat().st_size > 10_000
+
+
+def test_vanishing_gradients_rnn_far_below_lstm_at_distance_50():
+    for seed in (0, 1):
+        rnn = seqlab.gradient_norms("rnn", 60, 64, 16, 32, seed)
+        lstm = seqlab.gradient_norms("lstm", 60, 64, 16, 32, seed)
+        fb = seqlab.gradient_norms(seqlab.FORGET_BIAS_LABEL, 60, 64, 16, 32, seed)
+        rnn_50, lstm_50, fb_50 = rnn[50] / rnn[0], lstm[50] / lstm[0], fb[50] / fb[0]
+        assert rnn_50 < 0.05 * lstm_50 and lstm_50 < 1e-3 * fb_50
+        assert np.all(np.diff(np.log(rnn[:40])) < 0.5)  # shrinking (not exploding) with distance
+
+
+def test_gradient_norms_match_autograd_on_a_tiny_case():
+    # one step back through an RNN cell: dL/dh_0 = W_hh^T (tanh' * readout), by hand
+    import torch
+
+    torch.manual_seed(3)
+    norms = seqlab.gradient_norms("rnn", 2, 4, 3, 1, seed=3)
+    torch.manual_seed(3)
+    cell = seqlab._make_cell("rnn", 3, 4)
+    x = torch.randn(2, 1, 3, dtype=torch.float64)
+    readout = torch.randn(4, dtype=torch.float64)
+    h0 = cell(x[0])
+    pre = x[1] @ cell.weight_ih.T + cell.bias_ih + h0 @ cell.weight_hh.T + cell.bias_hh
+    g1 = readout * (1 - torch.tanh(pre) ** 2)
+    g0 = g1 @ cell.weight_hh
+    assert norms[0] == pytest.approx(readout.norm().item())
+    assert norms[1] == pytest.approx(g0.norm().item())
+
+
+def test_unclipped_sgd_blows_up_where_clipped_trains():
+    chance = math.log(seqlab.SYMBOLS)
+    for seed in (1, 2):
+        losses, norms = seqlab.train_clipping(0.5, 0.0, 400, 10, 64, seed=seed)
+        clipped, _ = seqlab.train_clipping(0.5, 1.0, 400, 10, 64, seed=seed)
+        assert np.nanmax(losses) > seqlab.BLOWN_UP * chance
+        assert np.nanmax(clipped) < seqlab.BLOWN_UP * chance
+        assert np.nanmax(norms) > 10 * np.nanmedian(norms[:100])
+
+
+def test_recall_batch_targets_the_first_symbol():
+    import torch
+
+    x, y = seqlab.recall_batch(5, 16, torch.Generator().manual_seed(0))
+    assert x.shape == (16, 7, seqlab.SYMBOLS + seqlab.DISTRACTORS + 1)
+    assert (x.sum(-1) == 1).all()  # one-hot at every step
+    assert (x[:, 0, :seqlab.SYMBOLS].argmax(-1) == y).all()
+    assert (x[:, 1:6, seqlab.SYMBOLS:-1].sum(-1) == 1).all() and (x[:, -1, -1] == 1).all()
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv, expect in ((["nosuch"], "unknown experiment"),
+                         (["vanishing-gradients", "--seeds", "0"], "--seeds must be >= 1"),
+                         (["vanishing-gradients", "--length", "1"], "--length must be"),
+                         (["gradient-clipping", "--lr", "-1"], "--lr and --clip > 0"),
+                         (["regularisation", "--chars", "10"], "--chars must be"),
+                         (["vanishing-gradients", "--bogus"], "unrecognized arguments")):
+        capsys.readouterr()
+        assert lab.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expect in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
