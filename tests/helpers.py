@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import numpy as np
 
 from pucklab.envs import physics as ph
@@ -50,3 +53,14 @@ def draw_from_scratch(state: np.ndarray, config: ph.GameConfig) -> np.ndarray:
     bx, by = int(round(state[ph.BX])), int(round(state[ph.BY]))
     frame[by:by + ph.BALL, bx:bx + ph.BALL] = ph.PIXEL_ON
     return frame
+
+
+def make_corpus(path: Path, n: int = 6000, seed: int = 0) -> Path:
+    """Pseudo-words over a few letters: learnable structure, a small vocabulary."""
+    rng = random.Random(seed)
+    words = ["the", "cat", "sat", "on", "a", "mat", "and", "ate", "rat"]
+    text = []
+    while sum(map(len, text)) < n:
+        text.append(" ".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + ".\n")
+    path.write_text("".join(text), encoding="utf-8")
+    return path

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 
 import pytest
 import torch
 
+from helpers import make_corpus
 from pucklab.runs import RunError, load_checkpoint, read_metrics
 from pucklab.seqmodels import chardata, charrnn, cli
 from pucklab.seqmodels.sample import generate
 
 SMALL = ["--hidden", "32", "--embed", "16", "--layers", "2", "--seq-len", "16",
          "--batch-size", "8", "--no-progress"]
-
-
-def make_corpus(path: Path, n: int = 6000, seed: int = 0) -> Path:
-    """Pseudo-words over a few letters: learnable structure, a small vocabulary."""
-    rng = random.Random(seed)
-    words = ["the", "cat", "sat", "on", "a", "mat", "and", "ate", "rat"]
-    text = []
-    while sum(map(len, text)) < n:
-        text.append(" ".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + ".\n")
-    path.write_text("".join(text), encoding="utf-8")
-    return path
 
 
 @pytest.fixture()
