@@ -2,6 +2,8 @@
 
 * ``vanishing-gradients``: how fast dL/dh_t shrinks with the distance T - t from the loss, for
   our explicit RNN, LSTM and GRU cells at standard initialisation.
+* ``memory-length``: RNN, LSTM and GRU under the same step budget on a recall task (a symbol,
+  then ``lag`` distractors, then a cue), accuracy against the lag.
 * ``gradient-clipping``: an Elman RNN trained with plain SGD at a learning rate that explodes,
   with and without ``torch.nn.utils.clip_grad_norm_``.
 * ``regularisation``: a char-RNN on a small slice of Tiny Shakespeare, where it overfits, with
@@ -294,6 +296,87 @@ GRADIENT_CLIPPING = LabExperiment(
     _gc_arguments, default_seeds=3, duration="about 2 minutes")
 
 
+# -- memory length -------------------------------------------------------------------------------
+MEMORY_CELLS = ("rnn", "lstm", "gru")
+
+
+def train_recall(cell: str, lag: int, steps: int, hidden: int, lr: float, seed: int,
+                 batch: int = 64) -> float:
+    """Train ``cell`` on the recall task at ``lag`` (Adam, clipping 1); held-out accuracy."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = RecallNet(cell, hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        x, y = recall_batch(lag, batch, gen)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    x, y = recall_batch(lag, 2000, torch.Generator().manual_seed(10_000 + seed))
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def _ml_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lags", type=int, nargs="+", help="lags to test (default: 2 5 10 20 50 100; "
+                   "2 10 with --quick)")
+    p.add_argument("--steps", type=int, help="Adam steps per run, the same for every cell "
+                   "(default: 1500; 300 with --quick)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    p.add_argument("--hidden", type=int, default=64, help="hidden units (default: 64)")
+
+
+def run_memory_length(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
+    lags = sorted(set(ns.lags or ((2, 10) if ns.quick else (2, 5, 10, 20, 50, 100))))
+    steps = ns.steps or (300 if ns.quick else 1500)
+    if min(lags) < 0 or steps < 1 or ns.lr <= 0 or ns.hidden < 1:
+        raise RunError("--lags must be >= 0, --steps and --hidden >= 1, --lr > 0")
+    chance = 1 / SYMBOLS
+    acc: dict[tuple[str, int], list[float]] = {}
+    jobs = [(c, lag, s) for c in MEMORY_CELLS for lag in lags for s in seeds]
+    for cell, lag, seed in tqdm(jobs, disable=not ns.progress, leave=False, desc="runs"):
+        acc.setdefault((cell, lag), []).append(
+            train_recall(cell, lag, steps, ns.hidden, ns.lr, seed))
+    rows = [{"cell": c, "lag": lag, "accuracy": float(np.mean(acc[c, lag])),
+             "accuracy_std": float(np.std(acc[c, lag])),
+             "seeds_solved": f"{sum(a >= 0.95 for a in acc[c, lag])}/{len(seeds)}",
+             "chance": chance} for c in MEMORY_CELLS for lag in lags]
+    conclusions = []
+    for c in MEMORY_CELLS:
+        mine = [r for r in rows if r["cell"] == c]
+        solved = [r["lag"] for r in mine if r["accuracy"] >= 0.95]
+        near_chance = [r["lag"] for r in mine if r["accuracy"] < chance + 0.1]
+        longest = mine[-1]
+        text = (f"{c.upper()} recalled with {longest['accuracy']:.2f} "
+                f"accuracy at lag {longest['lag']}")
+        text += (f"; solved (>= 0.95) up to lag {max(solved)}" if solved else "; solved no lag")
+        text += (f"; near chance ({chance:.3f}) from lag {min(near_chance)}" if near_chance
+                 else "")
+        conclusions.append(text + f" ({steps} Adam steps, {len(seeds)} seeds).")
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot(1, 1, 1)
+        for c in MEMORY_CELLS:
+            means = [np.mean(acc[c, lag]) for lag in lags]
+            stds = [np.std(acc[c, lag]) for lag in lags]
+            ax.errorbar(lags, means, yerr=stds, marker="o", capsize=3, label=c)
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+        ax.set(xscale="log", xlabel="lag (distractor steps between symbol and recall)",
+               ylabel="held-out accuracy", ylim=(0, 1.05),
+               title=f"recall after a lag, {steps} Adam steps per run, {ns.hidden} units")
+        ax.legend()
+
+    return LabOutcome(list(rows[0]), rows, conclusions, draw,
+                      {"accuracy": ".3f", "accuracy_std": ".3f", "chance": ".3f"})
+
+
+MEMORY_LENGTH = LabExperiment(
+    "memory-length", "A plain RNN copes with a few steps of memory; an LSTM with long ones.",
+    run_memory_length, _ml_arguments, default_seeds=3, duration="about 12 minutes")
+
+
 # -- regularisation ------------------------------------------------------------------------------
 def _reg_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default="shakespeare", help="text to slice (default: shakespeare)")
@@ -317,9 +400,11 @@ def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
 
     chars = ns.chars or (8000 if ns.quick else 60000)
     epochs = ns.epochs or (4.0 if ns.quick else 20.0)
+    if chars < 2000 or epochs <= 0:
+        raise RunError(f"--chars must be >= 2000 and --epochs > 0, got {chars} and {epochs:g}")
     text, _ = read_corpus(ns.corpus)
-    if chars < 2000 or len(text) < chars:
-        raise RunError(f"--chars must be between 2000 and the corpus size ({len(text)})")
+    if len(text) < chars:
+        raise RunError(f"--chars {chars} is more than the corpus holds ({len(text)} characters)")
     slice_path = run_dir / "corpus_slice.txt"
     slice_path.write_text(text[:chars], encoding="utf-8")
     hidden = 64 if ns.quick else 256

@@ -115,11 +115,14 @@ def test_recall_batch_targets_the_first_symbol():
 
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    corpus = make_corpus(tmp_path / "words.txt", n=5000)
     for argv, expect in ((["nosuch"], "unknown experiment"),
                          (["vanishing-gradients", "--seeds", "0"], "--seeds must be >= 1"),
                          (["vanishing-gradients", "--length", "1"], "--length must be"),
                          (["gradient-clipping", "--lr", "-1"], "--lr and --clip > 0"),
                          (["regularisation", "--chars", "10"], "--chars must be"),
+                         (["regularisation", "--corpus", str(corpus), "--chars", "99999"],
+                          "more than the corpus holds"),
                          (["vanishing-gradients", "--bogus"], "unrecognized arguments")):
         capsys.readouterr()
         assert lab.main(argv) == 2
