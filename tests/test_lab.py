@@ -13,7 +13,8 @@ from helpers import make_corpus
 from pucklab.runs import lab
 from pucklab.seqmodels import lab as seqlab
 
-SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "gradient-clipping", "regularisation")
+SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
+                        "regularisation")
 
 
 def rows_of(run_dir):
@@ -120,6 +121,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                          (["vanishing-gradients", "--seeds", "0"], "--seeds must be >= 1"),
                          (["vanishing-gradients", "--length", "1"], "--length must be"),
                          (["gradient-clipping", "--lr", "-1"], "--lr and --clip > 0"),
+                         (["memory-length", "--lags", "-1"], "--lags must be >= 0"),
                          (["regularisation", "--chars", "10"], "--chars must be"),
                          (["regularisation", "--corpus", str(corpus), "--chars", "99999"],
                           "more than the corpus holds"),
