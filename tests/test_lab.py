@@ -15,6 +15,7 @@ from pucklab.seqmodels import lab as seqlab
 
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
                         "regularisation")
+RL_EXPERIMENTS = ("session-decay",)
 
 
 def rows_of(run_dir):
@@ -34,14 +35,14 @@ def numbers(row):
 
 def test_experiments_are_registered_and_listed(capsys):
     found = lab.experiments()
-    assert set(SEQUENCE_EXPERIMENTS) <= set(found)
+    assert set(SEQUENCE_EXPERIMENTS) | set(RL_EXPERIMENTS) <= set(found)
     assert lab.main([]) == 0
     out = capsys.readouterr().out
     for name in found:
         assert name in out and found[name].claim in out
 
 
-@pytest.mark.parametrize("name", SEQUENCE_EXPERIMENTS)
+@pytest.mark.parametrize("name", SEQUENCE_EXPERIMENTS + RL_EXPERIMENTS)
 def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     run_dir = tmp_path / name
     extra = []
@@ -122,6 +123,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                          (["vanishing-gradients", "--length", "1"], "--length must be"),
                          (["gradient-clipping", "--lr", "-1"], "--lr and --clip > 0"),
                          (["memory-length", "--lags", "-1"], "--lags must be >= 0"),
+                         (["session-decay", "--gammas", "1.5"], "--gammas must lie in"),
                          (["regularisation", "--chars", "10"], "--chars must be"),
                          (["regularisation", "--corpus", str(corpus), "--chars", "99999"],
                           "more than the corpus holds"),
@@ -131,3 +133,16 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expect in err and "Traceback" not in err, err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_session_decay_runs_are_real_train_agent_runs(tmp_path):
+    run_dir = tmp_path / "sd"
+    assert lab.main(["session-decay", "--quick", "--gammas", "1.0", "0.9", "--seeds", "1",
+                     "--no-progress", "--run-dir", str(run_dir)]) == 0
+    rows = rows_of(run_dir)
+    assert [float(r["gamma"]) for r in rows] == [1.0, 0.9]
+    for gamma in ("1", "0.9"):
+        sub = run_dir / f"gamma{gamma}-seed0"
+        assert (sub / "metrics.csv").is_file() and (sub / "checkpoints" / "last.pt").is_file()
+    for r in rows:
+        assert float(r["grad_rel_variance_init"]) > 0 and float(r["grad_rel_variance_trained"]) > 0
