@@ -182,4 +182,4 @@ def _count(v: float) -> str:
 
 SESSION_DECAY = LabExperiment(
     "session-decay", "Reward spread over the session's steps, decaying with distance, helps "
-    "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 15 minutes")
+    "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 25 minutes")
