@@ -293,7 +293,7 @@ def _loss(v: float) -> str:
 
 GRADIENT_CLIPPING = LabExperiment(
     "gradient-clipping", "Exploding gradients: clip the norm.", run_gradient_clipping,
-    _gc_arguments, default_seeds=3, duration="about 2 minutes")
+    _gc_arguments, default_seeds=3, duration="under a minute")
 
 
 # -- memory length -------------------------------------------------------------------------------
@@ -374,7 +374,7 @@ def run_memory_length(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
 
 MEMORY_LENGTH = LabExperiment(
     "memory-length", "A plain RNN copes with a few steps of memory; an LSTM with long ones.",
-    run_memory_length, _ml_arguments, default_seeds=3, duration="about 12 minutes")
+    run_memory_length, _ml_arguments, default_seeds=3, duration="about 12 minutes, estimated")
 
 
 # -- regularisation ------------------------------------------------------------------------------
@@ -480,4 +480,4 @@ def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
 
 REGULARISATION = LabExperiment(
     "regularisation", "Dropout, L2 and early stopping fight overfitting.", run_regularisation,
-    _reg_arguments, default_seeds=2, duration="about 15 minutes")
+    _reg_arguments, default_seeds=2, duration="about 10 minutes")
