@@ -26,7 +26,7 @@ from pucklab.agents.args import (
     read_config_file,
 )
 from pucklab.runs import RunError, load_config
-from pucklab.runs.cli import Parser
+from pucklab.runs.cli import Parser, guarded
 
 PROG = "train-agent"
 SUBCOMMANDS = ("train", "evaluate", "record")
@@ -153,24 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     rest = argv[1:] if argv and argv[0] in SUBCOMMANDS else argv
     from pucklab.agents.train import Interrupted
 
-    try:
-        if command == "evaluate":
-            return run_evaluate(rest)
-        if command == "record":
-            return run_record(rest)
-        return run_train(rest)
-    except RunError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except Interrupted as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
-        return 130
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
-        return exit_.code if isinstance(exit_.code, int) else 2
-    except KeyboardInterrupt:  # outside training: nothing to save
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    def body() -> int:
+        try:
+            if command == "evaluate":
+                return run_evaluate(rest)
+            if command == "record":
+                return run_record(rest)
+            return run_train(rest)
+        except Interrupted as err:  # Ctrl-C in training: the checkpoint is saved
+            print(f"{PROG}: {err}", file=sys.stderr)
+            return 130
 
+    return guarded(PROG, body)
 
 if __name__ == "__main__":
     sys.exit(main())

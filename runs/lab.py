@@ -25,7 +25,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from pucklab.runs.cli import Parser
+from pucklab.runs.cli import Parser, guarded
 from pucklab.runs.store import RunError, atomic_write, discard_unstarted, new_run_dir, save_config
 
 PROG = "lab"
@@ -165,7 +165,8 @@ def listing(found: dict[str, LabExperiment]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+
+    def body() -> int:
         found = experiments()
         if not argv or argv[0] in ("-h", "--help", "list"):
             print(listing(found))
@@ -177,15 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(md.split("\n\n", 3)[-1].rstrip())  # the table and the conclusions
         print(f"run: {run_dir}  (results.csv, results.md, figure.png)")
         return 0
-    except RunError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
-        return exit_.code if isinstance(exit_.code, int) else 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
 
+    return guarded(PROG, body)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,7 +17,7 @@ from dataclasses import fields
 from typing import Any
 
 from pucklab.runs import RunError
-from pucklab.runs.cli import Parser
+from pucklab.runs.cli import Parser, guarded
 from pucklab.seqmodels import charrnn
 from pucklab.seqmodels.trainer import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -149,22 +149,16 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip() if argv else usage)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    try:
+
+    def body() -> int:
         if command == "train":
             return run_train(rest)
         if command == "sample":
             return run_sample(rest)
         print(f"{PROG}: error: unknown command {command!r}; {usage}", file=sys.stderr)
         return 2
-    except RunError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
-        return exit_.code if isinstance(exit_.code, int) else 2
-    except KeyboardInterrupt:  # outside training (the trainer saves and returns on Ctrl-C)
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
 
+    return guarded(PROG, body)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,7 +20,7 @@ from dataclasses import fields
 from typing import Any
 
 from pucklab.runs import RunError
-from pucklab.runs.cli import Parser
+from pucklab.runs.cli import Parser, guarded
 from pucklab.seqmodels import forecasting
 from pucklab.seqmodels.forecast import BASELINES
 from pucklab.seqmodels.series import DIFFERENCES, MISSING, stamp
@@ -186,19 +186,9 @@ def run_predict(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and argv[0] == "predict":
-            return run_predict(argv[1:])
-        return run_train(argv[1:] if argv and argv[0] == "train" else argv)
-    except RunError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
-        return exit_.code if isinstance(exit_.code, int) else 2
-    except KeyboardInterrupt:  # outside training (the trainer saves and returns on Ctrl-C)
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-
+    if argv and argv[0] == "predict":
+        return guarded(PROG, lambda: run_predict(argv[1:]))
+    return guarded(PROG, lambda: run_train(argv[1:] if argv and argv[0] == "train" else argv))
 
 if __name__ == "__main__":
     sys.exit(main())
