@@ -9,7 +9,7 @@ directly. A run folder holds ``config.json`` (every setting), ``checkpoints/last
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,13 @@ from pucklab.runs import (
 )
 from pucklab.seqmodels.chardata import CharTask, Vocab, read_corpus
 from pucklab.seqmodels.models import IMPLS, KINDS, CharRNN
-from pucklab.seqmodels.trainer import Result, TrainConfig, Trainer, resolve_device
+from pucklab.seqmodels.trainer import (
+    Result,
+    TrainConfig,
+    Trainer,
+    resolve_device,
+    settings_from_dict,
+)
 
 CONFIG_KEY = "char_rnn"
 
@@ -62,11 +68,7 @@ class CharRNNArgs:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CharRNNArgs:
-        known = {f.name for f in fields(cls)} - {"train"}
-        train_known = {f.name for f in fields(TrainConfig)}
-        return cls(**{k: v for k, v in d.items() if k in known},
-                   train=TrainConfig(**{k: v for k, v in d.get("train", {}).items()
-                                        if k in train_known}))
+        return settings_from_dict(cls, d)
 
 
 def _corpus_label(corpus: str) -> str:

@@ -15,7 +15,7 @@ import csv
 import hashlib
 import io
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,13 @@ from pucklab.seqmodels.series import (
     stamp,
     windows,
 )
-from pucklab.seqmodels.trainer import Result, TrainConfig, Trainer, resolve_device
+from pucklab.seqmodels.trainer import (
+    Result,
+    TrainConfig,
+    Trainer,
+    resolve_device,
+    settings_from_dict,
+)
 
 CONFIG_KEY = "forecast"
 
@@ -119,11 +125,7 @@ class ForecastArgs:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ForecastArgs:
-        known = {f.name for f in fields(cls)} - {"train"}
-        train_known = {f.name for f in fields(TrainConfig)}
-        return cls(**{k: v for k, v in d.items() if k in known},
-                   train=TrainConfig(**{k: v for k, v in d.get("train", {}).items()
-                                        if k in train_known}))
+        return settings_from_dict(cls, d)
 
     def source(self) -> str:
         return self.dataset if self.dataset else Path(self.csv or "csv").stem

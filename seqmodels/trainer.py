@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -33,6 +33,7 @@ DEFAULT_LR = {"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 2e-3, "ad
               "adamw": 2e-3, "adadelta": 1.0}
 BEST_CHECKPOINT = "best.pt"
 COLUMNS = ["step", "epoch", "wall_time_s", "train_loss", "val_loss", "lr", "grad_norm"]
+T = TypeVar("T")
 TAGS = {"train_loss": "losses/train", "val_loss": "losses/val", "lr": "charts/lr",
         "grad_norm": "charts/grad_norm"}
 
@@ -93,6 +94,16 @@ class TrainConfig:
             raise RunError("--clip, --weight-decay, --patience and --eval-every must be >= 0")
         if self.device not in ("auto", "cpu", "cuda"):
             raise RunError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+
+
+def settings_from_dict(cls: type[T], d: dict[str, Any]) -> T:
+    """Rebuild a command's settings dataclass that nests a ``train: TrainConfig`` from the
+    dict saved in config.json; keys this version does not know are ignored."""
+    known = {f.name for f in fields(cls)} - {"train"}  # type: ignore[arg-type]
+    train_known = {f.name for f in fields(TrainConfig)}
+    return cls(**{k: v for k, v in d.items() if k in known},
+               train=TrainConfig(**{k: v for k, v in d.get("train", {}).items()
+                                    if k in train_known}))
 
 
 def resolve_device(name: str) -> torch.device:
