@@ -157,9 +157,6 @@ class Backtest:
     forecasts: dict[str, np.ndarray]  # model -> (O, H)
     scale: float  # MASE denominator
 
-    def table(self) -> dict[str, dict[str, float]]:
-        return {name: scores(self.actual, f, self.scale) for name, f in self.forecasts.items()}
-
 
 def run_baselines(y: np.ndarray, origins: np.ndarray, horizon: int,
                   forecasters: dict[str, ForecastFn]) -> dict[str, np.ndarray]:

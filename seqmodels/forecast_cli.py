@@ -21,7 +21,7 @@ from typing import Any
 
 from pucklab.runs import RunError
 from pucklab.runs.cli import Parser, guarded
-from pucklab.seqmodels import forecasting
+from pucklab.seqmodels import forecast_report, forecasting
 from pucklab.seqmodels.forecast import BASELINES
 from pucklab.seqmodels.series import DIFFERENCES, MISSING, stamp
 from pucklab.seqmodels.trainer import OPTIMIZERS, SCHEDULES, TrainConfig
@@ -151,18 +151,9 @@ def report(result: forecasting.ForecastResult) -> int:
     print(f"backtest: {len(bt.origins)} origins x {bt.actual.shape[1]} steps over the last "
           f"{sp['n'] - sp['test_start']} points; MASE scale {bt.scale:.4g} (in-sample "
           f"seasonal-naive MAE, m={s['season']})")
-    print(format_table(result.table, len(result.fits)))
+    print(forecast_report.format_table(result.table, len(result.fits)))
     print(f"run: {result.run_dir}  (backtest.csv, forecasts.csv, forecast.png)")
     return 0
-
-
-def format_table(table: dict[str, dict[str, float]], seeds: int = 1) -> str:
-    lines = [f"{'model':<16}{'MAE':>11}{'RMSE':>11}{'sMAPE %':>10}{'MASE':>9}"]
-    for i, (name, r) in enumerate(table.items()):
-        label = f"{name} ({seeds} seeds)" if i == 0 and seeds > 1 else name
-        lines.append(f"{label:<16}{r['mae']:>11.4g}{r['rmse']:>11.4g}{r['smape']:>10.3f}"
-                     f"{r['mase']:>9.3f}" + (f"  ± {r['mase_std']:.3f}" if "mase_std" in r else ""))
-    return "\n".join(lines)
 
 
 def run_predict(argv: list[str]) -> int:

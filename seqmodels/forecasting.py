@@ -11,9 +11,7 @@ and :func:`predict`; tests and ``benchmarks/forecast.py`` call them directly. A 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +23,6 @@ from torch.nn import functional as F
 
 from pucklab.runs import (
     RunError,
-    atomic_write,
     discard_unstarted,
     load_checkpoint,
     load_config,
@@ -34,6 +31,7 @@ from pucklab.runs import (
 )
 from pucklab.runs.store import checkpoint_path
 from pucklab.seqmodels import forecast as fc
+from pucklab.seqmodels import forecast_report as report
 from pucklab.seqmodels.models import IMPLS, KINDS, STRATEGIES, Forecaster
 from pucklab.seqmodels.series import (
     DIFFERENCES,
@@ -192,12 +190,14 @@ class WindowTask:
         self.batch_size, self.strategy, self.seed = min(batch_size, len(x)), strategy, seed
         self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
         self.transform = prep.transform
+        self._order: tuple[int, torch.Tensor] | None = None  # (epoch, its permutation)
 
     def _batch(self, step: int) -> torch.Tensor:
         epoch, k = divmod(step, self.steps_per_epoch)
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.x), generator=gen)
-        return order[k * self.batch_size:(k + 1) * self.batch_size].to(self.x.device)
+        if self._order is None or self._order[0] != epoch:  # one permutation per epoch
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = (epoch, torch.randperm(len(self.x), generator=gen).to(self.x.device))
+        return self._order[1][k * self.batch_size:(k + 1) * self.batch_size]
 
     def train_loss(self, model: Forecaster, step: int) -> torch.Tensor:
         idx = self._batch(step)
@@ -316,19 +316,18 @@ def _fit_and_backtest(args: ForecastArgs, prep: Prepared, run_dir: Path,
         fits[seed] = result
         if result.stopped == "interrupted" or result.stopped.startswith("non-finite"):
             return ForecastResult(run_dir, fits, {}, {}, None, result.stopped)
-        models[seed] = _load_best(d, model)
+        model.load_state_dict(_best_checkpoint(d)["model"])
+        models[seed] = model.cpu().eval()
     bt, seed_table = backtest(prep, args, models)
-    table = summary_table(args, bt, seed_table)
-    _write_outputs(run_dir, prep, args, bt, table, seed_table)
+    table = report.summary_table(args, bt, seed_table)
+    report.write_outputs(run_dir, prep, args, bt, table, seed_table)
     return ForecastResult(run_dir, fits, table, seed_table, bt, "done")
 
 
-def _load_best(d: Path, model: Forecaster) -> Forecaster:
-    ckpt = load_checkpoint(d, "best.pt" if checkpoint_path(d, "best.pt").is_file() else "last.pt",
-                           map_location="cpu")
-    model = model.cpu()
-    model.load_state_dict(ckpt["model"])
-    return model.eval()
+def _best_checkpoint(d: Path) -> dict[str, Any]:
+    """A seed's kept model: best.pt (lowest validation loss), else last.pt (no validation)."""
+    name = "best.pt" if checkpoint_path(d, "best.pt").is_file() else "last.pt"
+    return load_checkpoint(d, name, map_location="cpu")
 
 
 def net_forecasts(model: Forecaster, prep: Prepared, origins: np.ndarray) -> np.ndarray:
@@ -347,103 +346,13 @@ def backtest(prep: Prepared, args: ForecastArgs, models: dict[int, Forecaster]
     origins = prep.split.test_origins()
     y, h = prep.y, args.horizon
     actual = fc.actuals(y, origins, h)
-    forecasts: dict[str, np.ndarray] = {}
-    seed_table: dict[str, dict[str, float]] = {}
-    per_seed = {}
-    for seed, model in models.items():
-        per_seed[seed] = net_forecasts(model, prep, origins)
-        seed_table[f"{args.cell}/seed-{seed}"] = fc.scores(actual, per_seed[seed], prep.scale)
-    fit_on = y[:prep.split.test_start]
-    baselines = fc.baseline_forecasters(fit_on, prep.season, tuple(args.baselines))
+    forecasts = {f"{args.cell}/seed-{seed}": net_forecasts(model, prep, origins)
+                 for seed, model in models.items()}
+    seed_table = {name: fc.scores(actual, f, prep.scale) for name, f in forecasts.items()}
+    baselines = fc.baseline_forecasters(y[:prep.split.test_start], prep.season,
+                                        tuple(args.baselines))
     forecasts.update(fc.run_baselines(y, origins, h, baselines))
-    bt = fc.Backtest(origins, actual, {**{f"{args.cell}/seed-{s}": f for s, f in per_seed.items()},
-                                       **forecasts}, prep.scale)
-    return bt, seed_table
-
-
-def summary_table(args: ForecastArgs, bt: fc.Backtest,
-                  seed_table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """One row per model: the network (mean over seeds) then each baseline."""
-    rows = {args.cell: {m: float(np.mean([r[m] for r in seed_table.values()]))
-                        for m in fc.METRICS}}
-    if len(seed_table) > 1:
-        rows[args.cell].update({f"{m}_std": float(np.std([r[m] for r in seed_table.values()]))
-                                for m in fc.METRICS})
-    for name in args.baselines:
-        rows[name] = fc.scores(bt.actual, bt.forecasts[name], bt.scale)
-    return rows
-
-
-# -- outputs -----------------------------------------------------------------------------------
-def _csv_text(header: list[str], rows: list[list[Any]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue().encode()
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.6g}"
-
-
-def _write_outputs(run_dir: Path, prep: Prepared, args: ForecastArgs, bt: fc.Backtest,
-                   table: dict[str, dict[str, float]], seed_table: dict[str, dict[str, float]]
-                   ) -> None:
-    rows = table
-    main = _csv_text(["model", *fc.METRICS],
-                     [[name, *(_fmt(r[m]) for m in fc.METRICS)] for name, r in rows.items()])
-    atomic_write(run_dir / "backtest.csv", lambda f: f.write(main))
-    seeds = _csv_text(["model", *fc.METRICS],
-                      [[name, *(_fmt(r[m]) for m in fc.METRICS)] for name, r in seed_table.items()])
-    atomic_write(run_dir / "backtest_seeds.csv", lambda f: f.write(seeds))
-    names = list(bt.forecasts)
-    index = prep.series.index
-    long = [[stamp(index[t]), h + 1, stamp(index[t + 1 + h]), _fmt(bt.actual[i, h]),
-             *(_fmt(bt.forecasts[n][i, h]) for n in names)]
-            for i, t in enumerate(bt.origins) for h in range(bt.actual.shape[1])]
-    body = _csv_text(["origin", "step", "time", "actual", *names], long)
-    atomic_write(run_dir / "forecasts.csv", lambda f: f.write(body))
-    plot_backtest(run_dir / "forecast.png", prep, args, bt)
-
-
-def plot_backtest(path: Path, prep: Prepared, args: ForecastArgs, bt: fc.Backtest,
-                  shown: tuple[str, ...] = ("seasonal_naive", "ets", "arima")) -> None:
-    """History and actuals with the forecasts of the last three non-overlapping origins."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    h = args.horizon
-    picks = [len(bt.origins) - 1 - k * h for k in range(3) if len(bt.origins) - 1 - k * h >= 0]
-    first = max(0, int(bt.origins[picks[-1]]) - 4 * max(h, prep.season))
-    idx = prep.series.index
-    xs = np.asarray(idx)
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.plot(xs[first:], prep.y[first:], color="black", lw=1.2, label="actual")
-    if prep.split.test_start >= first:
-        ax.axvline(xs[prep.split.test_start], color="grey", ls=":", lw=1)
-    net = next(n for n in bt.forecasts if n.startswith(f"{args.cell}/"))
-    styles = {net: ("tab:red", f"{args.cell} ({net.split('/')[1]})")}
-    colours = iter(["tab:blue", "tab:green", "tab:purple", "tab:orange"])
-    for name in shown:
-        if name in bt.forecasts:
-            label = f"{name} (m=1: naive)" if name == "seasonal_naive" and prep.season == 1 else name
-            styles[name] = (next(colours), label)
-    for k, i in enumerate(picks):
-        t = int(bt.origins[i])
-        for name, (colour, label) in styles.items():
-            ax.plot(xs[t + 1:t + 1 + h], bt.forecasts[name][i], color=colour, lw=1.4,
-                    label=label if k == 0 else None, alpha=0.9)
-    ax.set_title(f"{args.source()}: {h}-step forecasts from the last three non-overlapping "
-                 "backtest origins")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    return fc.Backtest(origins, actual, forecasts, prep.scale), seed_table
 
 
 # -- prediction --------------------------------------------------------------------------------
@@ -453,11 +362,10 @@ def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
     models, transform = [], None
     for seed in args.seeds:
         d = seed_dir(run_dir, seed)
-        name = "best.pt" if checkpoint_path(d, "best.pt").is_file() else "last.pt"
-        if not checkpoint_path(d, name).is_file():
+        if not any(checkpoint_path(d, n).is_file() for n in ("best.pt", "last.pt")):
             raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
                            f"forecast --resume {run_dir}")
-        ckpt = load_checkpoint(d, name, map_location="cpu")
+        ckpt = _best_checkpoint(d)
         model = Forecaster(**ckpt["model_args"])
         model.load_state_dict(ckpt["model"])
         models.append(model.eval())
