@@ -3,7 +3,7 @@
     lab                                    list the experiments and the claim each one tests
     lab vanishing-gradients [--quick] [--seeds N] [--seed S] [--run-dir DIR]
 
-An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab``,
+An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab*``,
 RL ones in ``pucklab.agents.lab``) and registers under the entry-point group ``pucklab.lab`` in
 pyproject.toml, so this module -- the run plumbing -- needs to import neither half. Every
 experiment gets the same flags and writes the same files into ``runs/lab-<name>__<time>/``:

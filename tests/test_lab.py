@@ -12,6 +12,7 @@ import pytest
 from helpers import make_corpus
 from pucklab.runs import lab
 from pucklab.seqmodels import lab as seqlab
+from pucklab.seqmodels import lab_recall as recall
 
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
                         "regularisation")
@@ -96,23 +97,23 @@ def test_gradient_norms_match_autograd_on_a_tiny_case():
 
 
 def test_unclipped_sgd_blows_up_where_clipped_trains():
-    chance = math.log(seqlab.SYMBOLS)
+    chance = math.log(recall.SYMBOLS)
     for seed in (1, 2):
-        losses, norms = seqlab.train_clipping(0.5, 0.0, 400, 10, 64, seed=seed)
-        clipped, _ = seqlab.train_clipping(0.5, 1.0, 400, 10, 64, seed=seed)
-        assert np.nanmax(losses) > seqlab.BLOWN_UP * chance
-        assert np.nanmax(clipped) < seqlab.BLOWN_UP * chance
+        losses, norms = recall.train_clipping(0.5, 0.0, 400, 10, 64, seed=seed)
+        clipped, _ = recall.train_clipping(0.5, 1.0, 400, 10, 64, seed=seed)
+        assert np.nanmax(losses) > recall.BLOWN_UP * chance
+        assert np.nanmax(clipped) < recall.BLOWN_UP * chance
         assert np.nanmax(norms) > 10 * np.nanmedian(norms[:100])
 
 
 def test_recall_batch_targets_the_first_symbol():
     import torch
 
-    x, y = seqlab.recall_batch(5, 16, torch.Generator().manual_seed(0))
-    assert x.shape == (16, 7, seqlab.SYMBOLS + seqlab.DISTRACTORS + 1)
+    x, y = recall.recall_batch(5, 16, torch.Generator().manual_seed(0))
+    assert x.shape == (16, 7, recall.SYMBOLS + recall.DISTRACTORS + 1)
     assert (x.sum(-1) == 1).all()  # one-hot at every step
-    assert (x[:, 0, :seqlab.SYMBOLS].argmax(-1) == y).all()
-    assert (x[:, 1:6, seqlab.SYMBOLS:-1].sum(-1) == 1).all() and (x[:, -1, -1] == 1).all()
+    assert (x[:, 0, :recall.SYMBOLS].argmax(-1) == y).all()
+    assert (x[:, 1:6, recall.SYMBOLS:-1].sum(-1) == 1).all() and (x[:, -1, -1] == 1).all()
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
