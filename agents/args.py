@@ -13,6 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pucklab.agents.env_setup import OBSERVATIONS
 from pucklab.agents.policies import POLICIES
 from pucklab.runs import RunError
 
@@ -46,6 +47,9 @@ class TrainArgs:
                         "apart -> 200 ReLU -> actions), mlp (pg-pong: 80x80 -> 200 ReLU -> "
                         "actions), cnn or points; vector observations always get an MLP",
                         "pooled")
+    observation: str = _help("what the policy sees of a pixel env: difference (this frame minus "
+                             "the last), frame (this frame alone) or frames2 (the last two "
+                             "frames stacked)", "difference")
     hidden: int | None = _help("hidden units of the policy (default: 200 pooled/mlp, 256 cnn, "
                                "64 for vector observations)", None)
     batch_sessions: int = _help("sessions (credit windows) per REINFORCE update", 256)
@@ -92,6 +96,9 @@ class TrainArgs:
             bad(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.device not in DEVICES:
             bad(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.observation not in OBSERVATIONS:
+            bad(f"--observation must be one of {', '.join(OBSERVATIONS)}, "
+                f"got {self.observation!r}")
         if self.policy not in POLICIES:
             bad(f"--policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
         if self.video_format not in ("mp4", "gif", "both"):

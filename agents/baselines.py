@@ -153,7 +153,8 @@ def sb3_logits(model: Any):
 
 def sb3_logits_fn(args: TrainArgs, state: dict[str, Any], device: torch.device):
     """Rebuild a saved SB3 policy (for evaluate / record) from a checkpoint."""
-    setup = make_env(args.env, 1, args.env_kwargs, noop=args.noop)
+    setup = make_env(args.env, 1, args.env_kwargs, noop=args.noop,
+                     observation=args.observation)
     try:
         model = make_model(args, SB3VecEnv(setup.env), device)
     finally:
@@ -240,7 +241,8 @@ def sb3_state(model: Any, args: TrainArgs, counters: Counters) -> dict[str, Any]
 def train_sb3(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | None) -> Summary:
     """Train (or continue) an SB3 PPO / A2C run; same outputs as the REINFORCE trainer."""
     device = resolve_device(args.device)
-    setup = make_env(args.env, args.num_envs, args.env_kwargs, noop=args.noop)
+    setup = make_env(args.env, args.num_envs, args.env_kwargs, noop=args.noop,
+                     observation=args.observation)
     eval_setup = make_eval_env(args)
     venv = SB3VecEnv(setup.env)
     model = make_model(args, venv, device)

@@ -3,7 +3,8 @@
 Three kinds of env id, one result (:class:`EnvSetup`):
 
 - ``pucklab/...``: our batched core (``gym.make_vec`` -> the compiled vector env), pixels wrapped
-  in :class:`~pucklab.envs.wrappers.VectorFrameDifference`. One rollout = one session per game.
+  in :class:`~pucklab.envs.wrappers.VectorFrameDifference` (or, with ``observation``, raw
+  frames: :class:`~pucklab.envs.frames.VectorFrameStack`). One rollout = one session per game.
 - ``ALE/...``: ale-py, pg-pong preprocessing per sub-env, then the same frame difference; credit
   windows end at every point (``reset_on_reward``), as in pg-pong.
 - anything else registered with Gymnasium: ``gym.make_vec`` as is; its episodes are the sessions.
@@ -22,10 +23,26 @@ import gymnasium as gym
 from gymnasium import spaces
 
 import pucklab.envs  # noqa: F401  (registers the pucklab ids)
+from pucklab.envs.frames import VectorFrameStack, frame_stack
 from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
 from pucklab.runs import RunError
 
 DEFAULT_ROLLOUT_STEPS = 1000  # cap on one rollout for envs without a known session length
+#: What a policy sees of a pixel env: the frame difference (the default, pg-pong's), the
+#: current frame alone, or the previous and current frames stacked.
+OBSERVATIONS = ("difference", "frame", "frames2")
+
+
+def _pixels_vector(env: Any, observation: str) -> Any:
+    if observation == "difference":
+        return VectorFrameDifference(env, copy=False)
+    return VectorFrameStack(env, 1 if observation == "frame" else 2, copy=False)
+
+
+def _pixels_single(env: gym.Env, observation: str) -> gym.Env:
+    if observation == "difference":
+        return FrameDifference(env)
+    return frame_stack(env, 1 if observation == "frame" else 2)
 
 
 @dataclass
@@ -70,19 +87,23 @@ def _check_action_space(env_id: str, space: gym.Space) -> int:
 
 
 def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None,
-             noop: bool = False) -> EnvSetup:
+             noop: bool = False, observation: str = "difference") -> EnvSetup:
     """The training / evaluation vector env for ``env_id`` with ``num_envs`` sub-envs.
 
-    ``noop`` adds NOOP to ALE Pong's UP/DOWN actions.
+    ``noop`` adds NOOP to ALE Pong's UP/DOWN actions; ``observation`` (one of
+    :data:`OBSERVATIONS`) is what the policy sees of a pixel env (pucklab's and ALE's).
     """
     kwargs = dict(env_kwargs or {})
+    if observation not in OBSERVATIONS:
+        raise RunError(f"observation must be one of {', '.join(OBSERVATIONS)}, "
+                       f"got {observation!r}")
     _check_id(env_id)
     try:
         if is_pucklab(env_id):
             env = gym.make_vec(env_id, num_envs=num_envs, copy=False, **kwargs)
             obs_type = kwargs.get("obs_type", "pixels")
             if obs_type == "pixels":
-                env = VectorFrameDifference(env, copy=False)
+                env = _pixels_vector(env, observation)
             rollout = int(kwargs.get("session_length", 50)) + 1
             reset_on_reward, first_only = False, True
         elif is_ale(env_id):
@@ -90,7 +111,7 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
 
             env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
                                wrappers=[lambda e: PgPongPreprocess(e, noop=noop)], **kwargs)
-            env = VectorFrameDifference(env, copy=False)
+            env = _pixels_vector(env, observation)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, True, False
         else:
             env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
@@ -106,7 +127,8 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
 
 
 def make_single_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
-                    render_mode: str | None = "rgb_array", noop: bool = False) -> gym.Env:
+                    render_mode: str | None = "rgb_array", noop: bool = False,
+                    observation: str = "difference") -> gym.Env:
     """One env with the same observation pipeline as :func:`make_env`, for videos."""
     kwargs = dict(env_kwargs or {})
     _check_id(env_id)
@@ -114,7 +136,7 @@ def make_single_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
     if is_ale(env_id):
         from pucklab.agents.atari import PgPongPreprocess
 
-        env = FrameDifference(PgPongPreprocess(env, noop=noop))
+        env = _pixels_single(PgPongPreprocess(env, noop=noop), observation)
     elif is_pucklab(env_id) and kwargs.get("obs_type", "pixels") == "pixels":
-        env = FrameDifference(env)
+        env = _pixels_single(env, observation)
     return env

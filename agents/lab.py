@@ -3,8 +3,11 @@
 * ``session-decay``: REINFORCE on ``pucklab/AirHockey-v0`` with the session's outcome spread
   back with decay gamma in {1.0, 0.99, 0.95, 0.9}: learning curves over seeds, sessions to an
   80% evaluation win rate, and the variance of the policy-gradient estimate at fixed policies.
+* ``frame-difference``: the same agent seeing the frame difference, the raw current frame, or
+  the last two frames stacked (``train-agent --observation``): learning curves and sessions to
+  an 80% evaluation win rate.
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml); ``pucklab.runs.lab`` runs it
+Registered as entry points of ``pucklab.lab`` (pyproject.toml); ``pucklab.runs.lab`` runs them
 and writes results.csv / results.md / figure.png. Each run is a real ``train-agent`` run (its
 own folder under the lab run, with metrics.csv, checkpoint and curve).
 """
@@ -44,7 +47,8 @@ def gradient_variance(policy: torch.nn.Module, args: TrainArgs, batches: int,
     """Relative variance E||g - mean g||^2 / ||mean g||^2 of the REINFORCE gradient estimate
     (the training pipeline's own: normalised returns, entropy bonus) over ``batches``
     independent batches of ``args.batch_sessions`` sessions with ``policy`` held fixed."""
-    setup = make_env(args.env, args.num_envs, args.env_kwargs)
+    setup = make_env(args.env, args.num_envs, args.env_kwargs,
+                     observation=args.observation)
     grads = []
     try:
         rollout = first_rollout
@@ -72,6 +76,65 @@ def _sessions_to(metrics: list[dict[str, float]], level: float) -> float:
     return math.inf
 
 
+def _size(quick: bool) -> dict[str, Any]:
+    """Run settings the lab changes from train-agent's: no videos (the lab compares numbers;
+    each run's folder still has its curve and checkpoint), and cheaper evaluations."""
+    if quick:
+        return {"batch_sessions": 64, "eval_sessions": 64, "eval_every": 2, "video_sessions": 0}
+    return {"eval_sessions": 256, "eval_every": 5, "video_sessions": 0}
+
+
+Curves = dict[str, list[list[dict[str, float]]]]
+
+
+def _train_all(conditions: dict[str, dict[str, Any]], seeds: list[int], env_steps: int,
+               quick: bool, run_dir: Path) -> tuple[Curves, dict[str, list[float]]]:
+    """One train-agent run per (condition, seed), each in ``run_dir/<condition>-seed<s>``;
+    every run's metrics rows and final evaluation win rate, by condition."""
+    curves: Curves = {c: [] for c in conditions}
+    finals: dict[str, list[float]] = {c: [] for c in conditions}
+    for seed in seeds:
+        for cond, overrides in conditions.items():
+            args = TrainArgs(seed=seed, total_steps=env_steps, device="cpu",
+                             run_dir=str(run_dir / f"{cond}-seed{seed}"), **_size(quick),
+                             **overrides)
+            summary = start(args)
+            curves[cond].append(read_metrics(summary.run_dir))
+            finals[cond].append(summary.eval_win_rate)
+    return curves, finals
+
+
+def _learning(curves: list[list[dict[str, float]]], finals: list[float]) -> dict[str, Any]:
+    """The table columns every RL experiment shares: how soon and how far the runs learnt."""
+    to80 = [_sessions_to(c, TARGET) for c in curves]
+    return {"sessions_to_80%_median": float(np.median(to80)),
+            "runs_reaching_80%": f"{sum(map(math.isfinite, to80))}/{len(to80)}",
+            "final_eval_win_rate": float(np.mean(finals)),
+            "final_eval_win_rate_min": float(np.min(finals))}
+
+
+LEARNING_FORMATS = {"sessions_to_80%_median": ".0f", "final_eval_win_rate": ".3f",
+                    "final_eval_win_rate_min": ".3f"}
+
+
+def _draw_curves(ax: Any, curves: Curves, labels: dict[str, str], title: str) -> None:
+    """Mean evaluation win rate over seeds against training sessions, the range shaded."""
+    for cond, runs in curves.items():
+        grid = np.linspace(0, max(max(m["sessions"] for m in c) for c in runs), 60)
+        ys = []
+        for c in runs:
+            pts = [(m["sessions"], m["eval_win_rate"]) for m in c
+                   if not math.isnan(m.get("eval_win_rate", math.nan))]
+            xs, ws = zip(*pts, strict=True)
+            ys.append(np.interp(grid, xs, ws))
+        arr = np.array(ys)
+        line = ax.plot(grid, arr.mean(0), label=labels[cond])[0]
+        ax.fill_between(grid, arr.min(0), arr.max(0), color=line.get_color(), alpha=0.15)
+    ax.axhline(TARGET, color="grey", ls=":", lw=1)
+    ax.set(xlabel="training sessions", ylabel="evaluation win rate", title=title)
+    ax.legend()
+
+
 def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
     gammas = ns.gammas or [1.0, 0.99, 0.95, 0.9]
     if any(not 0 <= g <= 1 for g in gammas):
@@ -80,46 +143,28 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
     nvar = ns.variance_batches or (2 if ns.quick else 8)
     if env_steps < 1 or nvar < 2:
         raise RunError("--env-steps must be >= 1 and --variance-batches >= 2")
-    # No videos: the lab compares numbers; each run's folder still has its curve and checkpoint.
-    size = {"batch_sessions": 64, "eval_sessions": 64, "eval_every": 2, "video_sessions": 0} \
-        if ns.quick else {"eval_every": 5, "video_sessions": 0}
-    curves: dict[float, list[list[dict[str, float]]]] = {g: [] for g in gammas}
-    finals: dict[float, list[float]] = {g: [] for g in gammas}
+    conditions = {f"gamma{g:g}": {"gamma": g} for g in gammas}
+    curves, finals = _train_all(conditions, seeds, env_steps, ns.quick, run_dir)
     variance_init: dict[float, list[float]] = {g: [] for g in gammas}
     variance_trained: dict[float, list[float]] = {g: [] for g in gammas}
+    ref = _reference(gammas)
     for seed in seeds:
-        for gamma in gammas:
-            args = TrainArgs(gamma=gamma, seed=seed, total_steps=env_steps, device="cpu",
-                             run_dir=str(run_dir / f"gamma{gamma:g}-seed{seed}"), **size)
-            summary = start(args)
-            curves[gamma].append(read_metrics(summary.run_dir))
-            finals[gamma].append(summary.eval_win_rate)
         # Gradient variance at two fixed policies per seed, the same for every gamma: the
-        # initial one and the trained policy of this seed's run with the middle gamma.
-        ref = _reference(gammas)
+        # initial one and the trained policy of this seed's run with the reference gamma.
         ckpt = load_checkpoint(run_dir / f"gamma{ref:g}-seed{seed}")
         trained = make_policy(**ckpt["policy_args"])
         trained.load_state_dict(ckpt["policy"])
         for gamma in gammas:
-            args = TrainArgs(gamma=gamma, seed=seed, device="cpu", **size).resolved()
+            args = TrainArgs(gamma=gamma, seed=seed, device="cpu", **_size(ns.quick)).resolved()
             torch.manual_seed(seed)
             initial = make_policy(**ckpt["policy_args"])
             variance_init[gamma].append(gradient_variance(initial, args, nvar))
             variance_trained[gamma].append(gradient_variance(trained, args, nvar))
-    rows = []
-    for gamma in gammas:
-        to80 = [_sessions_to(c, TARGET) for c in curves[gamma]]
-        reached = [s for s in to80 if math.isfinite(s)]
-        rows.append({"gamma": gamma,
-                     "sessions_to_80%_median": float(np.median(to80)),
-                     "runs_reaching_80%": f"{len(reached)}/{len(seeds)}",
-                     "final_eval_win_rate": float(np.mean(finals[gamma])),
-                     "final_eval_win_rate_min": float(np.min(finals[gamma])),
-                     "grad_rel_variance_init": float(np.mean(variance_init[gamma])),
-                     "grad_rel_variance_trained": float(np.mean(variance_trained[gamma]))})
+    rows = [{"gamma": g, **_learning(curves[f"gamma{g:g}"], finals[f"gamma{g:g}"]),
+             "grad_rel_variance_init": float(np.mean(variance_init[g])),
+             "grad_rel_variance_trained": float(np.mean(variance_trained[g]))} for g in gammas]
     best = max(rows, key=lambda r: r["final_eval_win_rate"])
     fastest = min(rows, key=lambda r: r["sessions_to_80%_median"])
-    ref = _reference(gammas)
     conclusions = [
         "Final evaluation win rate (mean over seeds, worst in brackets): " + ", ".join(
             f"gamma {r['gamma']:g} {r['final_eval_win_rate']:.3f} "
@@ -139,21 +184,8 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
 
     def draw(fig: Any) -> None:
         ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-        for gamma in gammas:
-            grid = np.linspace(0, max(max(m["sessions"] for m in c) for c in curves[gamma]), 60)
-            ys = []
-            for c in curves[gamma]:
-                pts = [(m["sessions"], m["eval_win_rate"]) for m in c
-                       if not math.isnan(m.get("eval_win_rate", math.nan))]
-                xs, ws = zip(*pts, strict=True)
-                ys.append(np.interp(grid, xs, ws))
-            ys = np.array(ys)
-            line = ax1.plot(grid, ys.mean(0), label=f"gamma {gamma:g}")[0]
-            ax1.fill_between(grid, ys.min(0), ys.max(0), color=line.get_color(), alpha=0.15)
-        ax1.axhline(TARGET, color="grey", ls=":", lw=1)
-        ax1.set(xlabel="training sessions", ylabel="evaluation win rate",
-                title=f"REINFORCE on AirHockey, mean and range of {len(seeds)} seeds")
-        ax1.legend()
+        _draw_curves(ax1, curves, {f"gamma{g:g}": f"gamma {g:g}" for g in gammas},
+                     f"REINFORCE on AirHockey, mean and range of {len(seeds)} seeds")
         pos = np.arange(len(gammas))
         ax2.bar(pos - 0.2, [r["grad_rel_variance_init"] for r in rows], 0.4, label="initial policy")
         ax2.bar(pos + 0.2, [r["grad_rel_variance_trained"] for r in rows], 0.4,
@@ -164,8 +196,7 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
         ax2.legend()
 
     return LabOutcome(list(rows[0]), rows, conclusions, draw,
-                      {"gamma": "g", "sessions_to_80%_median": ".0f",
-                       "final_eval_win_rate": ".3f", "final_eval_win_rate_min": ".3f",
+                      {"gamma": "g", **LEARNING_FORMATS,
                        "grad_rel_variance_init": ".3g", "grad_rel_variance_trained": ".3g"})
 
 
@@ -183,3 +214,55 @@ def _count(v: float) -> str:
 SESSION_DECAY = LabExperiment(
     "session-decay", "Reward spread over the session's steps, decaying with distance, helps "
     "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 25 minutes")
+
+
+# -- frame difference ----------------------------------------------------------------------------
+OBSERVATION_LABELS = {"difference": "frame difference", "frame": "current frame",
+                      "frames2": "2 stacked frames"}
+
+
+def _fd_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--observations", nargs="+", choices=tuple(OBSERVATION_LABELS),
+                   help="what the agent sees, compared (default: difference frame frames2)")
+    p.add_argument("--env-steps", type=int, help="env steps per run (default: 2,000,000; "
+                   "12,800 with --quick)")
+    p.add_argument("--policy", default="pooled", help="policy of every run (default: pooled, "
+                   "train-agent's)")
+
+
+def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
+    observations = list(dict.fromkeys(ns.observations or OBSERVATION_LABELS))
+    env_steps = ns.env_steps or (12_800 if ns.quick else 2_000_000)
+    if env_steps < 1:
+        raise RunError("--env-steps must be >= 1")
+    TrainArgs(policy=ns.policy).validate()  # a bad --policy fails before any run starts
+    conditions = {o: {"observation": o, "policy": ns.policy} for o in observations}
+    curves, finals = _train_all(conditions, seeds, env_steps, ns.quick, run_dir)
+    rows = [{"observation": o, **_learning(curves[o], finals[o])} for o in observations]
+    best = max(rows, key=lambda r: r["final_eval_win_rate"])
+    fastest = min(rows, key=lambda r: r["sessions_to_80%_median"])
+    conclusions = [
+        "Final evaluation win rate (mean over seeds, worst in brackets): " + ", ".join(
+            f"{OBSERVATION_LABELS[r['observation']]} {r['final_eval_win_rate']:.3f} "
+            f"({r['final_eval_win_rate_min']:.3f})" for r in rows)
+        + f"; the best is the {OBSERVATION_LABELS[best['observation']]}.",
+        "Sessions to 80% (median; runs that got there): " + ", ".join(
+            f"{OBSERVATION_LABELS[r['observation']]} {_count(r['sessions_to_80%_median'])} "
+            f"({r['runs_reaching_80%']})" for r in rows)
+        + (f"; the fastest is the {OBSERVATION_LABELS[fastest['observation']]}."
+           if math.isfinite(fastest["sessions_to_80%_median"]) else "."),
+        f"Every run: REINFORCE, policy {ns.policy}, {env_steps:,} env steps, train-agent's "
+        "other defaults; only what the policy sees of the pixels differs.",
+    ]
+
+    def draw(fig: Any) -> None:
+        _draw_curves(fig.add_subplot(1, 1, 1), curves, OBSERVATION_LABELS,
+                     f"REINFORCE ({ns.policy}) on AirHockey, mean and range of "
+                     f"{len(seeds)} seeds")
+
+    return LabOutcome(list(rows[0]), rows, conclusions, draw, dict(LEARNING_FORMATS))
+
+
+FRAME_DIFFERENCE = LabExperiment(
+    "frame-difference", "Give the agent the difference of the previous and the next frame.",
+    run_frame_difference, _fd_arguments, default_seeds=3, duration="about 15 minutes, estimated")

@@ -109,7 +109,7 @@ def make_eval_env(args: TrainArgs, sessions: int | None = None) -> EnvSetup:
     envs run rollouts of the training width until enough sessions ended."""
     n = args.eval_sessions if sessions is None else sessions
     return make_env(args.env, n if is_pucklab(args.env) else args.num_envs, args.env_kwargs,
-                    noop=args.noop)
+                    noop=args.noop, observation=args.observation)
 
 
 def finish(args: TrainArgs, run_dir: Path, counters: Counters, policy: Any,
@@ -208,7 +208,8 @@ def record(args: TrainArgs, policy: Any, stem: Path, device: torch.device,
     """Videos of ``args.video_sessions`` evaluation sessions to ``<stem>.mp4`` (and/or .gif)."""
     if args.video_sessions == 0:
         return []
-    env = make_single_env(args.env, args.env_kwargs, noop=args.noop)
+    env = make_single_env(args.env, args.env_kwargs, noop=args.noop,
+                          observation=args.observation)
     try:
         frames, _ = play_sessions(env, policy, args.video_sessions, seed=seed + EVAL_SEED_OFFSET,
                                   greedy=not args.eval_stochastic,
@@ -236,7 +237,8 @@ def train_reinforce(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | Non
     """Train (or continue) a REINFORCE run in ``run_dir``; see the module docstring."""
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
-    setup = make_env(args.env, args.num_envs, args.env_kwargs, noop=args.noop)
+    setup = make_env(args.env, args.num_envs, args.env_kwargs, noop=args.noop,
+                     observation=args.observation)
     eval_setup = make_eval_env(args)
     pargs = policy_args(args.policy, setup.obs_shape, setup.num_actions, args.hidden)
     policy = make_policy(**pargs).to(device)

@@ -25,7 +25,7 @@ def _observation_panel(obs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A (H, W, 3) uint8 picture of one observation: a frame difference in red (negative) and
     green (positive) on black; a plain frame in grey. Nearest-neighbour upscaled to ``size``."""
     img = np.asarray(obs, dtype=np.float32)
-    img = img.reshape(img.shape[-2], img.shape[-1]) if img.ndim == 3 else img
+    img = img[-1] if img.ndim == 3 else img  # a stack of frames: the newest
     if img.min() < 0:  # a difference in [-1, 1]
         rgb = np.zeros((*img.shape, 3), dtype=np.float32)
         rgb[..., 1] = np.clip(img, 0, 1) * 255

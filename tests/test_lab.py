@@ -16,7 +16,7 @@ from pucklab.seqmodels import lab_recall as recall
 
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
                         "regularisation")
-RL_EXPERIMENTS = ("session-decay",)
+RL_EXPERIMENTS = ("session-decay", "frame-difference")
 
 
 def rows_of(run_dir):
@@ -125,6 +125,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                          (["gradient-clipping", "--lr", "-1"], "--lr and --clip > 0"),
                          (["memory-length", "--lags", "-1"], "--lags must be >= 0"),
                          (["session-decay", "--gammas", "1.5"], "--gammas must lie in"),
+                         (["frame-difference", "--policy", "rnn"], "--policy must be one of"),
+                         (["frame-difference", "--observations", "pixels"], "invalid choice"),
                          (["regularisation", "--chars", "10"], "--chars must be"),
                          (["regularisation", "--corpus", str(corpus), "--chars", "99999"],
                           "more than the corpus holds"),
@@ -147,3 +149,16 @@ def test_session_decay_runs_are_real_train_agent_runs(tmp_path):
         assert (sub / "metrics.csv").is_file() and (sub / "checkpoints" / "last.pt").is_file()
     for r in rows:
         assert float(r["grad_rel_variance_init"]) > 0 and float(r["grad_rel_variance_trained"]) > 0
+
+
+def test_frame_difference_runs_see_what_they_say(tmp_path):
+    """Each condition is a train-agent run whose policy took that observation's shape."""
+    from pucklab.runs import load_checkpoint
+
+    run_dir = tmp_path / "fd"
+    assert lab.main(["frame-difference", "--quick", "--observations", "frames2", "difference",
+                     "--seeds", "1", "--no-progress", "--run-dir", str(run_dir)]) == 0
+    assert [r["observation"] for r in rows_of(run_dir)] == ["frames2", "difference"]
+    for observation, channels in (("frames2", 2), ("difference", 1)):
+        state = load_checkpoint(run_dir / f"{observation}-seed0")
+        assert state["policy_args"]["obs_shape"] == [channels, 80, 80]

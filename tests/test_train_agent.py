@@ -133,6 +133,24 @@ def test_pixel_video_is_side_by_side(tmp_path):
     assert 1 + 1 + HOLD <= len(frames) <= 1 + 10 + HOLD
 
 
+@pytest.mark.parametrize("observation", ["frame", "frames2"])
+def test_raw_frame_observations_train_evaluate_and_record(tmp_path, observation):
+    run_dir = tmp_path / observation
+    code = cli.main(["--observation", observation, "--batch-sessions", "8", "--eval-sessions",
+                     "8", "--total-steps", "400", "--video-sessions", "1", "--run-dir",
+                     str(run_dir), "--env-kwargs", "session_length=10"])
+    assert code == 0
+    state = load_checkpoint(run_dir)
+    frames = 2 if observation == "frames2" else 1
+    assert state["policy_args"]["obs_shape"] == [frames, 80, 80]
+    assert iio.imread(run_dir / "videos" / "final.mp4").shape[1:] == (320, 640, 3)
+    assert cli.main(["evaluate", str(run_dir), "--sessions", "4"]) == 0
+    code = cli.main(["--algo", "ppo", "--observation", observation, "--num-envs", "2",
+                     "--total-steps", "200", "--eval-every", "0", "--eval-sessions", "4",
+                     "--video-sessions", "0", "--run-dir", str(tmp_path / f"ppo-{observation}")])
+    assert code == 0
+
+
 @pytest.mark.parametrize("algo", ["ppo", "a2c"])
 def test_sb3_baselines_run_and_log_the_same_columns(tmp_path, algo):
     code = cli.main(["--algo", algo, "--env-kwargs", "obs_type=state", "--num-envs", "4",
@@ -175,6 +193,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     bad(["--env", "Pendulum-v1", "--total-steps", "10"], capsys, "Discrete")
     bad(["--lr", "fast"], capsys, "invalid float value")
     bad(["--algo", "dqn"], capsys, "--algo must be one of")
+    bad(["--observation", "pixels"], capsys, "--observation must be one of")
     bad(["--gamma", "1.5"], capsys, "--gamma must be in [0, 1]")
     bad(["--env-kwargs", "paddle_height"], capsys, "key=value")
     bad(["--env-kwargs", "paddle_height=0", "--total-steps", "10",
