@@ -81,19 +81,28 @@ class VectorFrameStack(VectorWrapper):
         self._autoreset_mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self._shape = (self.num_envs, h, w)
         self._out = np.zeros((self.num_envs, frames, h, w), dtype=np.float32)
+        self._frame = np.zeros(self._shape, dtype=np.float32)  # this step's frame, scaled
         self._new_episode = np.ones(self.num_envs, dtype=np.bool_)
 
     def _push(self, obs: np.ndarray, first: np.ndarray, rows: np.ndarray | None = None
               ) -> np.ndarray:
         """Shift every stack (of ``rows``, default all) one frame older and add ``obs``; a
         stack in ``first`` becomes ``obs`` repeated."""
-        frame = (np.asarray(obs).reshape(self._shape).astype(np.float32) - self._low) \
-            * np.float32(self._scale)
+        frames = np.asarray(obs).reshape(self._shape)
+        np.multiply(frames, np.float32(self._scale), out=self._frame)  # one pass, no temporary
+        if self._low:
+            self._frame -= np.float32(self._low * self._scale)
         rows = np.ones(self.num_envs, dtype=np.bool_) if rows is None else rows
         go_on = rows & ~first
-        self._out[go_on, :-1] = self._out[go_on, 1:]
-        self._out[go_on, -1] = frame[go_on]
-        self._out[rows & first] = frame[rows & first][:, None]
+        if go_on.all():  # the common step: plain slices, no fancy-index copies
+            self._out[:, :-1] = self._out[:, 1:]
+            self._out[:, -1] = self._frame
+        elif go_on.any():
+            self._out[go_on, :-1] = self._out[go_on, 1:]
+            self._out[go_on, -1] = self._frame[go_on]
+        restart = rows & first
+        if restart.any():
+            self._out[restart] = self._frame[restart][:, None]
         return self._out.copy() if self.copy else self._out
 
     def reset(self, *, seed: int | list[int | None] | None = None,
