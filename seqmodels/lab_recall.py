@@ -276,4 +276,4 @@ def run_memory_length(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
 
 MEMORY_LENGTH = LabExperiment(
     "memory-length", "A plain RNN copes with a few steps of memory; an LSTM with long ones.",
-    run_memory_length, _ml_arguments, default_seeds=3, duration="about 12 minutes, estimated")
+    run_memory_length, _ml_arguments, default_seeds=3, duration="about 13 minutes")
