@@ -82,6 +82,7 @@ class TrainArgs:
     video_format: str = _help("mp4, gif or both", "mp4")
     side_by_side: bool = _help("show the frame difference the agent saw next to the game", True)
     checkpoint_minutes: float = _help("write a checkpoint at least this often", 2.0)
+    progress: bool = _help("show a progress bar", True)
     env_kwargs: dict[str, Any] = _help("keyword arguments for the env, key=value ...",
                                        default_factory=dict)
 
@@ -152,7 +153,7 @@ FIELDS = {f.name: f for f in fields(TrainArgs)}
 # Settings a --resume may change: how long, how often to look, where to run. Anything else would
 # make the continued curve a different experiment.
 RESUMABLE = {"total_steps", "minutes", "eval_every", "eval_sessions", "eval_stochastic",
-             "video_every", "video_sessions", "video_format", "side_by_side", "device",
+             "video_every", "video_sessions", "video_format", "side_by_side", "device", "progress",
              "checkpoint_minutes"}
 
 

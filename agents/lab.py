@@ -36,7 +36,7 @@ TARGET = 0.8  # evaluation win rate that counts as learnt
 def _sd_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gammas", type=float, nargs="+", help="decays to compare (default: 1.0 "
                    "0.99 0.95 0.9)")
-    p.add_argument("--env-steps", type=int, help="env steps per run (default: 2,000,000; "
+    p.add_argument("--env-steps", type=int, help="env steps per run (default: 1,500,000; "
                    "12,800 with --quick)")
     p.add_argument("--variance-batches", type=int, help="independent batches for the gradient "
                    "variance (default: 8; 2 with --quick)")
@@ -76,19 +76,20 @@ def _sessions_to(metrics: list[dict[str, float]], level: float) -> float:
     return math.inf
 
 
-def _size(quick: bool) -> dict[str, Any]:
+def _size(quick: bool, progress: bool = False) -> dict[str, Any]:
     """Run settings the lab changes from train-agent's: no videos (the lab compares numbers;
     each run's folder still has its curve and checkpoint), and cheaper evaluations."""
     if quick:
-        return {"batch_sessions": 64, "eval_sessions": 64, "eval_every": 2, "video_sessions": 0}
-    return {"eval_sessions": 256, "eval_every": 5, "video_sessions": 0}
+        return {"batch_sessions": 64, "eval_sessions": 64, "eval_every": 2, "video_sessions": 0,
+                "progress": progress}
+    return {"eval_sessions": 256, "eval_every": 5, "video_sessions": 0, "progress": progress}
 
 
 Curves = dict[str, list[list[dict[str, float]]]]
 
 
 def _train_all(conditions: dict[str, dict[str, Any]], seeds: list[int], env_steps: int,
-               quick: bool, run_dir: Path) -> tuple[Curves, dict[str, list[float]]]:
+               ns: argparse.Namespace, run_dir: Path) -> tuple[Curves, dict[str, list[float]]]:
     """One train-agent run per (condition, seed), each in ``run_dir/<condition>-seed<s>``;
     every run's metrics rows and final evaluation win rate, by condition."""
     curves: Curves = {c: [] for c in conditions}
@@ -96,7 +97,8 @@ def _train_all(conditions: dict[str, dict[str, Any]], seeds: list[int], env_step
     for seed in seeds:
         for cond, overrides in conditions.items():
             args = TrainArgs(seed=seed, total_steps=env_steps, device="cpu",
-                             run_dir=str(run_dir / f"{cond}-seed{seed}"), **_size(quick),
+                             run_dir=str(run_dir / f"{cond}-seed{seed}"),
+                             **_size(ns.quick, ns.progress),
                              **overrides)
             summary = start(args)
             curves[cond].append(read_metrics(summary.run_dir))
@@ -139,12 +141,12 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
     gammas = ns.gammas or [1.0, 0.99, 0.95, 0.9]
     if any(not 0 <= g <= 1 for g in gammas):
         raise RunError("--gammas must lie in [0, 1]")
-    env_steps = ns.env_steps or (12_800 if ns.quick else 2_000_000)
+    env_steps = ns.env_steps or (12_800 if ns.quick else 1_500_000)
     nvar = ns.variance_batches or (2 if ns.quick else 8)
     if env_steps < 1 or nvar < 2:
         raise RunError("--env-steps must be >= 1 and --variance-batches >= 2")
     conditions = {f"gamma{g:g}": {"gamma": g} for g in gammas}
-    curves, finals = _train_all(conditions, seeds, env_steps, ns.quick, run_dir)
+    curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)
     variance_init: dict[float, list[float]] = {g: [] for g in gammas}
     variance_trained: dict[float, list[float]] = {g: [] for g in gammas}
     ref = _reference(gammas)
@@ -224,20 +226,23 @@ OBSERVATION_LABELS = {"difference": "frame difference", "frame": "current frame"
 def _fd_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--observations", nargs="+", choices=tuple(OBSERVATION_LABELS),
                    help="what the agent sees, compared (default: difference frame frames2)")
-    p.add_argument("--env-steps", type=int, help="env steps per run (default: 2,000,000; "
+    p.add_argument("--env-steps", type=int, help="env steps per run (default: 1,600,000; "
                    "12,800 with --quick)")
+    p.add_argument("--gamma", type=float, default=0.99, help="session-reward decay of every run "
+                   "(default: 0.99, the fastest in session-decay)")
     p.add_argument("--policy", default="pooled", help="policy of every run (default: pooled, "
                    "train-agent's)")
 
 
 def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
     observations = list(dict.fromkeys(ns.observations or OBSERVATION_LABELS))
-    env_steps = ns.env_steps or (12_800 if ns.quick else 2_000_000)
+    env_steps = ns.env_steps or (12_800 if ns.quick else 1_600_000)
     if env_steps < 1:
         raise RunError("--env-steps must be >= 1")
-    TrainArgs(policy=ns.policy).validate()  # a bad --policy fails before any run starts
-    conditions = {o: {"observation": o, "policy": ns.policy} for o in observations}
-    curves, finals = _train_all(conditions, seeds, env_steps, ns.quick, run_dir)
+    TrainArgs(policy=ns.policy, gamma=ns.gamma).validate()  # bad values fail before any run
+    conditions = {o: {"observation": o, "policy": ns.policy, "gamma": ns.gamma}
+                  for o in observations}
+    curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)
     rows = [{"observation": o, **_learning(curves[o], finals[o])} for o in observations]
     best = max(rows, key=lambda r: r["final_eval_win_rate"])
     fastest = min(rows, key=lambda r: r["sessions_to_80%_median"])
@@ -251,8 +256,8 @@ def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path
             f"({r['runs_reaching_80%']})" for r in rows)
         + (f"; the fastest is the {OBSERVATION_LABELS[fastest['observation']]}."
            if math.isfinite(fastest["sessions_to_80%_median"]) else "."),
-        f"Every run: REINFORCE, policy {ns.policy}, {env_steps:,} env steps, train-agent's "
-        "other defaults; only what the policy sees of the pixels differs.",
+        f"Every run: REINFORCE, policy {ns.policy}, gamma {ns.gamma:g}, {env_steps:,} env steps, "
+        "train-agent's other defaults; only what the policy sees of the pixels differs.",
     ]
 
     def draw(fig: Any) -> None:

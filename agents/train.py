@@ -83,7 +83,7 @@ class Progress:
                         else round(self.max_seconds), initial=self.position(counters),
                         unit="step" if self.max_steps is not None else "s",
                         unit_scale=self.max_steps is not None, dynamic_ncols=True,
-                        desc=f"{args.env} {args.algo}")
+                        desc=f"{args.env} {args.algo}", disable=not args.progress)
 
     def position(self, c: Counters) -> int:
         if self.max_steps is not None:
