@@ -236,3 +236,11 @@ def test_config_file_sets_and_flags_override(tmp_path):
     saved = json.loads((run_dir / "config.json").read_text())["train_args"]
     assert saved["batch_sessions"] == 8 and saved["lr"] == 0.02 and saved["gamma"] == 0.8
     assert saved["env_kwargs"] == {"obs_type": "state"}
+
+
+def test_no_progress_hides_the_bar(tmp_path, capsys):
+    for flag, shown in (("--progress", True), ("--no-progress", False)):
+        code, _ = train(tmp_path, flag, "--total-steps", "1", "--video-sessions", "0",
+                        "--eval-every", "0", flag)
+        assert code == 0
+        assert ("pucklab/AirHockey-v0 reinforce" in capsys.readouterr().err) == shown
