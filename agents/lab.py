@@ -270,4 +270,4 @@ def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path
 
 FRAME_DIFFERENCE = LabExperiment(
     "frame-difference", "Give the agent the difference of the previous and the next frame.",
-    run_frame_difference, _fd_arguments, default_seeds=3, duration="about 15 minutes, estimated")
+    run_frame_difference, _fd_arguments, default_seeds=3, duration="about 15 minutes")
