@@ -215,7 +215,7 @@ def _count(v: float) -> str:
 
 SESSION_DECAY = LabExperiment(
     "session-decay", "Reward spread over the session's steps, decaying with distance, helps "
-    "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 25 minutes")
+    "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 13 minutes")
 
 
 # -- frame difference ----------------------------------------------------------------------------
