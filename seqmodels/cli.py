@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from typing import Any
 
-from pucklab.runs import RunError
 from pucklab.runs.cli import Parser, guarded
 from pucklab.seqmodels import charrnn
-from pucklab.seqmodels.trainer import OPTIMIZERS, SCHEDULES, TrainConfig
+from pucklab.seqmodels.trainer import (
+    BUDGET,
+    OPTIMIZERS,
+    SCHEDULES,
+    TRAIN_FIELDS,
+    TrainConfig,
+    resume_flags,
+)
 
 PROG = "char-rnn"
-BUDGET = ("epochs", "max_steps", "minutes")
-RESUME_OK = (*BUDGET, "device", "progress")  # may change on --resume: they do not alter results
 DEFAULT_EPOCHS = 10.0  # when no budget is given: about 8 minutes on Tiny Shakespeare, 2 cores
 
 
@@ -89,26 +92,16 @@ def sample_parser() -> Parser:
     return p
 
 
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-
-
 def run_train(argv: list[str]) -> int:
     given: dict[str, Any] = vars(train_parser().parse_args(argv))
     run_dir = given.pop("run_dir", None)
     if "resume" in given:
         resume_dir = given.pop("resume")
         corpus = given.pop("corpus", None)
-        saved = charrnn.saved_args(resume_dir)
-        flat = {**{k: v for k, v in vars(saved).items() if k != "train"}, **vars(saved.train)}
-        for key, value in given.items():
-            if key not in RESUME_OK and flat.get(key) != value:
-                raise RunError(f"--resume continues {resume_dir} as it was set up: "
-                               f"--{key.replace('_', '-')} cannot change (it was {flat.get(key)})")
-        budget = {k: given[k] for k in BUDGET if k in given}
-        extra = {k: given[k] for k in ("device", "progress") if k in given}
+        budget, extra = resume_flags(resume_dir, charrnn.saved_args(resume_dir), given)
         result = charrnn.resume(resume_dir, corpus, budget, **extra)
     else:
-        train_kw = {k: given.pop(k) for k in list(given) if k in _TRAIN_FIELDS}
+        train_kw = {k: given.pop(k) for k in list(given) if k in TRAIN_FIELDS}
         if not any(k in train_kw for k in BUDGET):
             train_kw["epochs"] = DEFAULT_EPOCHS
         args = charrnn.CharRNNArgs(**given, train=TrainConfig(**train_kw))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from typing import Any
 
 from pucklab.runs import RunError
@@ -24,11 +23,15 @@ from pucklab.runs.cli import Parser, guarded
 from pucklab.seqmodels import forecast_report, forecasting
 from pucklab.seqmodels.forecast import BASELINES
 from pucklab.seqmodels.series import DIFFERENCES, MISSING, stamp
-from pucklab.seqmodels.trainer import OPTIMIZERS, SCHEDULES, TrainConfig
+from pucklab.seqmodels.trainer import (
+    BUDGET,
+    OPTIMIZERS,
+    SCHEDULES,
+    TRAIN_FIELDS,
+    resume_flags,
+)
 
 PROG = "forecast"
-BUDGET = ("epochs", "max_steps", "minutes")
-RESUME_OK = (*BUDGET, "device", "progress")
 
 
 def train_parser() -> Parser:
@@ -100,24 +103,15 @@ def predict_parser() -> Parser:
     return p
 
 
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-
-
 def run_train(argv: list[str]) -> int:
     given: dict[str, Any] = vars(train_parser().parse_args(argv))
     run_dir = given.pop("run_dir", None)
     if "resume" in given:
         resume_dir = given.pop("resume")
-        saved = forecasting.saved_args(resume_dir)
-        flat = {**{k: v for k, v in vars(saved).items() if k != "train"}, **vars(saved.train)}
-        for key, value in given.items():
-            if key not in RESUME_OK and flat.get(key) != value:
-                raise RunError(f"--resume finishes {resume_dir} as it was set up: "
-                               f"--{key.replace('_', '-')} cannot change (it was {flat.get(key)})")
-        result = forecasting.resume(resume_dir, {k: given[k] for k in BUDGET if k in given},
-                                    **{k: given[k] for k in ("device", "progress") if k in given})
+        budget, extra = resume_flags(resume_dir, forecasting.saved_args(resume_dir), given)
+        result = forecasting.resume(resume_dir, budget, **extra)
     else:
-        train_kw = {k: given.pop(k) for k in list(given) if k in _TRAIN_FIELDS}
+        train_kw = {k: given.pop(k) for k in list(given) if k in TRAIN_FIELDS}
         cfg = forecasting._default_train()
         if any(k in train_kw for k in BUDGET):
             cfg.epochs = None  # a budget given replaces the default one

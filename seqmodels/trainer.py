@@ -96,6 +96,26 @@ class TrainConfig:
             raise RunError(f"--device must be auto, cpu or cuda, got {self.device!r}")
 
 
+#: Flags of a training budget, and what a ``--resume`` may change besides: none alter results.
+BUDGET = ("epochs", "max_steps", "minutes")
+RESUME_OK = (*BUDGET, "device", "progress")
+TRAIN_FIELDS = frozenset(f.name for f in fields(TrainConfig))
+
+
+def resume_flags(run_dir: Any, saved: Any, given: dict[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the flags given with ``--resume`` against a run's ``saved`` settings (a dataclass
+    nesting ``train: TrainConfig``): any other setting that differs is a one-line RunError.
+    Returns the new budget and the new ``device`` / ``progress``."""
+    flat = {**{k: v for k, v in vars(saved).items() if k != "train"}, **vars(saved.train)}
+    for key, value in given.items():
+        if key not in RESUME_OK and flat.get(key) != value:
+            raise RunError(f"--resume continues {run_dir} as it was set up: "
+                           f"--{key.replace('_', '-')} cannot change (it was {flat.get(key)})")
+    return ({k: given[k] for k in BUDGET if k in given},
+            {k: given[k] for k in ("device", "progress") if k in given})
+
+
 def settings_from_dict(cls: type[T], d: dict[str, Any]) -> T:
     """Rebuild a command's settings dataclass that nests a ``train: TrainConfig`` from the
     dict saved in config.json; keys this version does not know are ignored."""
