@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,24 @@ def _learning(curves: list[list[dict[str, float]]], finals: list[float]) -> dict
             "final_eval_win_rate_min": float(np.min(finals))}
 
 
+def _learning_conclusions(rows: list[dict[str, Any]], name: Callable[[dict[str, Any]], str],
+                          article: str = "") -> list[str]:
+    """The two sentences every RL experiment states from its :func:`_learning` columns: final
+    win rates and sessions to 80%, each naming the best condition (``name`` labels a row)."""
+    best = max(rows, key=lambda r: r["final_eval_win_rate"])
+    fastest = min(rows, key=lambda r: r["sessions_to_80%_median"])
+    return [
+        "Final evaluation win rate (mean over seeds, worst in brackets): " + ", ".join(
+            f"{name(r)} {r['final_eval_win_rate']:.3f} ({r['final_eval_win_rate_min']:.3f})"
+            for r in rows) + f"; the best is {article}{name(best)}.",
+        "Sessions to 80% (median; runs that got there): " + ", ".join(
+            f"{name(r)} {_count(r['sessions_to_80%_median'])} ({r['runs_reaching_80%']})"
+            for r in rows)
+        + (f"; the fastest is {article}{name(fastest)}."
+           if math.isfinite(fastest["sessions_to_80%_median"]) else "."),
+    ]
+
+
 LEARNING_FORMATS = {"sessions_to_80%_median": ".0f", "final_eval_win_rate": ".3f",
                     "final_eval_win_rate_min": ".3f"}
 
@@ -165,18 +184,8 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
     rows = [{"gamma": g, **_learning(curves[f"gamma{g:g}"], finals[f"gamma{g:g}"]),
              "grad_rel_variance_init": float(np.mean(variance_init[g])),
              "grad_rel_variance_trained": float(np.mean(variance_trained[g]))} for g in gammas]
-    best = max(rows, key=lambda r: r["final_eval_win_rate"])
-    fastest = min(rows, key=lambda r: r["sessions_to_80%_median"])
     conclusions = [
-        "Final evaluation win rate (mean over seeds, worst in brackets): " + ", ".join(
-            f"gamma {r['gamma']:g} {r['final_eval_win_rate']:.3f} "
-            f"({r['final_eval_win_rate_min']:.3f})" for r in rows)
-        + f"; the best is gamma {best['gamma']:g}.",
-        "Sessions to 80% (median; runs that got there): " + ", ".join(
-            f"gamma {r['gamma']:g} {_count(r['sessions_to_80%_median'])} "
-            f"({r['runs_reaching_80%']})" for r in rows)
-        + (f"; the fastest is gamma {fastest['gamma']:g}."
-           if math.isfinite(fastest["sessions_to_80%_median"]) else "."),
+        *_learning_conclusions(rows, lambda r: f"gamma {r['gamma']:g}"),
         "Relative variance of the gradient estimate at the trained policy (gamma "
         f"{ref:g} run's): " + ", ".join(
             f"gamma {r['gamma']:g} {r['grad_rel_variance_trained']:.3g}" for r in rows)
@@ -244,18 +253,8 @@ def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path
                   for o in observations}
     curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)
     rows = [{"observation": o, **_learning(curves[o], finals[o])} for o in observations]
-    best = max(rows, key=lambda r: r["final_eval_win_rate"])
-    fastest = min(rows, key=lambda r: r["sessions_to_80%_median"])
     conclusions = [
-        "Final evaluation win rate (mean over seeds, worst in brackets): " + ", ".join(
-            f"{OBSERVATION_LABELS[r['observation']]} {r['final_eval_win_rate']:.3f} "
-            f"({r['final_eval_win_rate_min']:.3f})" for r in rows)
-        + f"; the best is the {OBSERVATION_LABELS[best['observation']]}.",
-        "Sessions to 80% (median; runs that got there): " + ", ".join(
-            f"{OBSERVATION_LABELS[r['observation']]} {_count(r['sessions_to_80%_median'])} "
-            f"({r['runs_reaching_80%']})" for r in rows)
-        + (f"; the fastest is the {OBSERVATION_LABELS[fastest['observation']]}."
-           if math.isfinite(fastest["sessions_to_80%_median"]) else "."),
+        *_learning_conclusions(rows, lambda r: OBSERVATION_LABELS[r["observation"]], "the "),
         f"Every run: REINFORCE, policy {ns.policy}, gamma {ns.gamma:g}, {env_steps:,} env steps, "
         "train-agent's other defaults; only what the policy sees of the pixels differs.",
     ]
