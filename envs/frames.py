@@ -23,10 +23,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector import VectorEnv, VectorWrapper
 from gymnasium.wrappers import FrameStackObservation, TransformObservation
 
-from pucklab.envs.wrappers import _frame_scale, _frame_shape
+from pucklab.envs.wrappers import EpisodeStarts, frame_scale, frame_shape
 
 
 def _stack_space(frames: int, h: int, w: int) -> spaces.Box:
@@ -47,8 +47,8 @@ def frame_stack(env: gym.Env, frames: int = 2) -> gym.Env:
     """
     if frames < 1:
         raise ValueError(f"frames must be at least 1, got {frames}")
-    h, w = _frame_shape(env.observation_space)
-    low, scale = _frame_scale(env.observation_space)
+    h, w = frame_shape(env.observation_space)
+    low, scale = frame_scale(env.observation_space)
     stacked = FrameStackObservation(env, frames, padding_type="reset")
 
     def scaled(obs: Any) -> np.ndarray:
@@ -72,17 +72,16 @@ class VectorFrameStack(VectorWrapper):
         super().__init__(env)
         if frames < 1:
             raise ValueError(f"frames must be at least 1, got {frames}")
-        h, w = _frame_shape(env.single_observation_space)
-        self._low, self._scale = _frame_scale(env.single_observation_space)
+        h, w = frame_shape(env.single_observation_space)
+        self._low, self._scale = frame_scale(env.single_observation_space)
         self.single_observation_space = _stack_space(frames, h, w)
         self.observation_space = spaces.Box(0.0, 1.0, (self.num_envs, frames, h, w),
                                             dtype=np.float32)
         self.copy = copy
-        self._autoreset_mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        self._starts = EpisodeStarts(env)
         self._shape = (self.num_envs, h, w)
         self._out = np.zeros((self.num_envs, frames, h, w), dtype=np.float32)
         self._frame = np.zeros(self._shape, dtype=np.float32)  # this step's frame, scaled
-        self._new_episode = np.ones(self.num_envs, dtype=np.bool_)
 
     def _push(self, obs: np.ndarray, first: np.ndarray, rows: np.ndarray | None = None
               ) -> np.ndarray:
@@ -107,22 +106,13 @@ class VectorFrameStack(VectorWrapper):
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        # Read the mask first and hand the env a copy: Gymnasium's SyncVectorEnv pops it.
-        mask = None if not options or "reset_mask" not in options else options["reset_mask"]
+        mask = EpisodeStarts.reset_mask(options)
         obs, info = self.env.reset(seed=seed, options=None if options is None else dict(options))
-        first = (np.ones(self.num_envs, dtype=np.bool_) if mask is None
-                 else np.asarray(mask, dtype=np.bool_))
-        self._new_episode[first] = False
+        first = self._starts.after_reset(mask)
         # Games outside the mask go on: their observation stays the last stack they saw.
         return self._push(obs, first, rows=first), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
-        if self._autoreset_mode == AutoresetMode.SAME_STEP:
-            first = np.logical_or(terminations, truncations)
-        elif self._autoreset_mode == AutoresetMode.NEXT_STEP:
-            first = self._new_episode.copy()
-            np.logical_or(terminations, truncations, out=self._new_episode)
-        else:
-            first = np.zeros(self.num_envs, dtype=np.bool_)
+        first = self._starts.after_step(terminations, truncations)
         return self._push(obs, first), rewards, terminations, truncations, infos

@@ -24,7 +24,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 
 
-def _frame_shape(space: gym.Space) -> tuple[int, int]:
+def frame_shape(space: gym.Space) -> tuple[int, int]:
     """(H, W) of a single-frame Box space, else a ValueError saying what is needed."""
     if not isinstance(space, spaces.Box):
         raise ValueError(f"frame difference needs a Box observation space, got {space}")
@@ -39,7 +39,7 @@ def _frame_shape(space: gym.Space) -> tuple[int, int]:
                      f"got observation shape {shape}")
 
 
-def _frame_scale(space: spaces.Box) -> tuple[float, float]:
+def frame_scale(space: spaces.Box) -> tuple[float, float]:
     """(low, 1 / (high - low)): maps the space's frames to [0, 1]."""
     low, high = np.min(space.low), np.max(space.high)
     if not (np.isfinite(low) and np.isfinite(high) and high > low):
@@ -111,8 +111,8 @@ class FrameDifference(gym.Wrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self._h, self._w = _frame_shape(env.observation_space)
-        self._low, self._scale = _frame_scale(env.observation_space)
+        self._h, self._w = frame_shape(env.observation_space)
+        self._low, self._scale = frame_scale(env.observation_space)
         self.observation_space = _difference_space(self._h, self._w)
         self._prev = np.zeros((1, self._h, self._w), dtype=np.float32)
         self._reset = np.ones(1, dtype=np.bool_)
@@ -133,6 +133,40 @@ class FrameDifference(gym.Wrapper):
         return self._difference(obs, self._keep), reward, terminated, truncated, info
 
 
+class EpisodeStarts:
+    """Which sub-envs of a vector env begin a new episode with the observation just returned.
+
+    Shared by the frame wrappers, whose state restarts there. Next-step autoreset: a step's
+    observation is a new episode's first where the *previous* step ended one; same-step: where
+    this step ended one; disabled: only through ``reset``.
+    """
+
+    def __init__(self, env: VectorEnv) -> None:
+        self.mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        self._ended = np.ones(env.num_envs, dtype=np.bool_)  # the last step ended an episode
+
+    @staticmethod
+    def reset_mask(options: dict[str, Any] | None) -> np.ndarray | None:
+        """The ``reset_mask`` of ``reset``'s options, read before the env sees them (Gymnasium's
+        ``SyncVectorEnv`` pops it), or None for a full reset."""
+        return None if not options or "reset_mask" not in options else options["reset_mask"]
+
+    def after_reset(self, mask: np.ndarray | None) -> np.ndarray:
+        first = (np.ones(len(self._ended), dtype=np.bool_) if mask is None
+                 else np.asarray(mask, dtype=np.bool_))
+        self._ended[first] = False
+        return first
+
+    def after_step(self, terminations: Any, truncations: Any) -> np.ndarray:
+        if self.mode == AutoresetMode.SAME_STEP:
+            return np.logical_or(terminations, truncations)
+        if self.mode == AutoresetMode.NEXT_STEP:
+            first = self._ended.copy()
+            np.logical_or(terminations, truncations, out=self._ended)
+            return first
+        return np.zeros(len(self._ended), dtype=np.bool_)
+
+
 class VectorFrameDifference(VectorWrapper):
     """Frame differences for a ``VectorEnv``: float32 (B, 1, H, W) in [-1, 1].
 
@@ -147,12 +181,12 @@ class VectorFrameDifference(VectorWrapper):
 
     def __init__(self, env: VectorEnv, copy: bool = True) -> None:
         super().__init__(env)
-        h, w = _frame_shape(env.single_observation_space)
-        self._low, self._scale = _frame_scale(env.single_observation_space)
+        h, w = frame_shape(env.single_observation_space)
+        self._low, self._scale = frame_scale(env.single_observation_space)
         self.single_observation_space = _difference_space(h, w)
         self.observation_space = spaces.Box(-1.0, 1.0, (self.num_envs, 1, h, w), dtype=np.float32)
         self.copy = copy
-        self._autoreset_mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        self._starts = EpisodeStarts(env)
         self._shape = (self.num_envs, h, w)
         self._out = np.zeros((self.num_envs, 1, h, w), dtype=np.float32)
         # Fast path: the env says where its frames changed, and frames are unsigned from 0.
@@ -164,7 +198,6 @@ class VectorFrameDifference(VectorWrapper):
             self._last_rects = np.zeros_like(rects)
         else:
             self._prev = np.zeros(self._shape, dtype=np.float32)
-        self._new_episode = np.ones(self.num_envs, dtype=np.bool_)
 
     def _difference(self, obs: np.ndarray, first: np.ndarray) -> np.ndarray:
         frames = np.asarray(obs).reshape(self._shape)
@@ -178,18 +211,13 @@ class VectorFrameDifference(VectorWrapper):
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        # Read the mask first and hand the env a copy: Gymnasium's SyncVectorEnv pops it.
-        mask = None if not options or "reset_mask" not in options else options["reset_mask"]
+        mask = EpisodeStarts.reset_mask(options)
         obs, info = self.env.reset(seed=seed, options=None if options is None else dict(options))
-        if mask is not None:
-            first = np.asarray(mask, dtype=np.bool_)
-        else:
-            first = np.ones(self.num_envs, dtype=np.bool_)
-            if self._fast:  # start from a clean slate whatever the env did before wrapping
-                self._prev[...] = np.asarray(obs).reshape(self._shape)
-                self._out[...] = 0.0
-                self._last_rects[...] = 0
-        self._new_episode[first] = False
+        first = self._starts.after_reset(mask)
+        if mask is None and self._fast:  # start from a clean slate whatever the env did before
+            self._prev[...] = np.asarray(obs).reshape(self._shape)
+            self._out[...] = 0.0
+            self._last_rects[...] = 0
         if mask is None:
             return self._difference(obs, first), info
         # Games outside the mask go on: their observation stays the last difference they saw.
@@ -203,13 +231,5 @@ class VectorFrameDifference(VectorWrapper):
 
     def step(self, actions: Any) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
-        if self._autoreset_mode == AutoresetMode.SAME_STEP:
-            # The obs of an ending step is already the next episode's first.
-            first = np.logical_or(terminations, truncations)
-        elif self._autoreset_mode == AutoresetMode.NEXT_STEP:
-            # This step's obs is a new episode's first where the last step ended one.
-            first = self._new_episode.copy()
-            np.logical_or(terminations, truncations, out=self._new_episode)
-        else:  # autoreset disabled: episodes restart only through reset(reset_mask)
-            first = np.zeros(self.num_envs, dtype=np.bool_)
+        first = self._starts.after_step(terminations, truncations)
         return self._difference(obs, first), rewards, terminations, truncations, infos
