@@ -15,7 +15,7 @@ from typing import Any
 
 from pucklab.agents.env_setup import OBSERVATIONS
 from pucklab.agents.policies import POLICIES
-from pucklab.runs import RunError
+from pucklab.runs import RunError, require_choice
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,17 +91,11 @@ class TrainArgs:
         def bad(msg: str) -> None:
             raise RunError(msg)
 
-        if self.algo not in ALGOS:
-            bad(f"--algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
-        if self.optimizer not in OPTIMIZERS:
-            bad(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.device not in DEVICES:
-            bad(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.observation not in OBSERVATIONS:
-            bad(f"--observation must be one of {', '.join(OBSERVATIONS)}, "
-                f"got {self.observation!r}")
-        if self.policy not in POLICIES:
-            bad(f"--policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
+        require_choice("--algo", self.algo, ALGOS)
+        require_choice("--optimizer", self.optimizer, OPTIMIZERS)
+        require_choice("--device", self.device, DEVICES)
+        require_choice("--observation", self.observation, OBSERVATIONS)
+        require_choice("--policy", self.policy, POLICIES)
         if self.video_format not in ("mp4", "gif", "both"):
             bad(f"--video-format must be mp4, gif or both, got {self.video_format!r}")
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:

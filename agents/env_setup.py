@@ -25,7 +25,7 @@ from gymnasium import spaces
 import pucklab.envs  # noqa: F401  (registers the pucklab ids)
 from pucklab.envs.frames import VectorFrameStack, frame_stack
 from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
-from pucklab.runs import RunError
+from pucklab.runs import RunError, require_choice
 
 DEFAULT_ROLLOUT_STEPS = 1000  # cap on one rollout for envs without a known session length
 #: What a policy sees of a pixel env: the frame difference (the default, pg-pong's), the
@@ -94,9 +94,7 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
     :data:`OBSERVATIONS`) is what the policy sees of a pixel env (pucklab's and ALE's).
     """
     kwargs = dict(env_kwargs or {})
-    if observation not in OBSERVATIONS:
-        raise RunError(f"observation must be one of {', '.join(OBSERVATIONS)}, "
-                       f"got {observation!r}")
+    require_choice("observation", observation, OBSERVATIONS)
     _check_id(env_id)
     try:
         if is_pucklab(env_id):

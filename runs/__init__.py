@@ -13,6 +13,7 @@ from pucklab.runs.store import (
     load_checkpoint,
     load_config,
     new_run_dir,
+    require_choice,
     save_checkpoint,
     save_config,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "new_run_dir",
     "plot_curves",
     "read_metrics",
+    "require_choice",
     "save_checkpoint",
     "save_config",
 ]

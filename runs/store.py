@@ -19,7 +19,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +32,13 @@ DEFAULT_ROOT = Path("runs")
 
 class RunError(Exception):
     """A user-facing problem with a run folder or file; CLIs print it as one line, exit 2."""
+
+
+def require_choice(flag: str, value: Any, choices: Iterable[Any]) -> None:
+    """RunError ``--flag must be one of a, b, c, got 'x'`` unless ``value`` is a choice."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise RunError(f"{flag} must be one of {', '.join(map(str, choices))}, got {value!r}")
 
 
 def new_run_dir(name: str, root: Path | str = DEFAULT_ROOT) -> Path:

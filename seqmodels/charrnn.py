@@ -21,6 +21,7 @@ from pucklab.runs import (
     load_checkpoint,
     load_config,
     new_run_dir,
+    require_choice,
     save_config,
 )
 from pucklab.seqmodels.chardata import CharTask, Vocab, read_corpus
@@ -52,10 +53,8 @@ class CharRNNArgs:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def check(self) -> None:
-        if self.cell not in KINDS:
-            raise RunError(f"--cell must be one of {', '.join(KINDS)}, got {self.cell!r}")
-        if self.impl not in IMPLS:
-            raise RunError(f"--impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
+        require_choice("--cell", self.cell, KINDS)
+        require_choice("--impl", self.impl, IMPLS)
         for name in ("embed", "hidden", "layers", "seq_len", "batch_size"):
             if getattr(self, name) < 1:
                 raise RunError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

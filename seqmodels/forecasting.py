@@ -27,6 +27,7 @@ from pucklab.runs import (
     load_checkpoint,
     load_config,
     new_run_dir,
+    require_choice,
     save_config,
 )
 from pucklab.runs.store import checkpoint_path
@@ -93,16 +94,10 @@ class ForecastArgs:
     def check(self) -> None:
         if self.csv is None and self.dataset is None:
             self.dataset = "sunspots"
-        if self.cell not in KINDS:
-            raise RunError(f"--cell must be one of {', '.join(KINDS)}, got {self.cell!r}")
-        if self.impl not in IMPLS:
-            raise RunError(f"--impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
-        if self.strategy not in STRATEGIES:
-            raise RunError(f"--strategy must be one of {', '.join(STRATEGIES)}, "
-                           f"got {self.strategy!r}")
-        if self.difference not in DIFFERENCES:
-            raise RunError(f"--difference must be one of {', '.join(DIFFERENCES)}, "
-                           f"got {self.difference!r}")
+        require_choice("--cell", self.cell, KINDS)
+        require_choice("--impl", self.impl, IMPLS)
+        require_choice("--strategy", self.strategy, STRATEGIES)
+        require_choice("--difference", self.difference, DIFFERENCES)
         for name in ("horizon", "hidden", "layers", "batch_size", "origin_step"):
             if getattr(self, name) < 1:
                 raise RunError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

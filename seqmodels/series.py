@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pucklab.runs import RunError
+from pucklab.runs import RunError, require_choice
 
 #: statsmodels data sets with a sensible default column and time column.
 KNOWN_DATASETS = {"sunspots": ("SUNACTIVITY", "YEAR"), "co2": ("co2", None),
@@ -123,8 +123,7 @@ def load_series(dataset: str | None = None, csv_path: str | None = None,
     """Load, check and clean one column; every problem is a one-line :class:`RunError`."""
     if (dataset is None) == (csv_path is None):
         raise RunError("give exactly one of --dataset NAME or --csv FILE")
-    if missing not in MISSING:
-        raise RunError(f"--missing must be one of {', '.join(MISSING)}, got {missing!r}")
+    require_choice("--missing", missing, MISSING)
     if dataset is not None:
         frame = _frame_of_dataset(dataset)
         default_col, default_time = KNOWN_DATASETS.get(dataset, (None, None))
@@ -284,8 +283,7 @@ def make_split(n: int, lookback: int, horizon: int, val_frac: float, test_frac: 
 # -- differencing and scaling --------------------------------------------------------------------
 def difference_lags(kind: str, season: int) -> tuple[int, ...]:
     """``--difference`` as lags: first (1,), seasonal (m,), both (1, m)."""
-    if kind not in DIFFERENCES:
-        raise RunError(f"--difference must be one of {', '.join(DIFFERENCES)}, got {kind!r}")
+    require_choice("--difference", kind, DIFFERENCES)
     if kind in ("seasonal", "both") and season < 2:
         raise RunError(f"--difference {kind} needs a seasonal period >= 2; give --season M")
     return {"none": (), "first": (1,), "seasonal": (season,), "both": (1, season)}[kind]

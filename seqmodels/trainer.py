@@ -23,7 +23,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from pucklab.runs import MetricsLogger, RunError, load_checkpoint, plot_curves, save_checkpoint
+from pucklab.runs import (
+    MetricsLogger,
+    RunError,
+    load_checkpoint,
+    plot_curves,
+    require_choice,
+    save_checkpoint,
+)
 from pucklab.runs.store import checkpoint_path
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "adadelta")
@@ -76,12 +83,8 @@ class TrainConfig:
 
     def check(self) -> None:
         """Raise :class:`RunError` (one line) for settings that cannot work."""
-        if self.optimizer not in OPTIMIZERS:
-            raise RunError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, "
-                           f"got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise RunError(f"--schedule must be one of {', '.join(SCHEDULES)}, "
-                           f"got {self.schedule!r}")
+        require_choice("--optimizer", self.optimizer, OPTIMIZERS)
+        require_choice("--schedule", self.schedule, SCHEDULES)
         if self.lr is not None and not self.lr > 0:
             raise RunError(f"--lr must be > 0, got {self.lr}")
         for name in ("epochs", "max_steps", "minutes"):
