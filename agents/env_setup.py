@@ -47,7 +47,7 @@ def _pixels_single(env: gym.Env, observation: str) -> gym.Env:
 
 @dataclass
 class EnvSetup:
-    """A vector env ready for :func:`pucklab.agents.reinforce.collect`, and how to count it."""
+    """A vector env ready for :func:`pucklab.agents.rollout.collect`, and how to count it."""
 
     env: Any  # gymnasium.vector.VectorEnv, next-step autoreset
     obs_shape: tuple[int, ...]

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from pucklab.agents import reinforce
-from pucklab.agents.args import TrainArgs
 from pucklab.agents.env_setup import make_env
 from pucklab.agents.policies import make_policy
-from pucklab.agents.train import collect_batch, start
+from pucklab.agents.reinforce import advantages, collect_batch, loss
+from pucklab.agents.runner import run
+from pucklab.agents.settings import AgentSettings
 from pucklab.runs import RunError, load_checkpoint, read_metrics
 from pucklab.runs.lab import LabExperiment, LabOutcome
 
@@ -43,7 +43,7 @@ def _sd_arguments(p: argparse.ArgumentParser) -> None:
                    "variance (default: 8; 2 with --quick)")
 
 
-def gradient_variance(policy: torch.nn.Module, args: TrainArgs, batches: int,
+def gradient_variance(policy: torch.nn.Module, args: AgentSettings, batches: int,
                       first_rollout: int = 10_000) -> float:
     """Relative variance E||g - mean g||^2 / ||mean g||^2 of the REINFORCE gradient estimate
     (the training pipeline's own: normalised returns, entropy bonus) over ``batches``
@@ -56,10 +56,9 @@ def gradient_variance(policy: torch.nn.Module, args: TrainArgs, batches: int,
         for _ in range(batches):
             batch, used = collect_batch(setup, policy, args, rollout, torch.device("cpu"))
             rollout += used
-            loss, _ = reinforce.loss(policy, batch, reinforce.advantages(batch.returns),
-                                     args.entropy)
+            total, _ = loss(policy, batch, advantages(batch.returns), args.entropy)
             policy.zero_grad(set_to_none=True)
-            loss.backward()
+            total.backward()
             grads.append(torch.cat([p.grad.flatten() for p in policy.parameters()
                                     if p.grad is not None]).double())
     finally:
@@ -97,13 +96,11 @@ def _train_all(conditions: dict[str, dict[str, Any]], seeds: list[int], env_step
     finals: dict[str, list[float]] = {c: [] for c in conditions}
     for seed in seeds:
         for cond, overrides in conditions.items():
-            args = TrainArgs(seed=seed, total_steps=env_steps, device="cpu",
-                             run_dir=str(run_dir / f"{cond}-seed{seed}"),
-                             **_size(ns.quick, ns.progress),
-                             **overrides)
-            summary = start(args)
-            curves[cond].append(read_metrics(summary.run_dir))
-            finals[cond].append(summary.eval_win_rate)
+            settings = AgentSettings(seed=seed, total_steps=env_steps, device="cpu",
+                                     **_size(ns.quick, ns.progress), **overrides)
+            result = run(settings, run_dir / f"{cond}-seed{seed}")
+            curves[cond].append(read_metrics(result.run_dir))
+            finals[cond].append(result.metrics["eval_win_rate"])
     return curves, finals
 
 
@@ -176,7 +173,8 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
         trained = make_policy(**ckpt["policy_args"])
         trained.load_state_dict(ckpt["policy"])
         for gamma in gammas:
-            args = TrainArgs(gamma=gamma, seed=seed, device="cpu", **_size(ns.quick)).resolved()
+            args = AgentSettings(gamma=gamma, seed=seed, device="cpu",
+                                 **_size(ns.quick)).resolved()
             torch.manual_seed(seed)
             initial = make_policy(**ckpt["policy_args"])
             variance_init[gamma].append(gradient_variance(initial, args, nvar))
@@ -214,7 +212,7 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
 def _reference(gammas: list[float]) -> float:
     """The run whose trained policy the variance is measured at: train-agent's default gamma
     (0.95) when it is compared, else the middle one."""
-    default = TrainArgs().resolved().gamma
+    default = AgentSettings().resolved().gamma
     return default if default in gammas else sorted(gammas)[len(gammas) // 2]
 
 
@@ -248,7 +246,7 @@ def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path
     env_steps = ns.env_steps or (12_800 if ns.quick else 1_600_000)
     if env_steps < 1:
         raise RunError("--env-steps must be >= 1")
-    TrainArgs(policy=ns.policy, gamma=ns.gamma).validate()  # bad values fail before any run
+    AgentSettings(policy=ns.policy, gamma=ns.gamma).validate()  # bad values fail before any run
     conditions = {o: {"observation": o, "policy": ns.policy, "gamma": ns.gamma}
                   for o in observations}
     curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)

@@ -1,21 +1,19 @@
-"""REINFORCE on a batch of sessions: collect -> returns -> loss -> optimiser step.
+"""REINFORCE behind ``train-agent``: read it top to bottom.
 
-Collection runs every sub-env of a ``gymnasium.vector.VectorEnv`` side by side with one batched
-forward pass per step (no Python loop over games), without gradients, and keeps the observations.
-The update then recomputes the log-probabilities of the kept steps in one batched pass. That
-costs a second forward pass but only over steps that count, and it keeps no autograd graph alive
-through the rollout.
+    collect a batch of sessions -> spread each outcome over its actions -> normalise -> one
+    gradient step -> (harness: log, evaluate, checkpoint, record) -> repeat until the budget
 
-Which steps count: those of sessions that *finished* during the rollout (an unfinished one has no
-outcome yet), minus next-step autoreset steps (their action was ignored by the env). A rollout
-stops once every sub-env has finished a session (or after ``max_steps``). With pucklab's envs,
-reset at the start of each rollout, that is one whole session per sub-env, so short (lost) and
-long (won) sessions count equally.
+A checkpoint holds the policy, the optimiser, every RNG stream and the counters; each rollout
+seeds its games from (seed, rollout index), so a resumed run plays on exactly as the
+uninterrupted run would have. What every algorithm shares (evaluation, metrics, checkpoints
+every few minutes, videos, the report callback, Ctrl-C) is in harness.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,124 +21,63 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from pucklab.agents.returns import discounted_returns
+from pucklab.agents.env_setup import EnvSetup, make_env
+from pucklab.agents.harness import Counters, Harness, checkpoint
+from pucklab.agents.policies import make_policy, policy_args
 from pucklab.agents.returns import normalise as normalise_returns
+from pucklab.agents.rollout import Batch, collect
+from pucklab.agents.settings import AgentSettings
+from pucklab.runs import Report, RunError, make_optimizer, resolve_device, restore_rng, save_checkpoint
+
+BASELINE_DECAY = 0.9  # running-mean baseline: weight of the past per update
 
 
-@dataclass
-class Batch:
-    """The counted steps of one rollout, flattened, and what the rollout scored."""
-
-    obs: torch.Tensor  # (N, *obs_shape) observations at the counted steps
-    actions: torch.Tensor  # (N,) actions taken there
-    returns: torch.Tensor  # (N,) session credit of each action (before normalising)
-    sessions: int  # finished sessions counted
-    wins: int  # of which ended with a positive reward
-    session_reward: float  # mean total reward of a counted session
-    env_steps: int  # every env step taken, counted or not
+# -- 1. collect --------------------------------------------------------------------------------
+def rollout_seed(seed: int, index: int) -> int:
+    """A distinct, reproducible base seed for rollout ``index`` of a run seeded ``seed``."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-@torch.no_grad()
-def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
-            reset_on_reward: bool = False, device: torch.device | str = "cpu",
-            greedy: bool = False, first_session_only: bool = True,
-            seed: int | None = None, keep_obs: bool = True) -> Batch:
-    """Run ``env`` (a VectorEnv with next-step autoreset) until each sub-env ends a session.
+def merge(batches: list[Batch]) -> Batch:
+    """One batch from several rollouts (when a batch holds more sessions than sub-envs)."""
+    if len(batches) == 1:
+        return batches[0]
+    sessions = sum(b.sessions for b in batches)
+    reward = sum(b.session_reward * b.sessions for b in batches if b.sessions) / max(sessions, 1)
+    return Batch(obs=torch.cat([b.obs for b in batches]),
+                 actions=torch.cat([b.actions for b in batches]),
+                 returns=torch.cat([b.returns for b in batches]),
+                 sessions=sessions, wins=sum(b.wins for b in batches),
+                 session_reward=reward if sessions else math.nan,
+                 env_steps=sum(b.env_steps for b in batches))
 
-    Args:
-        env: The vector env; it is reset at the start.
-        policy: Maps a (B, *obs_shape) float tensor to (B, A) logits.
-        gamma: Decay of the outcome per step away from a session's end.
-        max_steps: Cap on rollout length (sessions unfinished by then do not count).
-        reset_on_reward: Also end a credit window at every non-zero reward (ALE Pong's points).
-        device: Where the policy runs.
-        greedy: Take the most likely action instead of sampling (evaluation).
-        first_session_only: Count only each sub-env's first session. Sub-envs that lose early
-            would otherwise fit in a second (short, lost) session while the slowest one plays
-            on, and short sessions would be over-counted. False counts every finished credit
-            window (for long ALE episodes cut into points).
+
+def collect_batch(setup: EnvSetup, policy: nn.Module, settings: AgentSettings,
+                  first_rollout: int, device: torch.device) -> tuple[Batch, int]:
+    """Rollouts until the batch holds ``settings.batch_sessions`` sessions (at least one).
+
+    Rollout k plays the games seeded from ``(settings.seed, k)``; returns the batch and how
+    many rollouts it took. Each sub-env plays a session; each action gets its session's credit.
     """
-    device = torch.device(device)
-    n = env.num_envs
-    obs, _ = env.reset(seed=seed)
-    # One buffer for the whole rollout: each observation is copied into it once. (Keeping a view
-    # of the env's obs instead would break with copy=False envs, whose buffer the next step
-    # overwrites: every kept frame would silently become the last one.) The buffer is reused by
-    # the next rollout of the same shape (Batch.obs is a copy out of it), which spares a few
-    # hundred MB of fresh pages per rollout.
-    shape = (max_steps, n, *np.shape(obs)[1:])
-    frames = _buffer(shape, device) if keep_obs else torch.empty(shape[1:], device=device)[None]
-    actions = torch.empty((max_steps, n), dtype=torch.long, device=device)
-    rewards, ends, autoreset = [], [], []
-    done_once = np.zeros(n, dtype=bool)
-    just_ended = np.zeros(n, dtype=bool)  # next step is an autoreset step for these
-    for t in range(max_steps):
-        x = frames[t if keep_obs else 0]
-        x.copy_(torch.from_numpy(np.asarray(obs)))  # copy_ casts to float32
-        logits = policy(x)
-        actions[t] = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
-        a = actions[t]
-        autoreset.append(just_ended.copy())
-        obs, r, terminated, truncated, _ = env.step(a.cpu().numpy())
-        end = np.logical_or(terminated, truncated)
-        rewards.append(np.asarray(r, dtype=np.float32))
-        ends.append(end)
-        just_ended = end
-        done_once |= end
-        if done_once.all():
-            break
-    rewards_t = torch.as_tensor(np.stack(rewards))  # (T, B)
-    ends_t = torch.as_tensor(np.stack(ends))
-    boundary = ends_t | (rewards_t != 0) if reset_on_reward else ends_t
-    # A step counts if a credit window closes at or after it within the rollout, and the env did
-    # not ignore its action (next-step autoreset).
-    valid = _closes_later(boundary) & ~torch.as_tensor(np.stack(autoreset))
-    if first_session_only:  # steps up to and including each stream's first session end
-        valid &= (torch.cumsum(ends_t.int(), 0) - ends_t.int()) == 0
-    returns = discounted_returns(rewards_t, ends_t, gamma, reset_on_reward)
-    # Session (credit window) totals: with gamma = 1 the return at a window's first step is its
-    # total reward. Windows start at step 0 and right after a boundary (for ALE: every point).
-    starts = torch.zeros_like(boundary)
-    starts[0] = True
-    starts[1:] = boundary[:-1]
-    counted_starts = starts & _closes_later(boundary)
-    if first_session_only:
-        counted_starts[1:] = False
-    totals = discounted_returns(rewards_t, ends_t, 1.0, reset_on_reward)[counted_starts]
-    steps = len(rewards)
-    valid_dev = valid.to(device)
-    return Batch(
-        obs=frames[:steps][valid_dev] if keep_obs else frames[:0, 0],
-        actions=actions[:steps][valid_dev],
-        returns=returns.to(device)[valid_dev],
-        sessions=int(totals.numel()),
-        wins=int((totals > 0).sum()),
-        session_reward=float(totals.mean()) if totals.numel() else float("nan"),
-        env_steps=steps * n,
-    )
+    batches: list[Batch] = []
+    while not batches or sum(b.sessions for b in batches) < settings.batch_sessions:
+        batches.append(collect(
+            setup.env, policy, settings.gamma, setup.rollout_steps,
+            reset_on_reward=setup.reset_on_reward, device=device,
+            first_session_only=setup.first_session_only,
+            seed=rollout_seed(settings.seed, first_rollout + len(batches))))
+        if len(batches) >= 1000 and not any(b.sessions for b in batches):
+            raise RunError(f"{settings.env}: no session ended in 1000 rollouts of "
+                           f"{setup.rollout_steps} steps; nothing to learn from")
+    return merge(batches), len(batches)
 
 
-_BUFFERS: dict[tuple[Any, ...], torch.Tensor] = {}
-
-
-def _buffer(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """A float32 rollout buffer of ``shape``, reused across rollouts (only the latest shape)."""
-    key = (shape, str(device))
-    if key not in _BUFFERS:
-        _BUFFERS.clear()
-        _BUFFERS[key] = torch.empty(shape, dtype=torch.float32, device=device)
-    return _BUFFERS[key]
-
-
-def _closes_later(marks: torch.Tensor) -> torch.Tensor:
-    """(T, B) bool: True where ``marks`` is True at this step or a later one of the same stream."""
-    return torch.flip(torch.cummax(torch.flip(marks.int(), [0]), 0).values, [0]).bool()
-
-
+# -- 2. advantages and 3. loss ------------------------------------------------------------------
 def advantages(returns: torch.Tensor, baseline: float | None = None,
                normalise: bool = True) -> torch.Tensor:
     """Centre returns on ``baseline`` (a running mean) or on the batch mean; by default also
-    scale by their std (see :func:`~pucklab.agents.returns.normalise`)."""
+    scale by their std (see :func:`~pucklab.agents.returns.normalise`), so a batch of all wins
+    or all losses moves nothing."""
     if normalise:
         return normalise_returns(returns, centre=baseline)
     return returns - (returns.mean() if baseline is None else baseline)
@@ -154,3 +91,79 @@ def loss(policy: nn.Module, batch: Batch, adv: torch.Tensor,
     entropy = dist.entropy().mean()
     total = policy_loss - entropy_coef * entropy
     return total, {"loss": policy_loss.item(), "entropy": entropy.item()}
+
+
+# -- 4. update ------------------------------------------------------------------------------------
+def update(policy: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, adv: torch.Tensor,
+           entropy_coef: float, max_grad_norm: float) -> dict[str, float]:
+    """One gradient step on :func:`loss`, the gradient norm clipped to ``max_grad_norm``
+    (0 = no clipping); returns the loss and entropy before the step."""
+    total, stats = loss(policy, batch, adv, entropy_coef)
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return stats
+
+
+# -- the training loop ----------------------------------------------------------------------------
+def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None = None,
+          report: Report | None = None) -> Harness:
+    """Train (or continue, from checkpoint ``resume``) a REINFORCE run in ``run_dir``.
+
+    Returns the finished harness: its counters, final evaluation and files."""
+    s = settings
+    device = resolve_device(s.device)
+    torch.manual_seed(s.seed)
+    setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation)
+    pargs = policy_args(s.policy, setup.obs_shape, setup.num_actions, s.hidden)
+    policy = make_policy(**pargs).to(device)
+    optimizer = make_optimizer(s.optimizer, policy.parameters(), s.lr)  # rmsprop: pg-pong's 0.99
+    counters = Counters()
+    if resume is not None:
+        policy.load_state_dict(resume["policy"])
+        optimizer.load_state_dict(resume["optimizer"])
+        counters = Counters(**resume["counters"])
+        restore_rng(resume["rng"])
+    harness = Harness(s, run_dir, counters, device, report, resumed=resume is not None)
+
+    def save() -> None:
+        save_checkpoint(run_dir, checkpoint("reinforce", s.env, policy.state_dict(),
+                                            optimizer.state_dict(), counters, policy_args=pargs))
+
+    try:
+        with harness.stopping_cleanly(save, lambda: f"{counters.updates} updates"):
+            while not harness.done():
+                row = train_step(s, setup, policy, optimizer, counters, device)
+                harness.after_update(row, policy, save)
+    finally:
+        setup.close()
+    save()
+    harness.finish(policy)
+    return harness
+
+
+def train_step(s: AgentSettings, setup: EnvSetup, policy: nn.Module,
+               optimizer: torch.optim.Optimizer, counters: Counters,
+               device: torch.device) -> dict[str, float]:
+    """Collect a batch, take one step, count; the metrics row of this update."""
+    t0 = time.perf_counter()
+    batch, rollouts = collect_batch(setup, policy, s, counters.rollouts, device)
+    centre = counters.baseline if s.baseline and counters.updates > 0 else None
+    stats = update(policy, optimizer, batch, advantages(batch.returns, baseline=centre),
+                   s.entropy, s.max_grad_norm)
+    # Count at once after the step: a Ctrl-C checkpoint must match the weights.
+    counters.updates += 1
+    counters.rollouts += rollouts
+    counters.env_steps += batch.env_steps
+    counters.sessions += batch.sessions
+    counters.wall_time_s += time.perf_counter() - t0
+    if s.baseline:
+        mean = float(batch.returns.mean()) if batch.returns.numel() else 0.0
+        counters.baseline = (mean if counters.updates == 1 else
+                             BASELINE_DECAY * counters.baseline + (1 - BASELINE_DECAY) * mean)
+    return {"env_steps": counters.env_steps, "wall_time_s": round(counters.wall_time_s, 3),
+            "sessions": counters.sessions, "updates": counters.updates,
+            "win_rate": batch.wins / batch.sessions if batch.sessions else math.nan,
+            "mean_session_reward": batch.session_reward, **stats}

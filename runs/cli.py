@@ -1,13 +1,32 @@
-"""Command-line pieces every command shares: one-line usage errors and exit codes."""
+"""Command-line pieces every command shares: settings from argv, one-line errors, exit codes.
+
+A trainable command's CLI is three steps: :func:`parse_run_args` (argv -> settings, from the
+settings dataclass: defaults <- ``--config`` file <- flags, or the saved settings of a
+``--resume`` run with only its resumable fields changed), the command's
+``run(settings, run_dir, resume=...)``, and a printout. :func:`guarded` turns what goes wrong
+into one line and an exit code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
 
-from pucklab.runs.store import RunError
+from pucklab.runs.result import Interrupted
+from pucklab.runs.settings import (
+    Settings,
+    add_flags,
+    field_info,
+    flag_name,
+    given_settings,
+    read_config_file,
+    to_toml,
+)
+from pucklab.runs.store import RunError, load_run_settings
 
 
 class Parser(argparse.ArgumentParser):
@@ -20,7 +39,7 @@ class Parser(argparse.ArgumentParser):
 def guarded(prog: str, body: Callable[[], int]) -> int:
     """Run a command's ``body`` and turn what it raises into our exit codes, never a traceback:
     :class:`RunError` -> one line on stderr and 2; argparse's exit (``--help`` 0, usage 2) as
-    is; Ctrl-C outside training (where there is nothing to save) -> 130."""
+    is; Ctrl-C -> 130 (a run says where its checkpoint is and how to continue)."""
     try:
         return body()
     except RunError as err:
@@ -28,6 +47,91 @@ def guarded(prog: str, body: Callable[[], int]) -> int:
         return 2
     except SystemExit as exit_:  # already printed by argparse
         return exit_.code if isinstance(exit_.code, int) else 2
+    except Interrupted as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+@dataclass
+class RunArgs:
+    """A trainable command's parsed command line."""
+
+    settings: Any  # the command's Settings dataclass, validated
+    run_dir: Path | None
+    resume: bool
+    print_config: bool
+
+
+def run_parser(cls: type[Settings], prog: str, description: str,
+               defaults: Settings | None = None) -> Parser:
+    """Flags of every setting of ``cls``, plus ``--run-dir``, ``--resume``, ``--config`` and
+    ``--print-config``."""
+    p = Parser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
+    add_flags(p, cls, defaults)
+    p.add_argument("--run-dir", help="where to write the run (default: runs/<name>__<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
+                   "last checkpoint, with its settings (only the budget, the device, evaluation "
+                   "and progress flags may change)")
+    p.add_argument("--config", metavar="FILE", help="TOML or YAML file of settings (names as "
+                   "the flags, with - or _); flags override it")
+    p.add_argument("--print-config", action="store_true", help="print the resolved settings "
+                   "as TOML (loadable by --config) and exit")
+    return p
+
+
+def parse_run_args(cls: type[Settings], argv: list[str], prog: str, command: str,
+                   description: str) -> RunArgs:
+    """Settings from the command line: defaults <- --config file <- flags; with ``--resume``,
+    the run's saved settings, where only fields marked resumable may change."""
+    ns = run_parser(cls, prog, description).parse_args(argv)
+    changes: dict[str, Any] = {}
+    if getattr(ns, "config", None):
+        data = read_config_file(ns.config)
+        in_file = set(read_names(cls, data))
+        from_file = cls.from_dict(data, source=f"config {ns.config}").to_dict()
+        changes = {k: v for k, v in from_file.items() if k in in_file}
+    changes.update(given_settings(cls, ns))
+    print_config = bool(getattr(ns, "print_config", False))
+    resume_dir = getattr(ns, "resume", None)
+    run_dir = getattr(ns, "run_dir", None)
+    if resume_dir is None:
+        settings = cls.from_dict(changes, source="flags")
+        settings.validate()
+        return RunArgs(settings.resolved(), Path(run_dir) if run_dir else None, False,
+                       print_config)
+    if run_dir is not None and Path(run_dir) != Path(resume_dir):
+        raise RunError("give --resume RUN_DIR or --run-dir, not both")
+    saved = load_run_settings(resume_dir, cls, command)
+    info = field_info(cls)
+    for name, value in changes.items():
+        field, _, _ = info[name]
+        if not field.metadata.get("resumable") and value != getattr_flat(saved, name):
+            raise RunError(f"--resume continues {resume_dir} as it was set up: "
+                           f"{flag_name(field)} cannot change "
+                           f"({getattr_flat(saved, name)!r} -> {value!r})")
+    settings = saved.replace(**changes)
+    settings.validate()
+    return RunArgs(settings, Path(resume_dir), True, print_config)
+
+
+def read_names(cls: type[Settings], data: dict[str, Any]) -> list[str]:
+    """The flat setting names a config table gives (a nested table's keys included)."""
+    nested = {f.name for f in cls.__dataclass_fields__.values()} - set(field_info(cls))
+    out = []
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        out += read_names(cls, value) if name in nested and isinstance(value, dict) else [name]
+    return out
+
+
+def getattr_flat(settings: Settings, name: str) -> Any:
+    return settings.to_dict()[name]
+
+
+def print_config(args: RunArgs, prog: str) -> int:
+    """``--print-config``: the resolved settings as TOML on stdout."""
+    sys.stdout.write(to_toml(args.settings, title=f"{prog} settings (load with --config FILE)"))
+    return 0

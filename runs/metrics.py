@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pucklab.runs.figures import pyplot, save_figure
 from pucklab.runs.store import atomic_write
 
 METRICS_FILE = "metrics.csv"
@@ -88,12 +89,8 @@ def read_metrics(run_dir: Path | str) -> list[dict[str, float]]:
 def plot_curves(run_dir: Path | str, x: str, ys: Sequence[str], filename: str,
                 title: str = "") -> Path:
     """Plot columns ``ys`` of ``metrics.csv`` against ``x``, one panel each, to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: works headless
-    import matplotlib.pyplot as plt
-
     rows = read_metrics(run_dir)
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(ys), figsize=(4.5 * len(ys), 3.4), squeeze=False)
     for ax, y in zip(axes[0], ys, strict=True):
         points = [(r[x], r[y]) for r in rows if not math.isnan(r[y])]  # a sparse column
@@ -105,9 +102,4 @@ def plot_curves(run_dir: Path | str, x: str, ys: Sequence[str], filename: str,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(run_dir) / filename
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(out, lambda f: f.write(buf.getvalue()))
-    return out
+    return save_figure(fig, Path(run_dir) / filename)

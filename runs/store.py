@@ -19,7 +19,8 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +40,24 @@ def require_choice(flag: str, value: Any, choices: Iterable[Any]) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise RunError(f"{flag} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
+def claim_run_dir(run_dir: Path | str | None, name: str, resume_hint: str = "--resume") -> Path:
+    """The folder a new run writes to: ``run_dir`` (created; refused if it already holds a run,
+    i.e. a ``config.json``), or a fresh ``runs/<name>__<time>``."""
+    if run_dir is None:
+        return new_run_dir(name)
+    path = Path(run_dir)
+    if (path / CONFIG_FILE).exists():
+        raise RunError(f"{path} already holds a run; continue it with {resume_hint} {path} "
+                       "or choose another --run-dir")
+    if path.exists() and not path.is_dir():
+        raise RunError(f"--run-dir {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create run folder {path}: {err.strerror}") from err
+    return path
 
 
 def new_run_dir(name: str, root: Path | str = DEFAULT_ROOT) -> Path:
@@ -79,21 +98,34 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file; mkstemp gives 0o600
 
 
-def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``."""
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """A temporary path next to ``path`` (same suffix) to write to; renamed to ``path`` when the
+    block ends, removed if it raises. For writers that want a file name (ffmpeg, imageio)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp",
+                                    dir=path.parent)
+    except OSError as err:
+        raise RunError(f"cannot write {path}: {err.strerror}") from err
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def versions() -> dict[str, str]:
@@ -125,6 +157,25 @@ def load_config(run_dir: Path | str) -> dict[str, Any]:
         raise RunError(f"{run_dir} is not a run folder (no {CONFIG_FILE})") from err
     except (OSError, ValueError) as err:
         raise RunError(f"cannot read {path}: {err}") from err
+
+
+def save_run_config(run_dir: Path | str, command: str, settings: Any, **extra: Any) -> Path:
+    """``config.json`` of a command's run: which command wrote it, its settings (a
+    :class:`~pucklab.runs.settings.Settings`), and ``extra`` facts (data size, split ...)."""
+    return save_config(run_dir, {"command": command, "settings": settings.to_dict(), **extra})
+
+
+def load_run_settings(run_dir: Path | str, cls: type, command: str) -> Any:
+    """The settings a ``command`` run was made with, read through the same validation as
+    the command line; a folder another command wrote is one line that says so."""
+    config = load_config(run_dir)
+    if not isinstance(config, dict) or config.get("command") != command:
+        other = config.get("command") if isinstance(config, dict) else None
+        raise RunError(f"{run_dir} is not a {command} run"
+                       + (f" (it is a {other} run)" if isinstance(other, str) else ""))
+    settings = cls.from_dict(config.get("settings"), source=f"{Path(run_dir) / CONFIG_FILE}")
+    settings.validate()
+    return settings
 
 
 def checkpoint_path(run_dir: Path | str, name: str = LAST_CHECKPOINT) -> Path:

@@ -9,12 +9,20 @@ directly. Draws use their own ``torch.Generator``, so a seed gives the same text
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 import torch
 from torch import nn
 
 from pucklab.runs import RunError
-from pucklab.seqmodels.chardata import Vocab
+
+
+class Vocab(Protocol):
+    """What sampling needs of a vocabulary (the char-RNN's :class:`~pucklab.seqmodels.charrnn.Vocab`)."""
+
+    def __len__(self) -> int: ...
+    def encode(self, text: str) -> torch.Tensor: ...
+    def decode(self, ids: list[int] | torch.Tensor) -> str: ...
 
 
 @torch.no_grad()

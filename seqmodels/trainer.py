@@ -5,9 +5,9 @@ a validation loss, and the state a checkpoint must keep (a vocabulary, a scaler,
 hidden state). What the trainer brings, once for every task: the optimiser and the learning-rate
 schedule, gradient-norm clipping, evaluation, early stopping that keeps the best weights,
 budgets in epochs, steps or minutes, atomic checkpoints that resume *everything* (weights,
-optimiser moments, the decayed learning rate, RNG streams, counters, task state -- char-rnn's
-resume restored weights only), a guard against non-finite losses, tqdm progress, and metrics to
-CSV + TensorBoard with a loss-curve PNG at the end.
+optimiser moments, the decayed learning rate, RNG streams, counters, task state), a guard
+against non-finite losses, a progress bar, the ``report`` callback after each evaluation, and
+metrics to CSV + TensorBoard with a loss-curve PNG at the end.
 """
 
 from __future__ import annotations
@@ -15,32 +15,31 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from pucklab.runs import (
     MetricsLogger,
+    Report,
     RunError,
+    checkpoint_path,
     load_checkpoint,
+    make_optimizer,
     plot_curves,
-    require_choice,
+    progress_bar,
+    resolve_device,
+    restore_rng,
+    rng_state,
     save_checkpoint,
 )
-from pucklab.runs.store import checkpoint_path
+from pucklab.seqmodels.train_config import DEFAULT_LR, TrainConfig
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "adadelta")
-SCHEDULES = ("none", "step", "cosine", "plateau")
-#: A learning rate that works for each optimiser on our tasks when --lr is not given.
-DEFAULT_LR = {"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 2e-3, "adam": 2e-3,
-              "adamw": 2e-3, "adadelta": 1.0}
 BEST_CHECKPOINT = "best.pt"
 COLUMNS = ["step", "epoch", "wall_time_s", "train_loss", "val_loss", "lr", "grad_norm"]
-T = TypeVar("T")
 TAGS = {"train_loss": "losses/train", "val_loss": "losses/val", "lr": "charts/lr",
         "grad_norm": "charts/grad_norm"}
 
@@ -56,101 +55,6 @@ class Task(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, d: dict[str, Any]) -> None: ...
     def to(self, device: torch.device) -> Any: ...
-
-
-@dataclass
-class TrainConfig:
-    """Trainer settings; every field is a flag of the commands built on the trainer."""
-
-    optimizer: str = "adam"
-    lr: float | None = None  # None: DEFAULT_LR[optimizer]
-    momentum: float = 0.9  # for momentum / nesterov; rmsprop's is 0
-    weight_decay: float = 0.0  # L2 (decoupled for adamw)
-    schedule: str = "none"
-    step_every: int = 1  # step schedule: lower the LR every this many epochs ...
-    lr_decay: float = 0.5  # ... by this factor (also the plateau factor)
-    plateau_patience: int = 2  # evaluations without improvement before the plateau cut
-    clip: float = 5.0  # max gradient norm; 0 turns clipping off
-    epochs: float | None = None
-    max_steps: int | None = None
-    minutes: float | None = None
-    eval_every: int = 0  # steps between evaluations; 0 = once per epoch
-    patience: int = 0  # early stopping: evaluations without improvement; 0 = off
-    log_every: int = 10
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = True
-
-    def check(self) -> None:
-        """Raise :class:`RunError` (one line) for settings that cannot work."""
-        require_choice("--optimizer", self.optimizer, OPTIMIZERS)
-        require_choice("--schedule", self.schedule, SCHEDULES)
-        if self.lr is not None and not self.lr > 0:
-            raise RunError(f"--lr must be > 0, got {self.lr}")
-        for name in ("epochs", "max_steps", "minutes"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise RunError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-        if self.epochs is None and self.max_steps is None and self.minutes is None:
-            raise RunError("give a budget: --epochs, --max-steps or --minutes")
-        if self.clip < 0 or self.weight_decay < 0 or self.patience < 0 or self.eval_every < 0:
-            raise RunError("--clip, --weight-decay, --patience and --eval-every must be >= 0")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise RunError(f"--device must be auto, cpu or cuda, got {self.device!r}")
-
-
-#: Flags of a training budget, and what a ``--resume`` may change besides: none alter results.
-BUDGET = ("epochs", "max_steps", "minutes")
-RESUME_OK = (*BUDGET, "device", "progress")
-TRAIN_FIELDS = frozenset(f.name for f in fields(TrainConfig))
-
-
-def resume_flags(run_dir: Any, saved: Any, given: dict[str, Any]
-                 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check the flags given with ``--resume`` against a run's ``saved`` settings (a dataclass
-    nesting ``train: TrainConfig``): any other setting that differs is a one-line RunError.
-    Returns the new budget and the new ``device`` / ``progress``."""
-    flat = {**{k: v for k, v in vars(saved).items() if k != "train"}, **vars(saved.train)}
-    for key, value in given.items():
-        if key not in RESUME_OK and flat.get(key) != value:
-            raise RunError(f"--resume continues {run_dir} as it was set up: "
-                           f"--{key.replace('_', '-')} cannot change (it was {flat.get(key)})")
-    return ({k: given[k] for k in BUDGET if k in given},
-            {k: given[k] for k in ("device", "progress") if k in given})
-
-
-def settings_from_dict(cls: type[T], d: dict[str, Any]) -> T:
-    """Rebuild a command's settings dataclass that nests a ``train: TrainConfig`` from the
-    dict saved in config.json; keys this version does not know are ignored."""
-    known = {f.name for f in fields(cls)} - {"train"}  # type: ignore[arg-type]
-    train_known = {f.name for f in fields(TrainConfig)}
-    return cls(**{k: v for k, v in d.items() if k in known},
-               train=TrainConfig(**{k: v for k, v in d.get("train", {}).items()
-                                    if k in train_known}))
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("--device cuda: no CUDA device is available here")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def make_optimizer(cfg: TrainConfig, params: Any) -> torch.optim.Optimizer:
-    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer]
-    wd = cfg.weight_decay
-    if cfg.optimizer in ("sgd", "momentum", "nesterov"):
-        momentum = 0.0 if cfg.optimizer == "sgd" else cfg.momentum
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd,
-                               nesterov=cfg.optimizer == "nesterov")
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.95, weight_decay=wd)  # char-rnn's decay
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
 
 
 @dataclass
@@ -172,22 +76,33 @@ class Trainer:
     ``resume=True`` loads ``run_dir/checkpoints/last.pt`` first and continues exactly where it
     left off: same counters, same optimiser and scheduler state, same RNG streams, same carried
     task state, so the next loss equals the one an uninterrupted run would have computed.
+    ``report(step, metrics)`` is called after each validation; if it raises, ``last.pt`` is
+    written and the exception goes on to the caller.
     """
 
     def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, run_dir: Path | str,
-                 resume: bool = False, extra: dict[str, Any] | None = None) -> None:
-        cfg.check()
-        self.cfg, self.run_dir = cfg, Path(run_dir)
+                 resume: bool = False, extra: dict[str, Any] | None = None,
+                 report: Report | None = None) -> None:
+        cfg.validate()
+        if not cfg.budget_given():
+            raise RunError("give a budget: --epochs, --max-steps or --minutes")
+        self.cfg, self.run_dir, self.report = cfg, Path(run_dir), report
         if not resume:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.device = resolve_device(cfg.device)
         self.model, self.task = model.to(self.device), task
         task.to(self.device)
         self.extra = dict(extra or {})  # saved into every checkpoint (e.g. model_args)
-        self.optimizer = make_optimizer(cfg, model.parameters())
+        lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer]
+        self.optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr,
+                                        momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                                        rmsprop_alpha=0.95)  # char-rnn's decay
         self.spe = task.steps_per_epoch
         self.step, self.wall_time_s, self.best_val, self.bad_evals = 0, 0.0, math.inf, 0
         self.finished = False
+        self.saved_step = 0  # the step of the last good last.pt
+        self.started: float | None = None  # perf_counter() when this fit began
+        self.last_eval_step = -1
         self.scheduler = self._make_scheduler()
         if resume:
             self._load()
@@ -203,17 +118,19 @@ class Trainer:
             limits.append(math.ceil(self.cfg.epochs * self.spe))
         return min(limits) if limits else None
 
+    def elapsed(self) -> float:
+        """Training seconds so far, across resumes."""
+        running = time.perf_counter() - self.started if self.started is not None else 0.0
+        return self.wall_time_s + running
+
     def progress_fraction(self) -> float:
         """How much of the budget (steps or minutes, whichever runs out first) is used."""
         parts = [0.0]
         if (total := self.total_steps()) is not None:
             parts.append(self.step / total)
         if self.cfg.minutes:
-            parts.append((self.wall_time_s + self._since()) / (60 * self.cfg.minutes))
+            parts.append(self.elapsed() / (60 * self.cfg.minutes))
         return min(1.0, max(parts))
-
-    def _since(self) -> float:
-        return time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0
 
     def _make_scheduler(self) -> Any:
         cfg, opt = self.cfg, self.optimizer
@@ -225,7 +142,8 @@ class Trainer:
         if cfg.schedule == "cosine":
             # Half a cosine over the budget, whether the budget is steps or minutes: the LR
             # reaches zero as the run ends. Stepped every step; the fraction is recomputed.
-            return sched.LambdaLR(opt, lambda _: 0.5 * (1 + math.cos(math.pi * self.progress_fraction())))
+            return sched.LambdaLR(
+                opt, lambda _: 0.5 * (1 + math.cos(math.pi * self.progress_fraction())))
         return None
 
     def lr(self) -> float:
@@ -235,27 +153,21 @@ class Trainer:
         total = self.total_steps()
         if total is not None and self.step >= total:
             return True
-        return bool(self.cfg.minutes) and self.wall_time_s + self._since() >= 60 * self.cfg.minutes
+        return bool(self.cfg.minutes) and self.elapsed() >= 60 * self.cfg.minutes
 
     # -- checkpoints ------------------------------------------------------------------------
-    def _state(self) -> dict[str, Any]:
-        rng = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
-               "python_version": random.getstate()[0], "python_gauss": random.getstate()[2]}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self._saveable_scheduler() else None,
-                "rng": rng, "task": self.task.state_dict(), "config": asdict(self.cfg),
-                "counters": {"step": self.step, "wall_time_s": self.wall_time_s + self._since(),
-                             "best_val": self.best_val, "bad_evals": self.bad_evals,
-                             "finished": self.finished}, **self.extra}
-
     def _saveable_scheduler(self) -> bool:
         return self.scheduler is not None and not isinstance(
             self.scheduler, torch.optim.lr_scheduler.LambdaLR)
 
     def save(self, name: str = "last.pt") -> Path:
-        return save_checkpoint(self.run_dir, self._state(), name)
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict() if self._saveable_scheduler() else None,
+                 "rng": rng_state(), "task": self.task.state_dict(), "config": self.cfg.to_dict(),
+                 "counters": {"step": self.step, "wall_time_s": self.elapsed(),
+                              "best_val": self.best_val, "bad_evals": self.bad_evals,
+                              "finished": self.finished}, **self.extra}
+        return save_checkpoint(self.run_dir, state, name)
 
     def _load(self) -> None:
         ckpt = load_checkpoint(self.run_dir, map_location=self.device)
@@ -272,14 +184,10 @@ class Trainer:
         self.step, self.wall_time_s = int(c["step"]), float(c["wall_time_s"])
         self.best_val, self.bad_evals = float(c["best_val"]), int(c["bad_evals"])
         self.finished = bool(c.get("finished", False))
-        self._saved_step = self.step
+        self.saved_step = self.step
         if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR):
             self.scheduler.last_epoch = self.step  # the LR is a function of progress
-        rng = ckpt["rng"]
-        torch.set_rng_state(rng["torch"].cpu())
-        random.setstate((rng["python_version"], tuple(rng["python"]), rng["python_gauss"]))
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        restore_rng(ckpt["rng"])
 
     # -- the loop ---------------------------------------------------------------------------
     def evaluate(self) -> float:
@@ -292,71 +200,85 @@ class Trainer:
 
     def fit(self) -> Result:
         """Train until the budget, early stopping, a non-finite loss or Ctrl-C; see :class:`Result`."""
-        cfg = self.cfg
-        eval_every = cfg.eval_every or self.spe
         logger = MetricsLogger(self.run_dir, COLUMNS, TAGS, resume_from=self.step or None)
-        bar = tqdm(total=self.total_steps(), initial=self.step, disable=not cfg.progress,
-                   unit="step", dynamic_ncols=True, leave=False)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        stopped, val, last_eval_step, start_step = "budget", math.nan, -1, self.step
-        self._t0 = time.perf_counter()
+        bar = progress_bar(self.cfg.progress, total=self.total_steps(), initial=self.step,
+                           unit="step", leave=False)
+        self.started = time.perf_counter()
+        start_step, self.last_eval_step, val = self.step, -1, math.nan
         self.model.train()
         try:
-            while not self.finished and not self._out_of_budget():
-                loss = self.task.train_loss(self.model, self.step)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    stopped = (f"non-finite loss ({loss_value}) at step {self.step + 1}; kept the "
-                               f"last good checkpoint (step {self._last_saved_step()}); try a "
-                               "lower --lr or --clip")
-                    break
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                norm = nn.utils.clip_grad_norm_(params, cfg.clip if cfg.clip > 0 else math.inf)
-                self.optimizer.step()
-                self.step += 1
-                if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR):
-                    self.scheduler.step()
-                elif isinstance(self.scheduler, torch.optim.lr_scheduler.StepLR) \
-                        and self.step % self.spe == 0:
-                    self.scheduler.step()
-                row = {"step": self.step, "epoch": self.step / self.spe, "train_loss": loss_value,
-                       "lr": self.lr(), "grad_norm": float(norm)}
-                bar.update(1)
-                if self.step % eval_every == 0 or self._out_of_budget():
-                    val = self.evaluate()
-                    last_eval_step = self.step
-                    if stopping := self._after_eval(val):
-                        stopped = stopping
-                    row["val_loss"] = val
-                    bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val:.3f}", refresh=False)
-                if "val_loss" in row or self.step % cfg.log_every == 0:
-                    row["wall_time_s"] = self.wall_time_s + self._since()
-                    logger.log(row)
-                if stopped == "early stopping":
-                    break
+            stopped, val = self._loop(logger, bar)
         except KeyboardInterrupt:
             stopped = "interrupted"
+        except BaseException:  # e.g. a sweep pruning the run from report(): keep it resumable
+            self.save()
+            logger.close()
+            raise
         finally:
             bar.close()
-        if stopped == "budget" and last_eval_step != self.step and self.step > start_step:
+        return self._finish(stopped, val, start_step, logger)
+
+    def _loop(self, logger: MetricsLogger, bar: Any) -> tuple[str, float]:
+        """Steps until a reason to stop; (that reason, the last validation loss)."""
+        cfg, val = self.cfg, math.nan
+        eval_every = cfg.eval_every or self.spe
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        while not self.finished and not self._out_of_budget():
+            loss = self.task.train_loss(self.model, self.step)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                return (f"non-finite loss ({loss_value}) at step {self.step + 1}; kept the last "
+                        f"good checkpoint (step {self.saved_step}); try a lower --lr or --clip",
+                        val)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(params, cfg.clip if cfg.clip > 0 else math.inf)
+            self.optimizer.step()
+            self.step += 1
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR):
+                self.scheduler.step()
+            elif (isinstance(self.scheduler, torch.optim.lr_scheduler.StepLR)
+                  and self.step % self.spe == 0):
+                self.scheduler.step()
+            row = {"step": self.step, "epoch": self.step / self.spe, "train_loss": loss_value,
+                   "lr": self.lr(), "grad_norm": float(norm)}
+            bar.update(1)
+            stop = None
+            if self.step % eval_every == 0 or self._out_of_budget():
+                val = row["val_loss"] = self.evaluate()
+                self.last_eval_step = self.step
+                stop = self._after_eval(val)
+                bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val:.3f}", refresh=False)
+            if "val_loss" in row or self.step % cfg.log_every == 0:
+                logger.log({**row, "wall_time_s": self.elapsed()})
+            if "val_loss" in row and self.report is not None:
+                self.report(self.step, {"val_loss": val, "best_val_loss": self.best_val,
+                                        "train_loss": loss_value, "epoch": row["epoch"]})
+            if stop:
+                return stop, val
+        return "budget", val
+
+    def _finish(self, stopped: str, val: float, start_step: int,
+                logger: MetricsLogger) -> Result:
+        """The last validation (if the budget ended between two), the checkpoint, the curve."""
+        if stopped == "budget" and self.last_eval_step != self.step and self.step > start_step:
             val = self.evaluate()  # budget ended between evaluations (or was already spent)
             self._after_eval(val)
             logger.log({"step": self.step, "epoch": self.step / self.spe, "val_loss": val,
-                        "lr": self.lr(), "wall_time_s": self.wall_time_s + self._since()})
+                        "lr": self.lr(), "wall_time_s": self.elapsed()})
         logger.close()
         if stopped == "early stopping":
             self.finished = True  # a resume would only stop again; a spent budget can be raised
         if not stopped.startswith("non-finite"):
-            if stopped == "early stopping" and checkpoint_path(self.run_dir, BEST_CHECKPOINT).is_file():
+            if stopped == "early stopping" and checkpoint_path(self.run_dir,
+                                                               BEST_CHECKPOINT).is_file():
                 best = load_checkpoint(self.run_dir, BEST_CHECKPOINT, map_location=self.device)
                 self.model.load_state_dict(best["model"])  # leave the best weights
                 val = self.best_val
             self.save()
         if math.isnan(val) and self.step > 0:
             val = self.evaluate()
-        self.wall_time_s += self._since()
-        del self._t0
+        self.wall_time_s, self.started = self.elapsed(), None
         plot_curves(self.run_dir, "step", ["train_loss", "val_loss"], "loss_curve.png",
                     title=f"loss ({self.task.units})")
         return Result(self.step, self.step / self.spe, self.wall_time_s, val, self.best_val,
@@ -376,8 +298,5 @@ class Trainer:
                 stop = "early stopping"
         if math.isfinite(val):
             self.save()
-            self._saved_step = self.step
+            self.saved_step = self.step
         return stop
-
-    def _last_saved_step(self) -> int:
-        return getattr(self, "_saved_step", 0)

@@ -9,7 +9,6 @@ import torch
 
 import pucklab.envs  # noqa: F401
 from pucklab.agents.atari import prepro
-from pucklab.agents.baselines import PooledExtractor, SB3VecEnv
 from pucklab.agents.env_setup import make_single_env
 from pucklab.agents.policies import (
     PointSetPolicy,
@@ -18,6 +17,7 @@ from pucklab.agents.policies import (
     make_policy,
     pooled_features,
 )
+from pucklab.agents.sb3 import PooledExtractor, SB3VecEnv
 from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
 
 

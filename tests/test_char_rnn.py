@@ -10,7 +10,9 @@ import torch
 
 from helpers import make_corpus
 from pucklab.runs import RunError, load_checkpoint, read_metrics
-from pucklab.seqmodels import chardata, charrnn, cli
+from pucklab.seqmodels.charrnn import cli
+from pucklab.seqmodels.charrnn import data as chardata
+from pucklab.seqmodels.charrnn import runner as charrnn
 from pucklab.seqmodels.sample import generate
 
 SMALL = ["--hidden", "32", "--embed", "16", "--layers", "2", "--seq-len", "16",
@@ -117,7 +119,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, corpus, capsys, monkeypatch):
     bad(["train", "--corpus", "binary.dat"], capsys, "not UTF-8")
     bad(["train", "--corpus", str(tmp_path)], capsys, "not a file")
     bad(["train", "--corpus", "short.txt"], capsys, "corpus too short")
-    bad(["train", "--corpus", str(corpus), "--cell", "transformer"], capsys, "invalid choice")
+    bad(["train", "--corpus", str(corpus), "--cell", "transformer"], capsys, "--cell must be one of")
     bad(["train", "--corpus", str(corpus), "--lr", "0"], capsys, "--lr must be > 0")
     bad(["train", "--corpus", str(corpus), "--hidden", "many"], capsys, "invalid int value")
     if not torch.cuda.is_available():

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from pucklab.runs import load_checkpoint, load_config
-from pucklab.seqmodels import forecast_cli, forecasting
-from pucklab.seqmodels.models import Forecaster
+from pucklab.seqmodels.forecast import cli as forecast_cli
+from pucklab.seqmodels.forecast import runner as forecasting
+from pucklab.seqmodels.forecast.model import Forecaster
+from pucklab.seqmodels.forecast.task import WindowTask
 
 QUICK = ["--hidden", "24", "--batch-size", "16", "--no-progress", "--baselines", "naive",
          "seasonal_naive", "drift"]
@@ -158,7 +160,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_run(tmp_path, capsys, monkey
         (["--csv", str(good), "--column", "y", "--test-frac", "1.5"], "--test-frac must be"),
         (["--csv", str(good), "--column", "y", "--horizon", "0"], "must be >= 1"),
         (["--csv", str(good), "--column", "y", "--seed", "1", "1"], "distinct"),
-        (["--csv", str(good), "--column", "y", "--cell", "tcn"], "invalid choice"),
+        (["--csv", str(good), "--column", "y", "--cell", "tcn"], "--cell must be one of"),
         (["--resume", str(tmp_path)], "config.json"),
         (["predict", str(tmp_path / "nothing")], "nothing"),
     ]
@@ -179,28 +181,28 @@ def test_resume_refuses_changes_and_changed_data(sine_run, tmp_path, capsys):
 
 def test_forecasting_library_matches_the_cli_table(sine_run):
     _, run_dir, _ = sine_run
-    args = forecasting.saved_args(run_dir)
+    args = forecasting.saved_settings(run_dir)
     assert args.horizon == 8 and args.seeds == [0] and args.season is None
 
 
 def test_ctrl_c_saves_and_resume_finishes_the_run(tmp_path, monkeypatch, capsys):
     path = sine_csv(tmp_path / "s.csv", n=160, noise=0.1)
     run = tmp_path / "run"
-    real = forecasting.WindowTask.train_loss
+    real = WindowTask.train_loss
 
     def interrupted(self, model, step):
         if self.seed == 1 and step == 7:
             raise KeyboardInterrupt
         return real(self, model, step)
 
-    monkeypatch.setattr(forecasting.WindowTask, "train_loss", interrupted)
+    monkeypatch.setattr(WindowTask, "train_loss", interrupted)
     argv = ["--csv", str(path), "--column", "y", "--horizon", "5", "--lookback", "12",
             "--epochs", "4", "--seed", "0", "1", "--run-dir", str(run), *QUICK]
     assert forecast_cli.main(argv) == 130
     assert "--resume" in capsys.readouterr().err
     assert not (run / "backtest.csv").exists()
     assert load_checkpoint(run / "seed-1")["counters"]["step"] == 7  # saved on Ctrl-C
-    monkeypatch.setattr(forecasting.WindowTask, "train_loss", real)
+    monkeypatch.setattr(WindowTask, "train_loss", real)
     assert forecast_cli.main(["--resume", str(run), "--no-progress"]) == 0
     assert set(read_table(run)) == {"lstm", "naive", "seasonal_naive", "drift"}
     # and the resumed run equals one that was never interrupted

@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pucklab.runs import RunError
-from pucklab.seqmodels import forecast as fc
-from pucklab.seqmodels.forecasting import ForecastArgs, WindowTask, prepare
-from pucklab.seqmodels.series import (
+from pucklab.seqmodels.forecast import metrics as fc
+from pucklab.seqmodels.forecast.series import (
     Transform,
     difference,
     load_series,
@@ -23,6 +22,8 @@ from pucklab.seqmodels.series import (
     undifference,
     windows,
 )
+from pucklab.seqmodels.forecast.settings import ForecastSettings
+from pucklab.seqmodels.forecast.task import WindowTask, prepare
 
 
 def write_csv(path, values, times=None, column="value"):
@@ -37,7 +38,7 @@ def write_csv(path, values, times=None, column="value"):
 def test_windows_and_splits_never_leak_the_future(tmp_path):
     n = 200
     y = np.arange(n, dtype=float) ** 1.1  # values identify their positions
-    args = ForecastArgs(csv=str(write_csv(tmp_path / "s.csv", y)), horizon=7, lookback=12,
+    args = ForecastSettings(csv=str(write_csv(tmp_path / "s.csv", y)), horizon=7, lookback=12,
                         val_frac=0.15, test_frac=0.2, difference="first")
     prep = prepare(args)
     sp = prep.split

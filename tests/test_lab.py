@@ -11,8 +11,8 @@ import pytest
 
 from helpers import make_corpus
 from pucklab.runs import lab
-from pucklab.seqmodels import lab as seqlab
-from pucklab.seqmodels import lab_recall as recall
+from pucklab.seqmodels.lab import gradients as seqlab
+from pucklab.seqmodels.lab import recall
 
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
                         "regularisation")

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pucklab.seqmodels.cells import GRUCell, LSTMCell, RNNCell
-from pucklab.seqmodels.models import CharRNN, make_recurrent
+from pucklab.seqmodels.charrnn.model import CharRNN
+from pucklab.seqmodels.layers import make_recurrent
 
 PAIRS = [(RNNCell, torch.nn.RNNCell), (LSTMCell, torch.nn.LSTMCell), (GRUCell, torch.nn.GRUCell)]
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from pucklab.runs import RunError, load_checkpoint, read_metrics
-from pucklab.seqmodels.trainer import OPTIMIZERS, TrainConfig, Trainer
+from pucklab.runs import OPTIMIZERS, RunError, load_checkpoint, read_metrics
+from pucklab.seqmodels.trainer import TrainConfig, Trainer
 
 
 class Regression:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pucklab.agents import cli, reinforce
-from pucklab.agents.play import load_run
+from pucklab.agents.trained import load_run
 from pucklab.agents.video import HOLD
 from pucklab.runs import load_checkpoint
 
@@ -39,8 +39,8 @@ def test_run_writes_everything(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "final evaluation: win rate" in out and str(run_dir) in out
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["train_args"]["batch_sessions"] == 16
-    assert config["train_args"]["lr"] == 1e-2 and config["train_args"]["gamma"] == 0.95
+    assert config["command"] == "train-agent" and config["settings"]["batch_sessions"] == 16
+    assert config["settings"]["lr"] == 1e-2 and config["settings"]["gamma"] == 0.95
     assert "torch" in config["versions"]
     table = rows(run_dir)
     assert {"env_steps", "wall_time_s", "sessions", "win_rate", "mean_session_reward", "loss",
@@ -233,7 +233,7 @@ def test_config_file_sets_and_flags_override(tmp_path):
     run_dir = tmp_path / "cfg"
     assert cli.main(["--config", str(tmp_path / "c.toml"), "--gamma", "0.8", "--total-steps",
                      "1", "--run-dir", str(run_dir)]) == 0
-    saved = json.loads((run_dir / "config.json").read_text())["train_args"]
+    saved = json.loads((run_dir / "config.json").read_text())["settings"]
     assert saved["batch_sessions"] == 8 and saved["lr"] == 0.02 and saved["gamma"] == 0.8
     assert saved["env_kwargs"] == {"obs_type": "state"}
 

@@ -13,8 +13,8 @@ Frame differences are float32 in [-1, 1], not uint8 images, so CNN policies get
 ``normalize_images=False`` (SB3 would otherwise divide by 255). The MLP actor and critic get one
 hidden layer of ``--hidden`` units (200 by default), pg-pong's shape.
 
-Evaluation, metrics columns, checkpoints and videos are the REINFORCE trainer's, so the curves
-of the two algorithms are directly comparable.
+Evaluation, metrics columns, checkpoints, videos, the report callback and Ctrl-C are the
+harness's (harness.py), as for REINFORCE, so the curves of the two algorithms compare directly.
 """
 
 from __future__ import annotations
@@ -30,23 +30,11 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
-from pucklab.agents.args import TrainArgs
-from pucklab.agents.env_setup import EnvSetup, make_env
+from pucklab.agents.env_setup import make_env
+from pucklab.agents.harness import Counters, Harness, checkpoint
 from pucklab.agents.policies import pooled_features, pooled_size
-from pucklab.agents.train import (
-    COLUMNS,
-    TAGS,
-    Counters,
-    Interrupted,
-    Progress,
-    Summary,
-    evaluate,
-    finish,
-    make_eval_env,
-    record,
-    resolve_device,
-)
-from pucklab.runs import MetricsLogger, RunError, save_checkpoint
+from pucklab.agents.settings import AgentSettings
+from pucklab.runs import Report, RunError, resolve_device, restore_rng, save_checkpoint
 
 # rl-zoo's Atari settings, the closest published ones for a pixel Pong: short rollouts, several
 # epochs of minibatches (PPO); 5-step rollouts (A2C).
@@ -121,29 +109,29 @@ class PooledExtractor(BaseFeaturesExtractor):
         return pooled_features(obs)
 
 
-def make_model(args: TrainArgs, venv: VecEnv, device: torch.device) -> Any:
+def make_model(settings: AgentSettings, venv: VecEnv, device: torch.device) -> Any:
     """An SB3 PPO or A2C model for ``venv`` with our policy shapes."""
     from stable_baselines3 import A2C, PPO
 
     pixels = len(venv.observation_space.shape) >= 2
-    image = pixels and len(venv.observation_space.shape) == 3 and args.policy == "cnn"
-    hidden = args.hidden or 200
+    image = pixels and len(venv.observation_space.shape) == 3 and settings.policy == "cnn"
+    hidden = settings.hidden or 200
     policy_kwargs: dict[str, Any] = ({"normalize_images": False} if image
                                      else {"net_arch": {"pi": [hidden], "vf": [hidden]}})
-    if pixels and args.policy == "pooled":  # the same 4x4 sign-split pooling as REINFORCE's
+    if pixels and settings.policy == "pooled":  # the same 4x4 sign-split pooling as REINFORCE's
         policy_kwargs["features_extractor_class"] = PooledExtractor
-    common = {"learning_rate": args.lr, "gamma": args.gamma, "ent_coef": args.entropy,
-              "max_grad_norm": args.max_grad_norm if args.max_grad_norm > 0 else 1e9,
-              "seed": args.seed, "device": device, "verbose": 0,
+    common = {"learning_rate": settings.lr, "gamma": settings.gamma, "ent_coef": settings.entropy,
+              "max_grad_norm": settings.max_grad_norm if settings.max_grad_norm > 0 else 1e9,
+              "seed": settings.seed, "device": device, "verbose": 0,
               "policy_kwargs": policy_kwargs}
     kind = "CnnPolicy" if image else "MlpPolicy"
-    if args.algo == "ppo":
+    if settings.algo == "ppo":
         batch = min(PPO_KWARGS["batch_size"], PPO_KWARGS["n_steps"] * venv.num_envs)
         return PPO(kind, venv, **{**PPO_KWARGS, "batch_size": batch}, **common)
     return A2C(kind, venv, **A2C_KWARGS, **common)
 
 
-def sb3_logits(model: Any):
+def sb3_logits(model: Any) -> Any:
     """The model's policy as a function observations -> action logits."""
     def logits(obs: torch.Tensor) -> torch.Tensor:
         return model.policy.get_distribution(obs).distribution.logits
@@ -151,12 +139,12 @@ def sb3_logits(model: Any):
     return logits
 
 
-def sb3_logits_fn(args: TrainArgs, state: dict[str, Any], device: torch.device):
+def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.device) -> Any:
     """Rebuild a saved SB3 policy (for evaluate / record) from a checkpoint."""
-    setup = make_env(args.env, 1, args.env_kwargs, noop=args.noop,
-                     observation=args.observation)
+    setup = make_env(settings.env, 1, settings.env_kwargs, noop=settings.noop,
+                     observation=settings.observation)
     try:
-        model = make_model(args, SB3VecEnv(setup.env), device)
+        model = make_model(settings, SB3VecEnv(setup.env), device)
     finally:
         setup.close()
     model.policy.load_state_dict(state["policy"])
@@ -164,22 +152,19 @@ def sb3_logits_fn(args: TrainArgs, state: dict[str, Any], device: torch.device):
     return sb3_logits(model)
 
 
-class _Progress(BaseCallback):
-    """Counts sessions from the rollouts, logs our metrics columns, evaluates, checkpoints, and
-    stops at the budget; Ctrl-C is left to propagate to :func:`train_sb3`."""
+class _Callback(BaseCallback):
+    """Counts sessions from the rollouts and hands the harness one metrics row per rollout;
+    stops SB3 at the budget. Ctrl-C and exceptions from ``report`` propagate out of ``learn``."""
 
-    def __init__(self, args: TrainArgs, run_dir: Path, counters: Counters, metrics: MetricsLogger,
-                 eval_setup: EnvSetup, progress: Progress, device: torch.device) -> None:
+    def __init__(self, harness: Harness, save: Any) -> None:
         super().__init__()
-        self.a, self.run_dir, self.c, self.metrics = args, run_dir, counters, metrics
-        self.eval_setup, self.progress, self.device = eval_setup, progress, device
+        self.h, self.c, self.save = harness, harness.c, save
         self.wins = self.ended = 0
         self.reward_sum = 0.0
         self.running: np.ndarray | None = None
         self.t0 = time.perf_counter()
-        self.base_time = counters.wall_time_s
+        self.base_time = self.c.wall_time_s
         self.excluded = 0.0  # evaluation / video / checkpoint time
-        self.last_save = time.monotonic()
 
     def wall(self) -> float:
         return self.base_time + time.perf_counter() - self.t0 - self.excluded
@@ -196,7 +181,7 @@ class _Progress(BaseCallback):
             self.running[i] = 0.0
         self.c.env_steps = int(self.num_timesteps)
         self.c.wall_time_s = self.wall()
-        return not self.progress.done(self.c)
+        return not self.h.done()
 
     def _on_rollout_end(self) -> None:
         # The loss and entropy SB3 logged are those of the last update (one rollout behind).
@@ -214,68 +199,52 @@ class _Progress(BaseCallback):
         self.wins = self.ended = 0
         self.reward_sum = 0.0
         t = time.perf_counter()
-        if self.a.eval_every and self.c.updates % self.a.eval_every == 0:
-            win, reward, _ = evaluate(self.eval_setup, sb3_logits(self.model),
-                                      self.a.eval_sessions, self.a.seed,
-                                      not self.a.eval_stochastic, self.device)
-            row.update(eval_win_rate=win, eval_session_reward=reward)
-            self.c.last_eval = {"win_rate": win, "session_reward": reward}
-        self.metrics.log(row)
-        self.progress.show(self.c, row)
-        if time.monotonic() - self.last_save >= self.a.checkpoint_minutes * 60:
-            save_checkpoint(self.run_dir, sb3_state(self.model, self.a, self.c))
-            self.last_save = time.monotonic()
-        if self.a.video_every and self.c.updates % self.a.video_every == 0:
-            record(self.a, sb3_logits(self.model),
-                   self.run_dir / "videos" / f"update-{self.c.updates:06d}", self.device,
-                   self.a.seed)
+        self.h.after_update(row, sb3_logits(self.model), self.save)
         self.excluded += time.perf_counter() - t
 
 
-def sb3_state(model: Any, args: TrainArgs, counters: Counters) -> dict[str, Any]:
-    return {"algo": args.algo, "env": args.env, "policy": model.policy.state_dict(),
-            "optimizer": model.policy.optimizer.state_dict(),
-            "counters": dict(vars(counters)), "rng": {"torch": torch.get_rng_state()}}
-
-
-def train_sb3(args: TrainArgs, run_dir: Path, resume: dict[str, Any] | None) -> Summary:
-    """Train (or continue) an SB3 PPO / A2C run; same outputs as the REINFORCE trainer."""
-    device = resolve_device(args.device)
-    setup = make_env(args.env, args.num_envs, args.env_kwargs, noop=args.noop,
-                     observation=args.observation)
-    eval_setup = make_eval_env(args)
-    venv = SB3VecEnv(setup.env)
-    model = make_model(args, venv, device)
+def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None = None,
+          report: Report | None = None) -> Harness:
+    """Train (or continue) an SB3 PPO / A2C run; the same outputs as REINFORCE's
+    (:func:`pucklab.agents.reinforce.train`). Returns the finished harness."""
+    s = settings
+    device = resolve_device(s.device)
+    setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation)
+    try:
+        model = make_model(s, SB3VecEnv(setup.env), device)
+    except (ValueError, AssertionError) as err:  # SB3 refusing a space or a setting
+        setup.close()
+        raise RunError(f"stable-baselines3 {s.algo}: {str(err).splitlines()[0]}") from err
     counters = Counters()
     if resume is not None:
         model.policy.load_state_dict(resume["policy"])
         model.policy.optimizer.load_state_dict(resume["optimizer"])
         counters = Counters(**resume["counters"])
         model.num_timesteps = counters.env_steps
-        torch.set_rng_state(resume["rng"]["torch"])
-    metrics = MetricsLogger(run_dir, COLUMNS, TAGS,
-                            resume_from=counters.env_steps if resume is not None else None)
-    progress = Progress(args, counters)
-    callback = _Progress(args, run_dir, counters, metrics, eval_setup, progress, device)
-    max_steps = progress.max_steps
+        restore_rng(resume["rng"])
+    harness = Harness(s, run_dir, counters, device, report, resumed=resume is not None)
+    callback: _Callback | None = None
+
+    def save() -> None:
+        if callback is not None:
+            counters.wall_time_s = callback.wall()
+        save_checkpoint(run_dir, checkpoint(s.algo, s.env, model.policy.state_dict(),
+                                            model.policy.optimizer.state_dict(), counters))
+
+    callback = _Callback(harness, save)
+    max_steps = harness.progress.max_steps
     remaining = (max_steps - counters.env_steps) if max_steps is not None else 10**12
     try:
-        if remaining > 0 and not progress.done(counters):
-            model.learn(total_timesteps=remaining, callback=callback,
-                        reset_num_timesteps=resume is None)
-    except KeyboardInterrupt:
-        progress.close()
-        counters.wall_time_s = callback.wall()
-        save_checkpoint(run_dir, sb3_state(model, args, counters))
-        metrics.close()
+        with harness.stopping_cleanly(save, lambda: f"{counters.env_steps:,} env steps"):
+            if remaining > 0 and not harness.done():
+                try:
+                    model.learn(total_timesteps=remaining, callback=callback,
+                                reset_num_timesteps=resume is None)
+                except (ValueError, AssertionError) as err:  # SB3 refusing a space or setting
+                    raise RunError(f"stable-baselines3 {s.algo}: "
+                                   f"{str(err).splitlines()[0]}") from err
+    finally:
         setup.close()
-        eval_setup.close()
-        raise Interrupted(f"interrupted after {counters.env_steps:,} env steps; checkpoint "
-                          f"saved, continue with: train-agent --resume {run_dir}") from None
-    except (ValueError, AssertionError) as err:  # SB3 refusing a space or a setting
-        raise RunError(f"stable-baselines3 {args.algo}: {str(err).splitlines()[0]}") from err
-    progress.close()
-    counters.wall_time_s = callback.wall()
-    save_checkpoint(run_dir, sb3_state(model, args, counters))
-    setup.close()
-    return finish(args, run_dir, counters, sb3_logits(model), eval_setup, metrics, device)
+    save()
+    harness.finish(sb3_logits(model))
+    return harness

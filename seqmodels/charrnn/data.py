@@ -20,7 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from pucklab.runs import RunError, atomic_write
-from pucklab.seqmodels.models import State, detach_state
+from pucklab.seqmodels.layers import State, detach_state
 
 SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
                    "tinyshakespeare/input.txt")

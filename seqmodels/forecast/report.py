@@ -1,6 +1,6 @@
 """How a forecast run reports: the summary table, the CSV files, the figure.
 
-Kept apart from :mod:`pucklab.seqmodels.forecasting` (data, training, backtest) so the library
+Kept apart from :mod:`pucklab.seqmodels.forecast.runner` (training, backtest) so the library
 reads as "what is computed" and this file as "how it is shown". Everything here is a pure
 function of a finished backtest.
 """
@@ -10,19 +10,18 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from pucklab.runs import atomic_write
-from pucklab.seqmodels import forecast as fc
-from pucklab.seqmodels.series import stamp
+from pucklab.runs import atomic_write, pyplot, save_figure
+from pucklab.seqmodels.forecast import metrics as fc
+from pucklab.seqmodels.forecast.series import stamp
+from pucklab.seqmodels.forecast.settings import ForecastSettings
+from pucklab.seqmodels.forecast.task import Prepared
 
-if TYPE_CHECKING:  # forecasting imports this module; the types only are needed here
-    from pucklab.seqmodels.forecasting import ForecastArgs, Prepared
 
-
-def summary_table(args: ForecastArgs, bt: fc.Backtest,
+def summary_table(args: ForecastSettings, bt: fc.Backtest,
                   seed_table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """One row per model: the network (mean over seeds) then each baseline."""
     rows = {args.cell: {m: float(np.mean([r[m] for r in seed_table.values()]))
@@ -47,7 +46,7 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
-def write_outputs(run_dir: Path, prep: Prepared, args: ForecastArgs, bt: fc.Backtest,
+def write_outputs(run_dir: Path, prep: Prepared, args: ForecastSettings, bt: fc.Backtest,
                    table: dict[str, dict[str, float]], seed_table: dict[str, dict[str, float]]
                    ) -> None:
     rows = table
@@ -67,14 +66,10 @@ def write_outputs(run_dir: Path, prep: Prepared, args: ForecastArgs, bt: fc.Back
     plot_backtest(run_dir / "forecast.png", prep, args, bt)
 
 
-def plot_backtest(path: Path, prep: Prepared, args: ForecastArgs, bt: fc.Backtest,
+def plot_backtest(path: Path, prep: Prepared, args: ForecastSettings, bt: fc.Backtest,
                   shown: tuple[str, ...] = ("seasonal_naive", "ets", "arima")) -> None:
     """History and actuals with the forecasts of the last three non-overlapping origins."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     h = args.horizon
     picks = [len(bt.origins) - 1 - k * h for k in range(3) if len(bt.origins) - 1 - k * h >= 0]
     first = max(0, int(bt.origins[picks[-1]]) - 4 * max(h, prep.season))
@@ -100,10 +95,7 @@ def plot_backtest(path: Path, prep: Prepared, args: ForecastArgs, bt: fc.Backtes
                  "backtest origins")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    save_figure(fig, path)
 
 
 def format_table(table: dict[str, dict[str, float]], seeds: int = 1) -> str:

@@ -1,0 +1,106 @@
+"""Every setting of a ``train-agent`` run, in one dataclass (CleanRL style).
+
+The CLI builds its flags from these fields (name, type, default, help, valid values), a
+``--config`` file (TOML or YAML) sets them by the same names, ``--print-config`` prints them,
+and ``config.json`` stores them resolved, so a run folder says exactly how it was made. Fields
+marked ``resumable`` are the ones a ``--resume`` may change: how long, how often to look, where
+to run; anything else would make the continued curve a different experiment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pucklab.agents.env_setup import OBSERVATIONS, is_pucklab
+from pucklab.agents.policies import POLICIES
+from pucklab.runs import DEVICES, Settings, setting
+
+ALGOS = ("reinforce", "ppo", "a2c")
+OPTIMIZERS = ("adam", "rmsprop")
+VIDEO_FORMATS = ("mp4", "gif", "both")
+DEFAULT_ENV = "pucklab/AirHockey-v0"
+DEFAULT_LR = {"reinforce": 3e-3, "ppo": 2.5e-4, "a2c": 7e-4}
+DEFAULT_TOTAL_STEPS = 6_400_000  # the no-argument run: 500 updates, 3-6 minutes on 2 cores
+MAX_SEED = 2**32 - 1  # numpy's and Gymnasium's seeds are unsigned 32-bit
+
+
+@dataclass
+class AgentSettings(Settings):
+    env: str = setting(DEFAULT_ENV, "Gymnasium env id with a Discrete action space "
+                       "(pucklab/AirHockey-v0, pucklab/Pong-v0, ALE/Pong-v5, CartPole-v1, ...)")
+    algo: str = setting("reinforce", "reinforce (ours), or stable-baselines3's ppo / a2c as the "
+                        "comparison", choices=ALGOS)
+    policy: str = setting("pooled", "pooled (frame difference summed over 4x4 cells, brighter "
+                          "and darker apart -> 200 ReLU -> actions), mlp (pg-pong: 80x80 -> 200 "
+                          "ReLU -> actions), cnn or points; vector observations always get an "
+                          "MLP", choices=POLICIES)
+    observation: str = setting("difference", "what the policy sees of a pixel env: difference "
+                               "(this frame minus the last), frame (this frame alone) or "
+                               "frames2 (the last two frames stacked)", choices=OBSERVATIONS)
+    hidden: int | None = setting(None, "hidden units of the policy (default: 200 pooled/mlp, "
+                                 "256 cnn, 64 for vector observations)", low=1)
+    batch_sessions: int = setting(256, "sessions (credit windows) per REINFORCE update", low=1)
+    num_envs: int | None = setting(None, "parallel sub-envs (default: reinforce "
+                                   "--batch-sessions on pucklab envs, else 8; ppo 8; a2c 16)",
+                                   low=1)
+    total_steps: int | None = setting(None, "stop after this many env steps (default "
+                                      f"{DEFAULT_TOTAL_STEPS:,} when --minutes is not given)",
+                                      low=1, resumable=True)
+    minutes: float | None = setting(None, "stop after this much training time (wall clock, "
+                                    "evaluation excluded; counts on over --resume)", above=0,
+                                    resumable=True)
+    lr: float | None = setting(None, "learning rate (default: reinforce 3e-3, ppo 2.5e-4, "
+                               "a2c 7e-4)", above=0)
+    optimizer: str = setting("adam", "adam, or rmsprop (pg-pong's, decay 0.99)",
+                             choices=OPTIMIZERS)
+    gamma: float | None = setting(None, "decay of a session's outcome per step away from its "
+                                  "end, 1 = every action gets the full outcome (default: "
+                                  "reinforce 0.95; ppo and a2c 0.99, their discount)",
+                                  low=0, high=1)
+    entropy: float = setting(0.01, "entropy bonus coefficient", low=0)
+    baseline: bool = setting(False, "centre returns on a running mean instead of the batch mean")
+    max_grad_norm: float = setting(1.0, "clip the gradient norm to this (0 = no clipping)", low=0)
+    noop: bool = setting(False, "ALE Pong: add NOOP to the UP/DOWN actions")
+    seed: int = setting(0, "random seed (policy init, sampling, every rollout's games)", low=0,
+                        high=MAX_SEED)
+    device: str = setting("auto", "where the policy runs", choices=DEVICES, resumable=True)
+    eval_sessions: int = setting(512, "sessions per evaluation (the same sessions every time)",
+                                 low=1, resumable=True)
+    eval_every: int = setting(10, "evaluate every N updates (0 = only at the end)", low=0,
+                              resumable=True)
+    eval_stochastic: bool = setting(False, "evaluate by sampling actions instead of taking the "
+                                    "most likely one", resumable=True)
+    video_every: int = setting(0, "record a video every N updates (0 = only at the end)", low=0,
+                               resumable=True)
+    video_sessions: int = setting(3, "sessions in each video", low=0, resumable=True)
+    video_format: str = setting("mp4", "video file format", choices=VIDEO_FORMATS,
+                                resumable=True)
+    side_by_side: bool = setting(True, "show the frame difference the agent saw next to the "
+                                 "game", resumable=True)
+    checkpoint_minutes: float = setting(2.0, "write a checkpoint at least this often", above=0,
+                                        resumable=True)
+    progress: bool | None = setting(None, "show a progress bar (default: when stderr is a "
+                                    "terminal)", resumable=True)
+    env_kwargs: dict[str, Any] = setting(help="keyword arguments for the env, key=value ...",
+                                         default_factory=dict)
+
+    def budget(self) -> tuple[int | None, float | None]:
+        """(total env steps, seconds): the default run when neither is given."""
+        if self.total_steps is None and self.minutes is None:
+            return DEFAULT_TOTAL_STEPS, None
+        return self.total_steps, None if self.minutes is None else self.minutes * 60
+
+    def resolved(self) -> AgentSettings:
+        """A copy with the per-algorithm defaults filled in (``lr``, ``gamma``, ``num_envs``)."""
+        changes: dict[str, Any] = {}
+        if self.lr is None:
+            changes["lr"] = DEFAULT_LR[self.algo]
+        if self.gamma is None:
+            changes["gamma"] = 0.95 if self.algo == "reinforce" else 0.99
+        if self.num_envs is None:
+            if self.algo == "reinforce":
+                changes["num_envs"] = self.batch_sessions if is_pucklab(self.env) else 8
+            else:
+                changes["num_envs"] = 16 if self.algo == "a2c" else 8
+        return self.replace(**changes)

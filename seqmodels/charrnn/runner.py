@@ -1,0 +1,168 @@
+"""char-RNN as library calls: ``run`` a training (new or resumed), load a trained run.
+
+>>> from pucklab.seqmodels.charrnn import CharRNNSettings, run       # doctest: +SKIP
+>>> run(CharRNNSettings(corpus="notes.txt", max_steps=200)).metrics  # doctest: +SKIP
+
+A run folder holds ``config.json`` (which command, every setting), ``checkpoints/last.pt`` and
+``best.pt`` (weights, optimiser, scheduler, RNG, counters, vocabulary, ``model_args``),
+``metrics.csv`` + TensorBoard events, and ``loss_curve.png``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from pucklab.runs import (
+    Interrupted,
+    Report,
+    RunError,
+    RunResult,
+    Settings,
+    claim_run_dir,
+    discard_unstarted,
+    load_checkpoint,
+    load_run_settings,
+    resolve_device,
+    save_run_config,
+    setting,
+)
+from pucklab.seqmodels.cells import CELLS
+from pucklab.seqmodels.charrnn.data import CharTask, Vocab, read_corpus
+from pucklab.seqmodels.charrnn.model import CharRNN
+from pucklab.seqmodels.layers import IMPLS
+from pucklab.seqmodels.train_config import TrainConfig
+from pucklab.seqmodels.trainer import Trainer
+
+COMMAND = "char-rnn"
+DEFAULT_EPOCHS = 10.0  # when no budget is given: about 8 minutes on Tiny Shakespeare, 2 cores
+
+
+@dataclass
+class CharRNNSettings(Settings):
+    """Model and data settings of a char-RNN run, and the trainer's (``train``)."""
+
+    corpus: str = setting("shakespeare", "a UTF-8 text file, or 'shakespeare' (Tiny "
+                          "Shakespeare, downloaded once; $PUCKLAB_DATA/tinyshakespeare.txt "
+                          "first); a resume may point at the same text elsewhere",
+                          resumable=True)
+    cell: str = setting("lstm", "recurrent cell", choices=tuple(CELLS))
+    impl: str = setting("fused", "fused torch.nn kernels or our explicit cells (same weights)",
+                        choices=IMPLS)
+    embed: int = setting(64, "embedding size", low=1)
+    hidden: int = setting(256, "hidden units per layer", low=1)
+    layers: int = setting(2, "recurrent layers", low=1)
+    dropout: float = setting(0.0, "dropout between layers and before the head", low=0, below=1)
+    seq_len: int = setting(128, "characters per BPTT chunk", low=1)
+    # twice the updates of 64 at about the same chars/s: learns faster
+    batch_size: int = setting(32, "parallel text streams", low=1)
+    train: TrainConfig = setting(help="trainer settings", default_factory=TrainConfig)
+
+    def resolved(self) -> CharRNNSettings:
+        """With no budget given, train for :data:`DEFAULT_EPOCHS`."""
+        if self.train.budget_given():
+            return self
+        return self.replace(epochs=DEFAULT_EPOCHS)
+
+
+def _corpus_label(corpus: str) -> str:
+    return corpus if corpus == "shakespeare" else Path(corpus).stem
+
+
+def run(settings: CharRNNSettings, run_dir: Path | str | None = None, *,
+        report: Report | None = None, resume: bool = False) -> RunResult:
+    """Train a char-RNN (in ``run_dir``, or ``runs/char-rnn-<corpus>-<cell>__<time>``).
+
+    Args:
+        settings: What to train; validated here.
+        run_dir: The run folder; with ``resume=True``, a folder this command wrote.
+        report: ``report(step, metrics)`` after each validation (``val_loss``,
+            ``best_val_loss``, ...); if it raises, ``last.pt`` is written and it goes on.
+        resume: Continue ``run_dir`` from its last checkpoint: weights, optimiser, schedule,
+            RNG, counters. The corpus may have moved; a different vocabulary is refused.
+
+    Returns:
+        ``metrics``: ``best_val_loss``, ``val_loss`` (of the model the run leaves), ``steps``,
+        ``epochs``, ``wall_time_s``; ``stopped``: budget, early stopping or non-finite loss.
+    """
+    settings.validate()
+    settings = settings.resolved()
+    text, path = read_corpus(settings.corpus)
+    if resume:
+        if run_dir is None:
+            raise RunError("resume needs the run folder")
+        folder = Path(run_dir)
+        ckpt = load_checkpoint(folder, map_location="cpu")
+        if "model_args" not in ckpt or "vocab" not in ckpt.get("task", {}):
+            raise RunError(f"{folder} does not hold a char-rnn checkpoint")
+        task = CharTask(text, settings.seq_len, settings.batch_size,
+                        vocab=_same_vocab(Vocab(tuple(ckpt["task"]["vocab"])), text))
+        model = CharRNN(**dict(ckpt["model_args"], impl=settings.impl))
+    else:
+        task = CharTask(text, settings.seq_len, settings.batch_size)
+        torch.manual_seed(settings.train.seed)  # the initial weights come from the seed too
+        model = CharRNN(len(task.vocab), settings.embed, settings.hidden, settings.layers,
+                        settings.dropout, settings.cell, settings.impl)
+        folder = claim_run_dir(run_dir, f"char-rnn-{_corpus_label(settings.corpus)}-"
+                                        f"{settings.cell}")
+    if settings.corpus != "shakespeare":  # a resume from elsewhere finds the same file
+        settings = settings.replace(corpus=str(path.resolve()))
+    save_run_config(folder, COMMAND, settings, corpus_chars=len(text),
+                    vocab_size=len(task.vocab), parameters=_count(model))
+    try:
+        trainer = Trainer(model, task, settings.train, folder, resume=resume,
+                          extra={"model_args": model.model_args}, report=report)
+    except RunError:
+        if not resume:
+            discard_unstarted(folder)  # e.g. --device cuda without a GPU: leave no empty run
+        raise
+    fit = trainer.fit()
+    if fit.stopped == "interrupted":
+        raise Interrupted(f"interrupted at step {fit.steps}; checkpoint saved, continue with: "
+                          f"char-rnn train --resume {folder}")
+    return RunResult(folder, {"best_val_loss": fit.best_val_loss, "val_loss": fit.val_loss,
+                              "steps": float(fit.steps), "epochs": fit.epochs,
+                              "wall_time_s": fit.wall_time_s},
+                     stopped="done" if fit.stopped == "budget" else fit.stopped,
+                     files=[folder / "checkpoints" / "last.pt", folder / "loss_curve.png"],
+                     details=fit)
+
+
+def _same_vocab(vocab: Vocab, text: str) -> Vocab:
+    theirs = Vocab.from_text(text)
+    if theirs != vocab:
+        extra = sorted(set(theirs.chars) - set(vocab.chars))
+        raise RunError(f"vocabulary mismatch: the run was trained on {len(vocab)} characters, "
+                       f"this corpus has {len(theirs)}"
+                       + (f" (new: {''.join(extra)!r})" if extra else "")
+                       + "; resume with the corpus the run was trained on")
+    return vocab
+
+
+def saved_settings(run_dir: Path | str) -> CharRNNSettings:
+    return load_run_settings(run_dir, CharRNNSettings, COMMAND)
+
+
+def load_model(run_dir: Path | str, checkpoint: str = "last.pt", device: str = "auto",
+               impl: str | None = None) -> tuple[CharRNN, Vocab]:
+    """The trained model and vocabulary of a run (on ``device``; ``impl`` may be switched)."""
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(run_dir, checkpoint, map_location=dev)
+    if "model_args" not in ckpt or "vocab" not in ckpt.get("task", {}):
+        raise RunError(f"{run_dir} does not hold a char-rnn checkpoint")
+    model_args = dict(ckpt["model_args"], **({"impl": impl} if impl else {}))
+    model = CharRNN(**model_args).to(dev)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, Vocab(tuple(ckpt["task"]["vocab"]))
+
+
+def bits(nats: float) -> float:
+    return nats / math.log(2)
+
+
+def _count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

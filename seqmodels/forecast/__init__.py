@@ -1,0 +1,16 @@
+"""Forecasting a time series with recurrent networks, against classical baselines (``forecast``).
+
+    series    loading (statsmodels data sets, CSV), cleaning, splits, differencing, scaling
+    metrics   MAE, RMSE, sMAPE, MASE; naive, seasonal naive, drift, ETS, ARIMA; the backtest
+    model     the recurrent forecaster (direct or recursive)
+    settings  every setting of a run
+    task      the prepared series and the training task the shared Trainer drives
+    runner    ``run(settings, run_dir=None, *, report=None)``: train per seed, backtest
+    predict   forecast the future from a trained run
+    report    the table, CSV files and figure; cli: the ``forecast`` command
+"""
+
+from pucklab.seqmodels.forecast.runner import run
+from pucklab.seqmodels.forecast.settings import ForecastSettings
+
+__all__ = ["ForecastSettings", "run"]

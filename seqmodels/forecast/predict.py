@@ -1,0 +1,62 @@
+"""Forecast the future from a trained run: the best network of every seed, averaged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pucklab.runs import RunError, checkpoint_path, load_config
+from pucklab.seqmodels.forecast.model import Forecaster
+from pucklab.seqmodels.forecast.runner import best_checkpoint, saved_settings, seed_dir
+from pucklab.seqmodels.forecast.series import Transform
+from pucklab.seqmodels.forecast.task import load
+
+
+def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
+    """The best network of every seed of a run, and the scaler they were trained with."""
+    args = saved_settings(run_dir)
+    models, transform = [], None
+    for seed in args.seeds:
+        d = seed_dir(run_dir, seed)
+        if not any(checkpoint_path(d, n).is_file() for n in ("best.pt", "last.pt")):
+            raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
+                           f"forecast --resume {run_dir}")
+        ckpt = best_checkpoint(d)
+        model = Forecaster(**ckpt["model_args"])
+        model.load_state_dict(ckpt["model"])
+        models.append(model.eval())
+        transform = Transform.from_dict(ckpt["task"]["transform"])
+    assert transform is not None
+    return models, transform
+
+
+def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | None = None,
+            column: str | None = None, time_column: str | None = None
+            ) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """Forecast the H steps after the end of a series (the run's own, or the one given).
+
+    Returns the future time stamps, the mean forecast over seeds, and every seed's (S, H).
+    """
+    args = saved_settings(run_dir)
+    if dataset is not None or csv_path is not None:
+        same_kind_csv = csv_path is not None and args.csv is not None
+        args.column = column if column is not None else (args.column if same_kind_csv else None)
+        args.time_column = time_column if time_column is not None else (
+            args.time_column if same_kind_csv else None)
+        args.dataset, args.csv = dataset, csv_path
+    models, transform = load_models(run_dir)
+    series = load(args)
+    lookback = int(load_config(run_dir)["series"]["lookback"])
+    need = lookback + transform.offset
+    if len(series) < need:
+        raise RunError(f"the series has {len(series)} points; this run needs the last {need} "
+                       f"(--lookback {lookback} + {transform.offset} for differencing)")
+    z = transform.forward(series.values)
+    x = torch.tensor(z[-lookback:], dtype=torch.float32).unsqueeze(0)
+    with torch.no_grad():
+        per_seed = np.stack([transform.inverse(series.values, m.forecast(x)[0].double().numpy())
+                             for m in models])
+    return series.future_index(args.horizon), per_seed.mean(axis=0), per_seed

@@ -1,0 +1,122 @@
+"""``lab regularisation``: dropout, L2 (AdamW's decoupled weight decay) and early stopping
+against overfitting, on a char-RNN that memorises a small slice of a corpus.
+
+Every condition is a real ``char-rnn train`` run (:func:`pucklab.seqmodels.charrnn.run`) in its
+own folder under the lab run; the table and figure come from their ``metrics.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from pucklab.runs import RunError, read_metrics
+from pucklab.runs.lab import LabExperiment, LabOutcome
+from pucklab.seqmodels.charrnn import CharRNNSettings, run
+from pucklab.seqmodels.charrnn.data import read_corpus
+from pucklab.seqmodels.train_config import TrainConfig
+
+
+def _reg_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", default="shakespeare", help="text to slice (default: shakespeare)")
+    p.add_argument("--chars", type=int, help="characters of the slice (default: 60000; 8000 "
+                   "with --quick)")
+    p.add_argument("--epochs", type=float, help="epochs per run (default: 20; 4 with --quick)")
+
+
+REG_CONDITIONS = {
+    "none": {},
+    "dropout 0.3": {"dropout": 0.3},
+    "weight decay 0.1 (adamw)": {"optimizer": "adamw", "weight_decay": 0.1},
+    "early stopping (patience 3)": {"patience": 3},
+}
+
+
+def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
+    chars = ns.chars or (8000 if ns.quick else 60000)
+    epochs = ns.epochs or (4.0 if ns.quick else 20.0)
+    if chars < 2000 or epochs <= 0:
+        raise RunError(f"--chars must be >= 2000 and --epochs > 0, got {chars} and {epochs:g}")
+    text, _ = read_corpus(ns.corpus)
+    if len(text) < chars:
+        raise RunError(f"--chars {chars} is more than the corpus holds ({len(text)} characters)")
+    slice_path = run_dir / "corpus_slice.txt"
+    slice_path.write_text(text[:chars], encoding="utf-8")
+    hidden = 64 if ns.quick else 256
+    results: dict[str, list[list[dict[str, float]]]] = {c: [] for c in REG_CONDITIONS}
+    summary: dict[str, list[Any]] = {c: [] for c in REG_CONDITIONS}
+    jobs = [(c, s) for c in REG_CONDITIONS for s in seeds]
+    for cond, seed in tqdm(jobs, disable=not ns.progress, leave=False, desc="runs"):
+        opts = dict(REG_CONDITIONS[cond])
+        cfg = TrainConfig(optimizer=opts.pop("optimizer", "adam"), lr=2e-3, epochs=epochs,
+                          weight_decay=opts.pop("weight_decay", 0.0),
+                          patience=opts.pop("patience", 0), seed=seed, progress=False)
+        settings = CharRNNSettings(corpus=str(slice_path), hidden=hidden, layers=2, seq_len=64,
+                                   batch_size=16, train=cfg, **opts)
+        result = run(settings, run_dir / f"{cond.split(' ')[0]}-seed{seed}")
+        results[cond].append(read_metrics(result.run_dir))
+        summary[cond].append(result.details)
+    rows = []
+    for cond in REG_CONDITIONS:
+        finals_train, finals_val, bests, gaps = [], [], [], []
+        for metrics in results[cond]:
+            train = [m["train_loss"] for m in metrics if not math.isnan(m.get("train_loss", math.nan))]
+            vals = [m["val_loss"] for m in metrics if not math.isnan(m.get("val_loss", math.nan))]
+            last_train = float(np.mean(train[-5:]))
+            finals_train.append(last_train)
+            finals_val.append(vals[-1])
+            bests.append(min(vals))
+            gaps.append(vals[-1] - last_train)
+        kept = [r.val_loss for r in summary[cond]]  # what the run leaves (best under early stop)
+        rows.append({"regulariser": cond, "final_train_loss": float(np.mean(finals_train)),
+                     "final_val_loss": float(np.mean(finals_val)),
+                     "best_val_loss": float(np.mean(bests)),
+                     "kept_model_val_loss": float(np.mean(kept)),
+                     "val_minus_train": float(np.mean(gaps)),
+                     "epochs_run": float(np.mean([r.epochs for r in summary[cond]]))})
+    by = {r["regulariser"]: r for r in rows}
+    none = by["none"]
+    best = min(rows, key=lambda r: r["kept_model_val_loss"])
+    conclusions = [
+        f"Unregularised, the {hidden}-unit char-RNN ends with training loss "
+        f"{none['final_train_loss']:.3f} and validation loss {none['final_val_loss']:.3f} nats/char "
+        f"on a {chars}-character slice (best {none['best_val_loss']:.3f} during training): a gap "
+        f"of {none['val_minus_train']:.3f}.",
+        "Validation loss of the model each run leaves: " + ", ".join(
+            f"{r['regulariser']} {r['kept_model_val_loss']:.3f}" for r in rows)
+        + f"; the lowest is {best['regulariser']}.",
+        "Train-validation gap at the end: " + ", ".join(
+            f"{r['regulariser']} {r['val_minus_train']:.3f}" for r in rows) + ".",
+    ]
+
+    def draw(fig: Any) -> None:
+        axes = [fig.add_subplot(1, len(rows), k + 1) for k in range(len(rows))]
+        for ax, cond in zip(axes, REG_CONDITIONS, strict=True):
+            for k, metrics in enumerate(results[cond]):
+                tr = [(m["epoch"], m["train_loss"]) for m in metrics
+                      if not math.isnan(m.get("train_loss", math.nan))]
+                va = [(m["epoch"], m["val_loss"]) for m in metrics
+                      if not math.isnan(m.get("val_loss", math.nan))]
+                ax.plot(*zip(*tr, strict=True), color="tab:blue", lw=0.8, alpha=0.7,
+                        label="train" if k == 0 else None)
+                ax.plot(*zip(*va, strict=True), color="tab:red", lw=1.4,
+                        label="validation" if k == 0 else None)
+            ax.set(title=cond, xlabel="epoch")
+        axes[0].set_ylabel("loss (nats/char)")
+        axes[0].legend()
+        lows = [r["final_train_loss"] for r in rows]
+        for ax in axes:
+            ax.set_ylim(min(lows) * 0.8, None)
+
+    return LabOutcome(list(rows[0]), rows, conclusions, draw,
+                      {k: ".3f" for k in rows[0] if k != "regulariser"} | {"epochs_run": ".1f"})
+
+
+REGULARISATION = LabExperiment(
+    "regularisation", "Dropout, L2 and early stopping fight overfitting.", run_regularisation,
+    _reg_arguments, default_seeds=2, duration="about 10 minutes")
