@@ -34,9 +34,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from pucklab.runs import read_metrics
-from pucklab.seqmodels import charrnn
-from pucklab.seqmodels.chardata import CharTask, read_corpus
-from pucklab.seqmodels.models import CharRNN, detach_state
+from pucklab.seqmodels.charrnn import CharRNNSettings, load_model, run
+from pucklab.seqmodels.charrnn.data import CharTask, read_corpus
+from pucklab.seqmodels.charrnn.model import CharRNN
+from pucklab.seqmodels.charrnn.runner import bits
+from pucklab.seqmodels.layers import detach_state
 from pucklab.seqmodels.sample import generate
 from pucklab.seqmodels.trainer import TrainConfig, Trainer
 
@@ -126,15 +128,15 @@ def main() -> None:
     run_dir = (ns.out or workdir) / "run"
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    args = charrnn.CharRNNArgs(corpus="shakespeare", cell="lstm", embed=EMBED, hidden=HIDDEN,
+    settings = CharRNNSettings(corpus="shakespeare", cell="lstm", embed=EMBED, hidden=HIDDEN,
                                layers=LAYERS, dropout=QUALITY_DROPOUT, seq_len=SEQ,
                                batch_size=QUALITY_BATCH,
                                train=TrainConfig(optimizer="adam", lr=QUALITY_LR,
                                                  schedule="cosine", clip=5.0,
                                                  minutes=ns.minutes, eval_every=400,
                                                  seed=ns.seed, progress=False))
-    result = charrnn.train(args, run_dir)
-    model, vocab = charrnn.load_model(run_dir, device="cpu")
+    result = run(settings, run_dir).details
+    model, vocab = load_model(run_dir, device="cpu")
     sample = "ROMEO:" + "".join(generate(model, vocab, "ROMEO:", 400, temperature=0.8,
                                          seed=ns.seed))
 
@@ -143,7 +145,7 @@ def main() -> None:
         ("trainer throughput (chars/s)", f"{ours_cps:,.0f}", f"bare nn.LSTM loop {bare_cps:,.0f}",
          f"{ours_cps / bare_cps:.2f}x", ">= 0.9x"),
         (f"Tiny Shakespeare val loss after {ns.minutes:g} min (nats/char)",
-         f"{result.val_loss:.3f} ({charrnn.bits(result.val_loss):.3f} bits)",
+         f"{result.val_loss:.3f} ({bits(result.val_loss):.3f} bits)",
          f"bare loop, 15 min: {REFERENCE_15MIN}",
          f"{result.steps} steps, {result.epochs:.1f} epochs", "<= 1.45"),
     ]

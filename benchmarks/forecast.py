@@ -26,12 +26,13 @@ import platform
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from pucklab.seqmodels import forecasting
+from pucklab.runs import RunResult, load_config
+from pucklab.seqmodels.forecast import ForecastSettings
+from pucklab.seqmodels.forecast import run as run_forecast
 
 SERIES = {
     "sunspots": {"dataset": "sunspots", "horizon": 10},
@@ -40,11 +41,10 @@ SERIES = {
 CELLS = ("lstm", "gru")
 
 
-def run(name: str, cell: str, seeds: list[int], workdir: Path) -> tuple[forecasting.ForecastResult, float]:
-    train = replace(forecasting._default_train(), progress=False)
-    args = forecasting.ForecastArgs(**SERIES[name], cell=cell, seeds=seeds, train=train)
+def run(name: str, cell: str, seeds: list[int], workdir: Path) -> tuple[RunResult, float]:
+    settings = ForecastSettings(**SERIES[name], cell=cell, seeds=seeds).replace(progress=False)
     t0 = time.perf_counter()
-    result = forecasting.train(args, workdir / f"{name}-{cell}")
+    result = run_forecast(settings, workdir / f"{name}-{cell}")
     return result, time.perf_counter() - t0
 
 
@@ -68,9 +68,9 @@ def main() -> None:
     for name in SERIES:
         results = {cell: run(name, cell, seeds, workdir) for cell in CELLS}
         first = results[CELLS[0]][0]
-        bt = first.backtest
+        bt = first.details.backtest
         assert bt is not None
-        config = forecasting.load_config(first.run_dir)
+        config = load_config(first.run_dir)
         s = config["series"]
         say()
         say(f"## {name}: {s['points']} points ({s['start']} .. {s['end']}), horizon "
@@ -83,7 +83,7 @@ def main() -> None:
         rows.update({b: first.table[b] for b in first.table if b not in CELLS})
         for model, r in rows.items():
             if model in CELLS:
-                fits = results[model][0].fits.values()
+                fits = results[model][0].details.fits.values()
                 secs = sum(f.wall_time_s for f in fits) / len(fits)
                 say(f"| {model} (mean ± std of {len(seeds)}) | {r['mase']:.3f} ± {r['mase_std']:.3f}"
                     f" | {r['smape']:.3f} ± {r['smape_std']:.3f} | {r['mae']:.4g} | {r['rmse']:.4g}"

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import torch
 
-from pucklab.agents.args import TrainArgs
-from pucklab.agents.train import start
+from pucklab.agents import AgentSettings, run
 from pucklab.runs import read_metrics
 
 
@@ -69,7 +68,7 @@ def main() -> None:
     p.add_argument("--also", type=float, nargs="*", default=[0.5],
                    help="further win rates to report the time to")
     p.add_argument("--algos", nargs="+", default=["reinforce", "ppo"])
-    p.add_argument("--policy", default=TrainArgs.policy, help="the same for both algorithms")
+    p.add_argument("--policy", default=AgentSettings.policy, help="the same for both algorithms")
     p.add_argument("--out", type=Path, default=Path("runs/rl_race"))
     ns = p.parse_args()
     torch.set_num_threads(2)
@@ -82,10 +81,10 @@ def main() -> None:
                 runs[algo, seed] = run_dir
                 continue
             print(f"--- {algo}, seed {seed}, {ns.minutes} min", file=sys.stderr, flush=True)
-            args = TrainArgs(algo=algo, seed=seed, policy=ns.policy, minutes=ns.minutes,
-                             eval_every=5 if algo == "reinforce" else 10, video_sessions=0,
-                             run_dir=str(run_dir))
-            start(args)
+            settings = AgentSettings(algo=algo, seed=seed, policy=ns.policy, minutes=ns.minutes,
+                                     eval_every=5 if algo == "reinforce" else 10,
+                                     video_sessions=0)
+            run(settings, run_dir)
             runs[algo, seed] = run_dir
     targets = sorted({ns.target, *ns.also})
     print(f"\nTraining time (env steps) to an evaluation win rate, budget {ns.minutes} min per "

@@ -10,22 +10,18 @@ into one line and an exit code.
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pucklab.runs.config_files import read_config_file, to_toml
 from pucklab.runs.result import Interrupted
-from pucklab.runs.settings import (
-    Settings,
-    add_flags,
-    field_info,
-    flag_name,
-    given_settings,
-    read_config_file,
-    to_toml,
-)
+from pucklab.runs.settings import Settings, field_info, fields_of, flag_name
 from pucklab.runs.store import RunError, load_run_settings
 
 
@@ -53,6 +49,78 @@ def guarded(prog: str, body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """``["paddle_height=16", "obs_type=state"]`` -> ``{"paddle_height": 16, ...}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RunError(f"{flag} takes key=value pairs, got {item!r}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """``3`` -> 3, ``0.5`` -> 0.5, ``true`` -> True, ``pixels`` -> "pixels"."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def add_flags(parser: argparse.ArgumentParser, cls: type, defaults: Any = None,
+              group_titles: dict[str, str] | None = None) -> None:
+    """One flag per setting of ``cls`` (nested settings too), help with choices and default.
+
+    Flags are parsed with ``argparse.SUPPRESS`` defaults: what the namespace holds was given.
+    An outer setting's flag wins over a nested one of the same name (forecast's
+    ``--seed SEED ...`` over the trainer's ``seed``, which forecast sets per network).
+    """
+    defaults = defaults if defaults is not None else cls()
+    for f, tp, _ in fields_of(cls):
+        if not f.metadata.get("cli", True):
+            continue
+        value = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(tp):
+            add_flags(parser, tp, value)
+            continue
+        m = f.metadata
+        text = m.get("help", "")
+        if m.get("choices"):
+            text += f" (one of: {', '.join(map(str, m['choices']))})"
+        shown = "see text" if value is None else (" ".join(map(str, value)) if isinstance(
+            value, list) else value)
+        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
+                              "help": f"{text} (default: {shown})" if value != {} else text}
+        origin = typing.get_origin(tp)
+        if tp is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif origin is dict:
+            kw.update(nargs="+", action="extend", metavar="KEY=VALUE")
+        elif origin is list:
+            (item,) = typing.get_args(tp)
+            kw.update(nargs="+", type=item, metavar=m.get("metavar") or f.name.upper().rstrip("S"))
+        else:
+            kw.update(type=tp, metavar=m.get("metavar") or (f.name.upper() if tp is str else None))
+        if flag_name(f) not in parser._option_string_actions:
+            parser.add_argument(flag_name(f), **kw)
+
+
+def given_settings(cls: type, ns: argparse.Namespace) -> dict[str, Any]:
+    """The settings the flags gave (``KEY=VALUE`` tables parsed), by flat name."""
+    info = field_info(cls)
+    given = {k: v for k, v in vars(ns).items() if k in info}
+    for name, value in given.items():
+        if typing.get_origin(info[name][1]) is dict:
+            given[name] = parse_key_values(value, flag_name(info[name][0]))
+    return given
 
 
 @dataclass

@@ -4,8 +4,9 @@ Every trainable command (``train-agent``, ``char-rnn train``, ``forecast``) decl
 settings as a dataclass whose fields are made with :func:`setting`: the default, a one-line
 help, and what a valid value is (choices, bounds). From that one declaration come
 
-* the command-line flags (:func:`add_flags`; ``--lr``, ``--no-progress``, ...),
-* ``--config FILE`` (TOML or YAML, by the same names) and ``--print-config`` (:func:`to_toml`),
+* the command-line flags (:func:`pucklab.runs.cli.add_flags`; ``--lr``, ``--no-progress``),
+* ``--config FILE`` (TOML or YAML, by the same names) and ``--print-config``
+  (:mod:`pucklab.runs.config_files`),
 * the validation every run gets, wherever its settings came from (:meth:`Settings.validate`):
   a value of the wrong type, outside its choices or bounds, or not finite is one line,
 * ``config.json`` in the run folder (:meth:`Settings.to_dict` / :meth:`Settings.from_dict`).
@@ -72,7 +73,7 @@ def _unwrap(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _fields(cls: type) -> Iterator[tuple[Field, Any, bool]]:
+def fields_of(cls: type) -> Iterator[tuple[Field, Any, bool]]:
     """(field, type without None, None allowed) of a settings dataclass, in order."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -100,7 +101,7 @@ class Settings:
 
     def validate(self) -> None:
         """One line (:class:`RunError`) for the first value no run could use."""
-        for f, tp, optional in _fields(type(self)):
+        for f, tp, optional in fields_of(type(self)):
             value = getattr(self, f.name)
             if dataclasses.is_dataclass(tp):
                 value.validate()
@@ -112,7 +113,7 @@ class Settings:
         """Every setting by name, nested settings flattened (what config.json and
         ``--print-config`` hold)."""
         out: dict[str, Any] = {}
-        for f, tp, _ in _fields(type(self)):
+        for f, tp, _ in fields_of(type(self)):
             value = getattr(self, f.name)
             if dataclasses.is_dataclass(tp):
                 out.update(value.to_dict())
@@ -132,7 +133,7 @@ class Settings:
     @classmethod
     def _build(cls: type[S], flat: dict[str, Any], source: str) -> S:
         kwargs: dict[str, Any] = {}
-        for f, tp, optional in _fields(cls):
+        for f, tp, optional in fields_of(cls):
             if dataclasses.is_dataclass(tp):
                 default = _default(f)
                 kwargs[f.name] = tp._build({**default.to_dict(), **{
@@ -156,7 +157,7 @@ def _default(f: Field) -> Any:
 def names(cls: type) -> set[str]:
     """Every flat setting name of a settings class (nested fields included)."""
     out: set[str] = set()
-    for f, tp, _ in _fields(cls):
+    for f, tp, _ in fields_of(cls):
         out |= names(tp) if dataclasses.is_dataclass(tp) else {f.name}
     return out
 
@@ -164,7 +165,7 @@ def names(cls: type) -> set[str]:
 def field_info(cls: type) -> dict[str, tuple[Field, Any, bool]]:
     """Flat name -> (field, type, None allowed), nested settings included."""
     out: dict[str, tuple[Field, Any, bool]] = {}
-    for f, tp, optional in _fields(cls):
+    for f, tp, optional in fields_of(cls):
         if dataclasses.is_dataclass(tp):
             out.update(field_info(tp))
         else:
@@ -175,7 +176,7 @@ def field_info(cls: type) -> dict[str, tuple[Field, Any, bool]]:
 def _flatten(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
     """Names with ``-`` or ``_``; a nested table (``[train]``) is read into the flat names."""
     known = field_info(cls)
-    nested = {f.name for f, tp, _ in _fields(cls) if dataclasses.is_dataclass(tp)}
+    nested = {f.name for f, tp, _ in fields_of(cls) if dataclasses.is_dataclass(tp)}
     flat: dict[str, Any] = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
@@ -248,124 +249,3 @@ def _check_bounds(name: str, m: Any, v: float) -> None:
         assert bound is not None
         rule = f"{bound[1]} {bound[0]:g}"
     raise RunError(f"{name} must be {rule}, got {v}")
-
-
-# -- command line --------------------------------------------------------------------------------
-def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
-    """``["paddle_height=16", "obs_type=state"]`` -> ``{"paddle_height": 16, ...}``."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RunError(f"{flag} takes key=value pairs, got {item!r}")
-        out[key.strip()] = parse_value(value)
-    return out
-
-
-def parse_value(text: str) -> Any:
-    """``3`` -> 3, ``0.5`` -> 0.5, ``true`` -> True, ``pixels`` -> "pixels"."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def add_flags(parser: argparse.ArgumentParser, cls: type, defaults: Any = None,
-              group_titles: dict[str, str] | None = None) -> None:
-    """One flag per setting of ``cls`` (nested settings too), help with choices and default.
-
-    Flags are parsed with ``argparse.SUPPRESS`` defaults: what the namespace holds was given.
-    An outer setting's flag wins over a nested one of the same name (forecast's
-    ``--seed SEED ...`` over the trainer's ``seed``, which forecast sets per network).
-    """
-    defaults = defaults if defaults is not None else cls()
-    for f, tp, _ in _fields(cls):
-        if not f.metadata.get("cli", True):
-            continue
-        value = getattr(defaults, f.name)
-        if dataclasses.is_dataclass(tp):
-            add_flags(parser, tp, value)
-            continue
-        m = f.metadata
-        text = m.get("help", "")
-        if m.get("choices"):
-            text += f" (one of: {', '.join(map(str, m['choices']))})"
-        shown = "see text" if value is None else (" ".join(map(str, value)) if isinstance(
-            value, list) else value)
-        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
-                              "help": f"{text} (default: {shown})" if value != {} else text}
-        origin = typing.get_origin(tp)
-        if tp is bool:
-            kw["action"] = argparse.BooleanOptionalAction
-        elif origin is dict:
-            kw.update(nargs="+", action="extend", metavar="KEY=VALUE")
-        elif origin is list:
-            (item,) = typing.get_args(tp)
-            kw.update(nargs="+", type=item, metavar=m.get("metavar") or f.name.upper().rstrip("S"))
-        else:
-            kw.update(type=tp, metavar=m.get("metavar") or (f.name.upper() if tp is str else None))
-        if flag_name(f) not in parser._option_string_actions:
-            parser.add_argument(flag_name(f), **kw)
-
-
-def given_settings(cls: type, ns: argparse.Namespace) -> dict[str, Any]:
-    """The settings the flags gave (``KEY=VALUE`` tables parsed), by flat name."""
-    info = field_info(cls)
-    given = {k: v for k, v in vars(ns).items() if k in info}
-    for name, value in given.items():
-        if typing.get_origin(info[name][1]) is dict:
-            given[name] = parse_key_values(value, flag_name(info[name][0]))
-    return given
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The table of a TOML or YAML settings file (names as the flags, with ``-`` or ``_``)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise RunError(f"cannot read config {path}: {getattr(err, 'strerror', None) or err}"
-                       ) from err
-    suffix = path.suffix.lower()
-    if suffix not in (".toml", ".yaml", ".yml"):
-        raise RunError(f"config {path} must be .toml, .yaml or .yml")
-    try:
-        if suffix == ".toml":
-            data = tomllib.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-    except Exception as err:  # tomllib.TOMLDecodeError, yaml.YAMLError
-        raise RunError(f"cannot parse config {path}: {str(err).splitlines()[0]}") from err
-    if not isinstance(data, dict):
-        raise RunError(f"config {path} must be a table of settings, got {type(data).__name__}")
-    return data
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}"
-                                for k, v in value.items()) + " }"
-    raise TypeError(f"no TOML for {value!r}")
-
-
-def to_toml(settings: Settings, title: str = "") -> str:
-    """The settings as a TOML file that ``--config`` reads back; unset ones (None) as comments."""
-    lines = [f"# {title}"] if title else []
-    for name, value in settings.to_dict().items():
-        lines.append(f"# {name} = (not set)" if value is None else f"{name} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"

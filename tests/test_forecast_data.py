@@ -13,17 +13,17 @@ from hypothesis import strategies as st
 
 from pucklab.runs import RunError
 from pucklab.seqmodels.forecast import metrics as fc
-from pucklab.seqmodels.forecast.series import (
+from pucklab.seqmodels.forecast.series import load_series
+from pucklab.seqmodels.forecast.settings import ForecastSettings
+from pucklab.seqmodels.forecast.task import WindowTask, prepare
+from pucklab.seqmodels.forecast.windows import (
     Transform,
     difference,
-    load_series,
     make_split,
     mase_scale,
     undifference,
     windows,
 )
-from pucklab.seqmodels.forecast.settings import ForecastSettings
-from pucklab.seqmodels.forecast.task import WindowTask, prepare
 
 
 def write_csv(path, values, times=None, column="value"):

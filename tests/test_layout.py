@@ -1,7 +1,9 @@
-"""The package boundaries of the design: dependencies point one way.
+"""The shape of the code: dependencies point one way, and no module imports itself back.
 
 envs imports nothing of ours; agents imports envs and runs; seqmodels imports runs only; runs
-imports nothing of ours. Checked on the source (every ``import pucklab.x`` / ``from pucklab.x``).
+imports nothing of ours. Checked on the source of every module of every package and subpackage
+(every ``import pucklab.x`` / ``from pucklab.x``, also those inside functions, which would
+only hide a cycle), and no module is over ~300 lines.
 """
 
 from __future__ import annotations
@@ -13,24 +15,84 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {"envs": set(), "runs": set(), "agents": {"envs", "runs"}, "seqmodels": {"runs"}}
+MAX_LINES = 320  # "about 300"
+#: Modules allowed to be longer, and why.
+LONG = {"pucklab.envs.physics": "the one numba core: physics and incremental drawing share the "
+                                "state layout and compile together"}
 
 
-def pucklab_imports(path: Path) -> set[str]:
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(["pucklab", *parts])
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for package in ALLOWED for p in sorted((ROOT / package).rglob("*.py"))
+            if "runs" not in p.relative_to(ROOT / package).parts[:-1]}  # not ./runs/<run>/
+
+
+def imported(path: Path, known: set[str]) -> set[str]:
+    """The pucklab modules ``path`` imports: ``from pucklab.a import b`` names the module
+    ``pucklab.a.b`` when there is one, else ``pucklab.a`` (its ``__init__``)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-            [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "pucklab" and len(parts) > 1:
-                found.add(parts[1])
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("pucklab.")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pucklab."):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in known else node.module)
     return found
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_dependencies_point_one_way(package):
-    files = sorted((ROOT / package).glob("*.py"))
-    assert files, package
+    files = [p for name, p in modules().items() if name.split(".")[1] == package]
+    assert len(files) > 3, package
+    known = set(modules())
     for path in files:
-        others = pucklab_imports(path) - {package}
+        others = {m.split(".")[1] for m in imported(path, known)} - {package}
         assert others <= ALLOWED[package], f"{path.relative_to(ROOT)} imports {others}"
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of ``graph`` as a list of nodes, or None (depth-first, three colours)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_find_cycle_finds_one_and_only_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_import_cycle_between_modules():
+    mods = modules()
+    known = set(mods)
+    graph = {name: imported(path, known) - {name} for name, path in mods.items()}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_modules_are_small():
+    big = {name: n for name, path in modules().items() if name not in LONG
+           and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not big, big

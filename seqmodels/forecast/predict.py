@@ -11,8 +11,8 @@ import torch
 from pucklab.runs import RunError, checkpoint_path, load_config
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import best_checkpoint, saved_settings, seed_dir
-from pucklab.seqmodels.forecast.series import Transform
 from pucklab.seqmodels.forecast.task import load
+from pucklab.seqmodels.forecast.windows import Transform
 
 
 def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:

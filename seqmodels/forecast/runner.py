@@ -38,9 +38,10 @@ from pucklab.runs import (
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast import report as show
 from pucklab.seqmodels.forecast.model import Forecaster
-from pucklab.seqmodels.forecast.series import stamp, windows
+from pucklab.seqmodels.forecast.series import stamp
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.task import Prepared, WindowTask, fingerprint, prepare
+from pucklab.seqmodels.forecast.windows import windows
 from pucklab.seqmodels.trainer import Result, Trainer
 
 COMMAND = "forecast"

@@ -13,7 +13,8 @@ from pucklab.runs import RunError, Settings, setting
 from pucklab.seqmodels.cells import CELLS
 from pucklab.seqmodels.forecast.metrics import BASELINES
 from pucklab.seqmodels.forecast.model import STRATEGIES
-from pucklab.seqmodels.forecast.series import DIFFERENCES, MISSING
+from pucklab.seqmodels.forecast.series import MISSING
+from pucklab.seqmodels.forecast.windows import DIFFERENCES
 from pucklab.seqmodels.layers import IMPLS
 from pucklab.seqmodels.train_config import MAX_SEED, TrainConfig
 

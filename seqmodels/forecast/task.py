@@ -18,17 +18,16 @@ from torch.nn import functional as F
 
 from pucklab.runs import RunError
 from pucklab.seqmodels.forecast.model import Forecaster
-from pucklab.seqmodels.forecast.series import (
-    Series,
+from pucklab.seqmodels.forecast.series import Series, load_series
+from pucklab.seqmodels.forecast.settings import ForecastSettings
+from pucklab.seqmodels.forecast.windows import (
     Split,
     Transform,
     difference_lags,
-    load_series,
     make_split,
     mase_scale,
     windows,
 )
-from pucklab.seqmodels.forecast.settings import ForecastSettings
 
 
 @dataclass
