@@ -16,7 +16,8 @@ from pucklab.runs.metrics import MetricsLogger, plot_curves, read_metrics
 from pucklab.runs.optim import OPTIMIZERS, make_optimizer
 from pucklab.runs.result import Interrupted, Report, RunResult
 from pucklab.runs.rng import restore_rng, rng_state
-from pucklab.runs.settings import Settings, setting, to_toml
+from pucklab.runs.config_files import to_toml
+from pucklab.runs.settings import Settings, setting
 from pucklab.runs.store import (
     RunError,
     atomic_path,

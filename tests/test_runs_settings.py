@@ -1,0 +1,106 @@
+"""Settings dataclasses: one source for flags, config files, --print-config and validation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from pucklab.agents import AgentSettings
+from pucklab.agents import cli as agent_cli
+from pucklab.runs import RunError, Settings, setting, to_toml
+from pucklab.runs.cli import parse_run_args
+from pucklab.runs.config_files import read_config_file
+from pucklab.seqmodels.charrnn import CharRNNSettings
+from pucklab.seqmodels.charrnn import cli as charrnn_cli
+from pucklab.seqmodels.forecast import ForecastSettings
+from pucklab.seqmodels.forecast import cli as forecast_cli
+from pucklab.seqmodels.train_config import TrainConfig
+
+
+@dataclass
+class Inner(Settings):
+    rate: float = setting(0.5, "a rate", above=0, below=1)
+
+
+@dataclass
+class Outer(Settings):
+    kind: str = setting("a", "a kind", choices=("a", "b"))
+    count: int = setting(1, "a count", low=1)
+    share: float = setting(0.5, "a share", low=0, high=1)
+    size: int | None = setting(None, "optional", low=2)
+    seeds: list[int] = setting(help="seeds", default_factory=lambda: [0], low=0)
+    inner: Inner = setting(help="nested", default_factory=Inner)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"kind": "c"}, "--kind must be one of a, b, got 'c'"),
+    ({"count": 0}, "--count must be >= 1, got 0"),
+    ({"share": 1.5}, "--share must be in [0, 1], got 1.5"),
+    ({"share": math.inf}, "--share must be a finite number"),
+    ({"size": 1}, "--size must be >= 2, got 1"),
+    ({"seeds": [0, -1]}, "--seeds must be >= 0, got -1"),
+    ({"rate": 1.0}, "--rate must be in (0, 1), got 1.0"),
+])
+def test_validation_comes_from_the_fields(values, message):
+    settings = Outer.from_dict(values)
+    with pytest.raises(RunError) as err:
+        settings.validate()
+    assert str(err.value).startswith(message)
+
+
+def test_types_unknown_names_and_nested_tables():
+    with pytest.raises(RunError, match="count must be int, got 'many'"):
+        Outer.from_dict({"count": "many"}, source="f.toml")
+    with pytest.raises(RunError, match="f.toml: unknown setting 'colour'"):
+        Outer.from_dict({"colour": 1}, source="f.toml")
+    with pytest.raises(RunError, match="seeds must be a list of int"):
+        Outer.from_dict({"seeds": 3})
+    nested = Outer.from_dict({"inner": {"rate": 0.25}, "count": 3})
+    assert nested.inner.rate == 0.25 and nested.count == 3
+    assert nested.to_dict() == {"kind": "a", "count": 3, "share": 0.5, "size": None,
+                                "seeds": [0], "rate": 0.25}
+    assert nested.replace(rate=0.75).inner.rate == 0.75 and nested.inner.rate == 0.25
+
+
+@pytest.mark.parametrize("cls, argv", [
+    (AgentSettings, ["--lr", "0.02", "--env-kwargs", "obs_type=state", "--minutes", "2"]),
+    (CharRNNSettings, ["--corpus", "notes.txt", "--hidden", "32", "--lr", "0.01"]),
+    (ForecastSettings, ["--dataset", "co2", "--seed", "0", "2", "--baselines", "naive"]),
+])
+def test_print_config_round_trips_through_config(cls, argv, tmp_path):
+    printed = parse_run_args(cls, [*argv, "--print-config"], "p", "p", "")
+    assert printed.print_config
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(printed.settings))
+    again = parse_run_args(cls, ["--config", str(path)], "p", "p", "").settings
+    assert again == printed.settings
+    override = parse_run_args(cls, ["--config", str(path), "--lr", "0.5"], "p", "p", "")
+    assert override.settings.to_dict()["lr"] == 0.5  # flags override the file
+    assert set(read_config_file(path)) <= set(printed.settings.to_dict())
+
+
+@pytest.mark.parametrize("main, argv", [
+    (agent_cli.main, []), (charrnn_cli.main, ["train"]), (forecast_cli.main, [])])
+def test_every_command_prints_its_config(main, argv, capsys):
+    assert main([*argv, "--print-config", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# ") and "lr = " in out and "optimizer = \"adam\"" in out
+    assert "seed = 7" in out or "seeds = [7]" in out
+
+
+def test_defaults_that_depend_on_other_settings_are_resolved():
+    assert CharRNNSettings().resolved().train.epochs == 10.0
+    assert CharRNNSettings().replace(minutes=1.0).resolved().train.epochs is None
+    forecast = ForecastSettings().resolved()
+    assert forecast.dataset == "sunspots" and forecast.train.epochs == 300.0
+    assert forecast.train.lr == 1e-3 and forecast.train.schedule == "plateau"
+    assert AgentSettings(algo="ppo").resolved().lr == 2.5e-4
+
+
+def test_cross_field_rules():
+    with pytest.raises(RunError, match="nesterov needs --momentum > 0"):
+        TrainConfig(optimizer="nesterov", momentum=0.0).validate()
+    with pytest.raises(RunError, match="exactly one of --dataset or --csv"):
+        ForecastSettings(dataset="co2", csv="x.csv").validate()
