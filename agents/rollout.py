@@ -89,12 +89,32 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
         done_once |= end
         if done_once.all():
             break
-    rewards_t = torch.as_tensor(np.stack(rewards))  # (T, B)
-    ends_t = torch.as_tensor(np.stack(ends))
+    steps = len(rewards)
+    valid, returns, totals = count(np.stack(rewards), np.stack(ends), np.stack(autoreset), gamma,
+                                   reset_on_reward, first_session_only)
+    valid_dev = valid.to(device)
+    return Batch(
+        obs=frames[:steps][valid_dev] if keep_obs else frames[:0, 0],
+        actions=actions[:steps][valid_dev],
+        returns=returns.to(device)[valid_dev],
+        sessions=int(totals.numel()),
+        wins=int((totals > 0).sum()),
+        session_reward=float(totals.mean()) if totals.numel() else float("nan"),
+        env_steps=steps * n,
+    )
+
+
+def count(rewards: np.ndarray, ends: np.ndarray, autoreset: np.ndarray, gamma: float,
+          reset_on_reward: bool, first_session_only: bool
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Which steps of a (T, B) rollout count, the credit of every step, and the total reward
+    of every counted session (credit window); see :func:`collect`."""
+    rewards_t = torch.as_tensor(rewards)  # (T, B)
+    ends_t = torch.as_tensor(ends)
     boundary = ends_t | (rewards_t != 0) if reset_on_reward else ends_t
     # A step counts if a credit window closes at or after it within the rollout, and the env did
     # not ignore its action (next-step autoreset).
-    valid = _closes_later(boundary) & ~torch.as_tensor(np.stack(autoreset))
+    valid = _closes_later(boundary) & ~torch.as_tensor(autoreset)
     if first_session_only:  # steps up to and including each stream's first session end
         valid &= (torch.cumsum(ends_t.int(), 0) - ends_t.int()) == 0
     returns = discounted_returns(rewards_t, ends_t, gamma, reset_on_reward)
@@ -107,17 +127,7 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
     if first_session_only:
         counted_starts[1:] = False
     totals = discounted_returns(rewards_t, ends_t, 1.0, reset_on_reward)[counted_starts]
-    steps = len(rewards)
-    valid_dev = valid.to(device)
-    return Batch(
-        obs=frames[:steps][valid_dev] if keep_obs else frames[:0, 0],
-        actions=actions[:steps][valid_dev],
-        returns=returns.to(device)[valid_dev],
-        sessions=int(totals.numel()),
-        wins=int((totals > 0).sum()),
-        session_reward=float(totals.mean()) if totals.numel() else float("nan"),
-        env_steps=steps * n,
-    )
+    return valid, returns, totals
 
 
 _BUFFERS: dict[tuple[Any, ...], torch.Tensor] = {}

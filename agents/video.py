@@ -6,15 +6,13 @@ on a headless machine with no system ffmpeg. GIFs go through Pillow.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pucklab.runs.store import FILE_MODE
+from pucklab.runs import atomic_path
 
 FPS = 30
 HOLD = 10  # frames the last picture of a session is held, so its end can be seen
@@ -88,10 +86,7 @@ def write_video(frames: list[np.ndarray], path: Path | str, fps: int = FPS) -> P
     suffix = path.suffix.lower()
     if suffix not in (".mp4", ".gif"):
         raise ValueError(f"video format must be .mp4 or .gif, got {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".mp4":
             # macro_block_size=1: our frame sizes are multiples of 16 anyway; no silent resizing.
             with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7,
@@ -100,9 +95,4 @@ def write_video(frames: list[np.ndarray], path: Path | str, fps: int = FPS) -> P
                     writer.append_data(frame)
         else:
             imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

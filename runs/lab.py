@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from pucklab.runs.cli import Parser, guarded
-from pucklab.runs.store import RunError, atomic_write, discard_unstarted, new_run_dir, save_config
+from pucklab.runs.figures import pyplot, save_figure
+from pucklab.runs.store import RunError, atomic_write, claim_run_dir, discard_unstarted, save_config
 
 PROG = "lab"
 GROUP = "pucklab.lab"
@@ -101,18 +102,10 @@ def write_outcome(run_dir: Path, exp: LabExperiment, outcome: LabOutcome, comman
           + markdown_table(outcome.columns, outcome.rows, outcome.formats) + "\n\n"
           + "\n".join(f"- {c}" for c in outcome.conclusions) + "\n")
     atomic_write(run_dir / "results.md", lambda f: f.write(md.encode()))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(11, 4.5))
+    fig = pyplot().figure(figsize=(11, 4.5))
     outcome.draw(fig)
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(run_dir / "figure.png", lambda f: f.write(png.getvalue()))
+    save_figure(fig, run_dir / "figure.png")
     return md
 
 
@@ -125,8 +118,8 @@ def parser_for(exp: LabExperiment) -> Parser:
     p.add_argument("--seed", type=int, default=0, help="the first seed; seeds are S, S+1, ... "
                    "(default: 0)")
     p.add_argument("--run-dir", help=f"where to write (default: runs/lab-{exp.name}__<time>)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                   help="progress bars (default: on)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: when stderr is a terminal)")
     if exp.add_arguments is not None:
         exp.add_arguments(p)
     return p
@@ -139,10 +132,7 @@ def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
     if n < 1:
         raise RunError(f"--seeds must be >= 1, got {n}")
     seeds = list(range(ns.seed, ns.seed + n))
-    run_dir = Path(ns.run_dir) if ns.run_dir else new_run_dir(f"lab-{exp.name}")
-    if (run_dir / "results.csv").exists():
-        raise RunError(f"{run_dir} already holds lab results; choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = claim_run_dir(ns.run_dir, f"lab-{exp.name}", resumable=False)
     command = " ".join([PROG, exp.name, *argv])
     save_config(run_dir, {"lab": exp.name, "claim": exp.claim, "seeds": seeds,
                           "args": {k: v for k, v in vars(ns).items() if k != "run_dir"},

@@ -42,15 +42,15 @@ def require_choice(flag: str, value: Any, choices: Iterable[Any]) -> None:
         raise RunError(f"{flag} must be one of {', '.join(map(str, choices))}, got {value!r}")
 
 
-def claim_run_dir(run_dir: Path | str | None, name: str, resume_hint: str = "--resume") -> Path:
+def claim_run_dir(run_dir: Path | str | None, name: str, resumable: bool = True) -> Path:
     """The folder a new run writes to: ``run_dir`` (created; refused if it already holds a run,
     i.e. a ``config.json``), or a fresh ``runs/<name>__<time>``."""
     if run_dir is None:
         return new_run_dir(name)
     path = Path(run_dir)
     if (path / CONFIG_FILE).exists():
-        raise RunError(f"{path} already holds a run; continue it with {resume_hint} {path} "
-                       "or choose another --run-dir")
+        how = f"continue it with --resume {path} or choose" if resumable else "choose"
+        raise RunError(f"{path} already holds a run; {how} another --run-dir")
     if path.exists() and not path.is_dir():
         raise RunError(f"--run-dir {path} is a file, not a folder")
     try:

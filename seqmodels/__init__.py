@@ -1,1 +1,9 @@
-"""pucklab.seqmodels: RNN / LSTM / GRU cells, the shared trainer, char-RNN and forecasting (issue 4)."""
+"""pucklab.seqmodels: recurrent sequence models, and the commands built on them.
+
+    cells         RNN / LSTM / GRU cells written as the equations, state-dict equal to torch.nn
+    layers        stacks of them (fused torch.nn kernels or our explicit cells), state helpers
+    trainer       the one Trainer (its settings: train_config); sample: text from a char-RNN
+    charrnn/      ``char-rnn``: corpus, vocabulary, model, run, CLI
+    forecast/     ``forecast``: series, splits, baselines, model, task, run, report, CLI
+    lab/          the sequence half's ``lab`` experiments
+"""

@@ -76,12 +76,35 @@ def test_short_training_run_on_state_observations_improves_the_win_rate():
     before = win_rate()
     for _ in range(120):
         batch = reinforce.collect(env, policy, gamma=1.0, max_steps=50)
-        total, _ = reinforce.loss(policy, batch, reinforce.advantages(batch.returns))
-        optimiser.zero_grad()
-        total.backward()
-        optimiser.step()
+        stats = reinforce.update(policy, optimiser, batch, reinforce.advantages(batch.returns),
+                                 entropy_coef=0.0, max_grad_norm=0.0)
+        assert set(stats) == {"loss", "entropy"}
     after = win_rate()
     assert after > before + 0.3, (before, after)
+
+
+def test_update_is_one_clipped_step_on_the_loss():
+    """update() == zero_grad, backward of loss(), clip to max_grad_norm, step: by hand on SGD."""
+    torch.manual_seed(1)
+    env = state_env(32, seed=1)
+    policy = make_policy("mlp", (5,), 3)
+    twin = make_policy("mlp", (5,), 3)
+    twin.load_state_dict(policy.state_dict())
+    batch = reinforce.collect(env, policy, gamma=0.9, max_steps=50)
+    adv = reinforce.advantages(batch.returns)
+    stats = reinforce.update(policy, torch.optim.SGD(policy.parameters(), lr=0.5), batch, adv,
+                             entropy_coef=0.01, max_grad_norm=0.05)
+    total, expected = reinforce.loss(twin, batch, adv, 0.01)
+    total.backward()
+    grads = [p.grad for p in twin.parameters()]
+    norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    assert norm > 0.05  # so the clipping is exercised
+    with torch.no_grad():
+        for p, g in zip(twin.parameters(), grads, strict=True):
+            p -= 0.5 * g * (0.05 / (norm + 1e-6))
+    assert stats == pytest.approx(expected)
+    for mine, theirs in zip(policy.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs)
 
 
 @pytest.mark.parametrize("kind,shape", [("mlp", (1, 80, 80)), ("cnn", (1, 80, 80)), ("cnn", (5,))])

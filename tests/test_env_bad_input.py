@@ -46,10 +46,17 @@ def test_action_outside_the_space(action):
 
 
 def test_numpy_scalar_actions_are_accepted():
-    env = gym.make("pucklab/AirHockey-v0").unwrapped
+    """numpy scalars and 0-d arrays act exactly as the Python int they hold."""
+    env = gym.make("pucklab/AirHockey-v0", obs_type="state").unwrapped
+    twin = gym.make("pucklab/AirHockey-v0", obs_type="state").unwrapped
     env.reset(seed=0)
-    for action in (np.int64(1), np.int32(2), np.array(0)):
-        env.step(action)
+    twin.reset(seed=0)
+    for action in (np.int64(1), np.int32(2), np.array(0), np.int64(2)):
+        obs, reward, terminated, truncated, _ = env.step(action)
+        expected = twin.step(int(action))
+        assert env.observation_space.contains(obs)
+        np.testing.assert_array_equal(obs, expected[0])
+        assert (reward, terminated, truncated) == expected[1:4]
 
 
 @pytest.mark.parametrize("actions", [np.array([0, 3]), np.array([0, -1]), np.array([0.0, 1.0]),

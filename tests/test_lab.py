@@ -11,8 +11,8 @@ import pytest
 
 from helpers import make_corpus
 from pucklab.runs import lab
+from pucklab.seqmodels.lab import clipping, recall
 from pucklab.seqmodels.lab import gradients as seqlab
-from pucklab.seqmodels.lab import recall
 
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
                         "regularisation")
@@ -96,13 +96,13 @@ def test_gradient_norms_match_autograd_on_a_tiny_case():
     assert norms[1] == pytest.approx(g0.norm().item())
 
 
-def test_unclipped_sgd_blows_up_where_clipped_trains():
+def test_unclipped_sgd_blows_up_where_clipped_trains(tmp_path):
     chance = math.log(recall.SYMBOLS)
     for seed in (1, 2):
-        losses, norms = recall.train_clipping(0.5, 0.0, 400, 10, 64, seed=seed)
-        clipped, _ = recall.train_clipping(0.5, 1.0, 400, 10, 64, seed=seed)
-        assert np.nanmax(losses) > recall.BLOWN_UP * chance
-        assert np.nanmax(clipped) < recall.BLOWN_UP * chance
+        losses, norms = recall.train_clipping(0.5, 0.0, 400, 10, 64, seed, tmp_path / f"u{seed}")
+        clipped, _ = recall.train_clipping(0.5, 1.0, 400, 10, 64, seed, tmp_path / f"c{seed}")
+        assert np.nanmax(losses) > clipping.BLOWN_UP * chance
+        assert np.nanmax(clipped) < clipping.BLOWN_UP * chance
         assert np.nanmax(norms) > 10 * np.nanmedian(norms[:100])
 
 

@@ -170,14 +170,26 @@ def test_sb3_pixels_runs(tmp_path, policy):
                      "300", "--eval-every", "0", "--eval-sessions", "4", "--video-sessions",
                      "0", "--run-dir", str(tmp_path / policy)])
     assert code == 0
+    table = rows(tmp_path / policy)
+    assert int(table[-1]["env_steps"]) >= 300 and table[-1]["eval_win_rate"] != ""
+    settings, logits, _ = load_run(tmp_path / policy)
+    assert load_checkpoint(tmp_path / policy)["algo"] == "ppo" and settings.policy == policy
+    assert logits(torch.zeros(5, 1, 80, 80)).shape == (5, 3)  # UP, DOWN, STAY from a frame
     assert cli.main(["evaluate", str(tmp_path / policy), "--sessions", "4"]) == 0
 
 
-def test_generic_gymnasium_env(tmp_path):
+def test_generic_gymnasium_env(tmp_path, capsys):
+    """CartPole through gym.make_vec: its episodes are the sessions, +1 per step survived."""
     code = cli.main(["--env", "CartPole-v1", "--batch-sessions", "8", "--total-steps", "2000",
                      "--eval-sessions", "4", "--video-sessions", "0",
                      "--run-dir", str(tmp_path / "cp")])
     assert code == 0
+    table = [r for r in rows(tmp_path / "cp") if r["loss"] != ""]
+    assert all(int(r["sessions"]) >= 8 * (k + 1) for k, r in enumerate(table))
+    assert all(float(r["mean_session_reward"]) >= 8 for r in table)  # no episode is shorter
+    assert all(float(r["win_rate"]) == 1.0 for r in table)  # every episode's total is > 0
+    state = load_checkpoint(tmp_path / "cp")
+    assert state["policy_args"]["obs_shape"] == [4] and state["policy_args"]["num_actions"] == 2
 
 
 def bad(argv: list[str], capsys, expect: str) -> None:

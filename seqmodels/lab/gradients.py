@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from pucklab.runs import RunError
+from pucklab.runs import RunError, progress_bar
 from pucklab.runs.lab import LabExperiment, LabOutcome
 from pucklab.seqmodels.cells import CELLS
 
@@ -65,20 +64,26 @@ def _vg_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=64, help="hidden units (default: 64)")
 
 
-def run_vanishing_gradients(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    length = ns.length or (60 if ns.quick else 200)
-    if length < 2 or ns.hidden < 1:
-        raise RunError("--length must be >= 2 and --hidden >= 1")
-    kinds = ["rnn", "lstm", "gru", FORGET_BIAS_LABEL]
-    curves: dict[str, np.ndarray] = {}  # kind -> (seeds, T) ratios to the norm at the loss
+KINDS = ["rnn", "lstm", "gru", FORGET_BIAS_LABEL]
+Curves = dict[str, np.ndarray]  # kind -> (seeds, T) ratios to the norm at the loss
+
+
+def measure(ns: argparse.Namespace, seeds: list[int], length: int
+            ) -> tuple[Curves, dict[str, float]]:
+    """Every cell's gradient-norm ratios per seed, and its mean norm at the loss."""
+    curves: Curves = {}
     norms0: dict[str, float] = {}
-    for kind in tqdm(kinds, disable=not ns.progress, leave=False, desc="cells"):
+    for kind in progress_bar(ns.progress, iterable=KINDS, leave=False, desc="cells"):
         per_seed = [gradient_norms(kind, length, ns.hidden, 16, 32, s) for s in seeds]
         curves[kind] = np.stack([n / n[0] for n in per_seed])
         norms0[kind] = float(np.mean([n[0] for n in per_seed]))
-    marks = [d for d in (10, 50, 100) if d < length]
+    return curves, norms0
+
+
+def aggregate(curves: Curves, norms0: dict[str, float], length: int,
+              marks: list[int]) -> list[dict[str, Any]]:
     rows = []
-    for kind in kinds:
+    for kind in KINDS:
         # geometric mean over seeds: the curves span hundreds of orders of magnitude
         ratio = np.exp(np.log(np.maximum(curves[kind], 1e-300)).mean(axis=0))
         d3 = _distance_below(ratio, 1e-3)
@@ -88,9 +93,14 @@ def run_vanishing_gradients(ns: argparse.Namespace, seeds: list[int], run_dir: P
                                "decay_per_step": float(ratio[span] ** (1 / span))}
         row.update({f"ratio_at_{d}": float(ratio[d]) for d in marks})
         rows.append(row)
+    return rows
+
+
+def conclude(rows: list[dict[str, Any]], length: int, marks: list[int],
+             seeds: list[int]) -> list[str]:
     by = {r["cell"]: r for r in rows}
-    steps = ", ".join(f"{k} {_steps(by[k]['distance_to_1e-3'])}" for k in kinds[:3])
-    decay = ", ".join(f"{k} x{by[k]['decay_per_step']:.2f}" for k in kinds[:3])
+    steps = ", ".join(f"{k} {_steps(by[k]['distance_to_1e-3'])}" for k in KINDS[:3])
+    decay = ", ".join(f"{k} x{by[k]['decay_per_step']:.2f}" for k in KINDS[:3])
     conclusions = [f"At standard initialisation the gradient falls below 1e-3 of its value at "
                    f"the loss after: {steps} (T = {length}, mean of {len(seeds)} seeds); "
                    f"per step it shrinks by {decay}."]
@@ -102,29 +112,40 @@ def run_vanishing_gradients(ns: argparse.Namespace, seeds: list[int], run_dir: P
     fb, plain = by[FORGET_BIAS_LABEL]["distance_to_1e-3"], by["lstm"]["distance_to_1e-3"]
     conclusions.append(f"Starting the LSTM's forget gate open (bias +1) moves the 1e-3 point "
                        f"from {_steps(plain)} to {_steps(fb)}.")
-    if all(math.isfinite(by[k]["distance_to_1e-3"]) for k in kinds):
+    if all(math.isfinite(by[k]["distance_to_1e-3"]) for k in KINDS):
         conclusions.append(f"No cell keeps its gradient over {length} steps at initialisation; "
                            "the gates make long memory learnable (they can learn to stay open), "
                            "they do not give it for free.")
+    return conclusions
 
-    def draw(fig: Any) -> None:
-        ax = fig.add_subplot(1, 1, 1)
-        dist = np.arange(length)
-        for kind in kinds:
-            logs = np.log10(np.maximum(curves[kind], 1e-300))
-            ax.plot(dist, logs.mean(axis=0), label=kind, lw=1.6)
-            ax.fill_between(dist, logs.min(axis=0), logs.max(axis=0), alpha=0.15)
-        ax.axhline(-3, color="grey", ls=":", lw=1)
-        ax.set_xlabel("distance from the loss, T - t (steps)")
-        ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T||")
-        ax.set_ylim(max(-40, ax.get_ylim()[0]), 1)
-        ax.set_title(f"gradient reaching back through {ns.hidden}-unit cells at standard init "
-                     f"(mean and range of {len(seeds)} seeds)")
-        ax.legend()
 
+def draw(fig: Any, curves: Curves, length: int, hidden: int, seeds: list[int]) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    dist = np.arange(length)
+    for kind in KINDS:
+        logs = np.log10(np.maximum(curves[kind], 1e-300))
+        ax.plot(dist, logs.mean(axis=0), label=kind, lw=1.6)
+        ax.fill_between(dist, logs.min(axis=0), logs.max(axis=0), alpha=0.15)
+    ax.axhline(-3, color="grey", ls=":", lw=1)
+    ax.set_xlabel("distance from the loss, T - t (steps)")
+    ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T||")
+    ax.set_ylim(max(-40, ax.get_ylim()[0]), 1)
+    ax.set_title(f"gradient reaching back through {hidden}-unit cells at standard init "
+                 f"(mean and range of {len(seeds)} seeds)")
+    ax.legend()
+
+
+def run_vanishing_gradients(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
+    length = ns.length or (60 if ns.quick else 200)
+    if length < 2 or ns.hidden < 1:
+        raise RunError("--length must be >= 2 and --hidden >= 1")
+    curves, norms0 = measure(ns, seeds, length)
+    marks = [d for d in (10, 50, 100) if d < length]
+    rows = aggregate(curves, norms0, length, marks)
     cols = ["cell", "norm_at_loss", *[f"ratio_at_{d}" for d in marks], "distance_to_1e-3",
             "decay_per_step"]
-    return LabOutcome(cols, rows, conclusions, draw,
+    return LabOutcome(cols, rows, conclude(rows, length, marks, seeds),
+                      lambda fig: draw(fig, curves, length, ns.hidden, seeds),
                       {**{f"ratio_at_{d}": ".2e" for d in marks}, "decay_per_step": ".3f",
                        "norm_at_loss": ".3g", "distance_to_1e-3": ".0f"})
 

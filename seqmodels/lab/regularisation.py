@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from pucklab.runs import RunError, read_metrics
+from pucklab.runs import RunError, progress_bar, read_metrics
 from pucklab.runs.lab import LabExperiment, LabOutcome
 from pucklab.seqmodels.charrnn import CharRNNSettings, run
 from pucklab.seqmodels.charrnn.data import read_corpus
@@ -37,52 +36,57 @@ REG_CONDITIONS = {
 }
 
 
-def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    chars = ns.chars or (8000 if ns.quick else 60000)
-    epochs = ns.epochs or (4.0 if ns.quick else 20.0)
-    if chars < 2000 or epochs <= 0:
-        raise RunError(f"--chars must be >= 2000 and --epochs > 0, got {chars} and {epochs:g}")
-    text, _ = read_corpus(ns.corpus)
-    if len(text) < chars:
-        raise RunError(f"--chars {chars} is more than the corpus holds ({len(text)} characters)")
-    slice_path = run_dir / "corpus_slice.txt"
-    slice_path.write_text(text[:chars], encoding="utf-8")
-    hidden = 64 if ns.quick else 256
-    results: dict[str, list[list[dict[str, float]]]] = {c: [] for c in REG_CONDITIONS}
-    summary: dict[str, list[Any]] = {c: [] for c in REG_CONDITIONS}
+Histories = dict[str, list[list[dict[str, float]]]]  # condition -> every seed's metrics rows
+
+
+def measure(ns: argparse.Namespace, seeds: list[int], corpus: Path, epochs: float, hidden: int,
+            run_dir: Path) -> tuple[Histories, dict[str, list[Any]]]:
+    """One ``char-rnn`` run per (condition, seed): its metrics rows and how its fit ended."""
+    results: Histories = {c: [] for c in REG_CONDITIONS}
+    fits: dict[str, list[Any]] = {c: [] for c in REG_CONDITIONS}
     jobs = [(c, s) for c in REG_CONDITIONS for s in seeds]
-    for cond, seed in tqdm(jobs, disable=not ns.progress, leave=False, desc="runs"):
+    for cond, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
         opts = dict(REG_CONDITIONS[cond])
         cfg = TrainConfig(optimizer=opts.pop("optimizer", "adam"), lr=2e-3, epochs=epochs,
                           weight_decay=opts.pop("weight_decay", 0.0),
                           patience=opts.pop("patience", 0), seed=seed, progress=False)
-        settings = CharRNNSettings(corpus=str(slice_path), hidden=hidden, layers=2, seq_len=64,
+        settings = CharRNNSettings(corpus=str(corpus), hidden=hidden, layers=2, seq_len=64,
                                    batch_size=16, train=cfg, **opts)
         result = run(settings, run_dir / f"{cond.split(' ')[0]}-seed{seed}")
         results[cond].append(read_metrics(result.run_dir))
-        summary[cond].append(result.details)
+        fits[cond].append(result.details)
+    return results, fits
+
+
+def _column(metrics: list[dict[str, float]], name: str) -> list[float]:
+    return [m[name] for m in metrics if not math.isnan(m.get(name, math.nan))]
+
+
+def aggregate(results: Histories, fits: dict[str, list[Any]]) -> list[dict[str, Any]]:
     rows = []
     for cond in REG_CONDITIONS:
         finals_train, finals_val, bests, gaps = [], [], [], []
         for metrics in results[cond]:
-            train = [m["train_loss"] for m in metrics if not math.isnan(m.get("train_loss", math.nan))]
-            vals = [m["val_loss"] for m in metrics if not math.isnan(m.get("val_loss", math.nan))]
+            train, vals = _column(metrics, "train_loss"), _column(metrics, "val_loss")
             last_train = float(np.mean(train[-5:]))
             finals_train.append(last_train)
             finals_val.append(vals[-1])
             bests.append(min(vals))
             gaps.append(vals[-1] - last_train)
-        kept = [r.val_loss for r in summary[cond]]  # what the run leaves (best under early stop)
+        kept = [r.val_loss for r in fits[cond]]  # what the run leaves (best under early stop)
         rows.append({"regulariser": cond, "final_train_loss": float(np.mean(finals_train)),
                      "final_val_loss": float(np.mean(finals_val)),
                      "best_val_loss": float(np.mean(bests)),
                      "kept_model_val_loss": float(np.mean(kept)),
                      "val_minus_train": float(np.mean(gaps)),
-                     "epochs_run": float(np.mean([r.epochs for r in summary[cond]]))})
-    by = {r["regulariser"]: r for r in rows}
-    none = by["none"]
+                     "epochs_run": float(np.mean([r.epochs for r in fits[cond]]))})
+    return rows
+
+
+def conclude(rows: list[dict[str, Any]], hidden: int, chars: int) -> list[str]:
+    none = {r["regulariser"]: r for r in rows}["none"]
     best = min(rows, key=lambda r: r["kept_model_val_loss"])
-    conclusions = [
+    return [
         f"Unregularised, the {hidden}-unit char-RNN ends with training loss "
         f"{none['final_train_loss']:.3f} and validation loss {none['final_val_loss']:.3f} nats/char "
         f"on a {chars}-character slice (best {none['best_val_loss']:.3f} during training): a gap "
@@ -94,26 +98,42 @@ def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
             f"{r['regulariser']} {r['val_minus_train']:.3f}" for r in rows) + ".",
     ]
 
-    def draw(fig: Any) -> None:
-        axes = [fig.add_subplot(1, len(rows), k + 1) for k in range(len(rows))]
-        for ax, cond in zip(axes, REG_CONDITIONS, strict=True):
-            for k, metrics in enumerate(results[cond]):
-                tr = [(m["epoch"], m["train_loss"]) for m in metrics
-                      if not math.isnan(m.get("train_loss", math.nan))]
-                va = [(m["epoch"], m["val_loss"]) for m in metrics
-                      if not math.isnan(m.get("val_loss", math.nan))]
-                ax.plot(*zip(*tr, strict=True), color="tab:blue", lw=0.8, alpha=0.7,
-                        label="train" if k == 0 else None)
-                ax.plot(*zip(*va, strict=True), color="tab:red", lw=1.4,
-                        label="validation" if k == 0 else None)
-            ax.set(title=cond, xlabel="epoch")
-        axes[0].set_ylabel("loss (nats/char)")
-        axes[0].legend()
-        lows = [r["final_train_loss"] for r in rows]
-        for ax in axes:
-            ax.set_ylim(min(lows) * 0.8, None)
 
-    return LabOutcome(list(rows[0]), rows, conclusions, draw,
+def draw(fig: Any, results: Histories, rows: list[dict[str, Any]]) -> None:
+    axes = [fig.add_subplot(1, len(rows), k + 1) for k in range(len(rows))]
+    for ax, cond in zip(axes, REG_CONDITIONS, strict=True):
+        for k, metrics in enumerate(results[cond]):
+            tr = [(m["epoch"], m["train_loss"]) for m in metrics
+                  if not math.isnan(m.get("train_loss", math.nan))]
+            va = [(m["epoch"], m["val_loss"]) for m in metrics
+                  if not math.isnan(m.get("val_loss", math.nan))]
+            ax.plot(*zip(*tr, strict=True), color="tab:blue", lw=0.8, alpha=0.7,
+                    label="train" if k == 0 else None)
+            ax.plot(*zip(*va, strict=True), color="tab:red", lw=1.4,
+                    label="validation" if k == 0 else None)
+        ax.set(title=cond, xlabel="epoch")
+    axes[0].set_ylabel("loss (nats/char)")
+    axes[0].legend()
+    lows = [r["final_train_loss"] for r in rows]
+    for ax in axes:
+        ax.set_ylim(min(lows) * 0.8, None)
+
+
+def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
+    chars = ns.chars or (8000 if ns.quick else 60000)
+    epochs = ns.epochs or (4.0 if ns.quick else 20.0)
+    if chars < 2000 or epochs <= 0:
+        raise RunError(f"--chars must be >= 2000 and --epochs > 0, got {chars} and {epochs:g}")
+    text, _ = read_corpus(ns.corpus)
+    if len(text) < chars:
+        raise RunError(f"--chars {chars} is more than the corpus holds ({len(text)} characters)")
+    slice_path = run_dir / "corpus_slice.txt"
+    slice_path.write_text(text[:chars], encoding="utf-8")
+    hidden = 64 if ns.quick else 256
+    results, fits = measure(ns, seeds, slice_path, epochs, hidden, run_dir)
+    rows = aggregate(results, fits)
+    return LabOutcome(list(rows[0]), rows, conclude(rows, hidden, chars),
+                      lambda fig: draw(fig, results, rows),
                       {k: ".3f" for k in rows[0] if k != "regulariser"} | {"epochs_run": ".1f"})
 
 
