@@ -66,6 +66,56 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
             assert math.isfinite(value) or math.isinf(value) or key in (
                 "final_loss", "first_blow_up_step"), (key, value)
     assert (run_dir / "figure.png").stat().st_size > 10_000
+    by_first_column = {r[header[0]]: {**r, **numbers(r)} for r in rows}
+    DIRECTION[name](rows if name == "memory-length" else by_first_column)
+
+
+def _vanishing(by):
+    for cell, r in by.items():  # every cell's gradient shrinks with the distance from the loss
+        assert r["ratio_at_50"] < r["ratio_at_10"] < 1, cell
+    assert by["lstm, forget bias 1"]["distance_to_1e-3"] > by["lstm"]["distance_to_1e-3"]
+
+
+def _clipping(by):
+    unclipped, clipped = by["no clipping"], by["clip 1"]
+    assert unclipped["runs_blown_up"] == "2/2" and clipped["runs_blown_up"] == "0/2"
+    assert clipped["final_loss"] < unclipped["final_loss"]
+    assert clipped["max_grad_norm"] < unclipped["max_grad_norm"]
+
+
+def _memory(rows):
+    for r in rows:  # lag 2 is learnt by every cell, even in 300 steps
+        if r["lag"] == "2":
+            assert float(r["accuracy"]) >= 0.95, r
+    assert {r["cell"] for r in rows} == {"rnn", "lstm", "gru", "lstm-chrono"}
+
+
+def _regularisation(by):
+    assert set(by) == {"none", "dropout 0.3", "weight decay 0.1 (adamw)",
+                       "early stopping (patience 3)"}
+    for r in by.values():  # the model a run leaves is never worse than its last validation
+        assert r["kept_model_val_loss"] <= r["final_val_loss"] + 1e-9
+        assert r["best_val_loss"] <= r["final_val_loss"] + 1e-9 and 0 < r["epochs_run"] <= 4
+
+
+def _session_decay(by):
+    assert list(by) == ["1.0", "0.99", "0.95", "0.9"]
+    for r in by.values():
+        assert 0 <= r["final_eval_win_rate_min"] <= r["final_eval_win_rate"] <= 1
+        assert r["grad_rel_variance_init"] > 0 and r["grad_rel_variance_trained"] > 0
+
+
+def _frame_difference(by):
+    assert list(by) == ["difference", "frame", "frames2"]
+    for r in by.values():
+        assert 0 <= r["final_eval_win_rate_min"] <= r["final_eval_win_rate"] <= 1
+
+
+#: What each experiment's quick run must show, beyond its files: the direction of the result
+#: where it is robust at quick size, else the structure of the table.
+DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
+             "memory-length": _memory, "regularisation": _regularisation,
+             "session-decay": _session_decay, "frame-difference": _frame_difference}
 
 
 def test_vanishing_gradients_rnn_far_below_lstm_at_distance_50():
