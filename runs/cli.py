@@ -95,10 +95,12 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, defaults: Any = None,
         text = m.get("help", "")
         if m.get("choices"):
             text += f" (one of: {', '.join(map(str, m['choices']))})"
-        shown = "see text" if value is None else (" ".join(map(str, value)) if isinstance(
-            value, list) else value)
+        if value is None or value == {}:  # the help text says what an unset value means
+            shown = ""
+        else:
+            shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
         kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
-                              "help": f"{text} (default: {shown})" if value != {} else text}
+                              "help": f"{text} (default: {shown})" if shown else text}
         origin = typing.get_origin(tp)
         if tp is bool:
             kw["action"] = argparse.BooleanOptionalAction
@@ -133,12 +135,11 @@ class RunArgs:
     print_config: bool
 
 
-def run_parser(cls: type[Settings], prog: str, description: str,
-               defaults: Settings | None = None) -> Parser:
+def run_parser(cls: type[Settings], prog: str, description: str) -> Parser:
     """Flags of every setting of ``cls``, plus ``--run-dir``, ``--resume``, ``--config`` and
     ``--print-config``."""
     p = Parser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
-    add_flags(p, cls, defaults)
+    add_flags(p, cls)
     p.add_argument("--run-dir", help="where to write the run (default: runs/<name>__<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
                    "last checkpoint, with its settings (only the budget, the device, evaluation "
@@ -162,14 +163,13 @@ def parse_run_args(cls: type[Settings], argv: list[str], prog: str, command: str
         from_file = cls.from_dict(data, source=f"config {ns.config}").to_dict()
         changes = {k: v for k, v in from_file.items() if k in in_file}
     changes.update(given_settings(cls, ns))
-    print_config = bool(getattr(ns, "print_config", False))
+    show = bool(getattr(ns, "print_config", False))
     resume_dir = getattr(ns, "resume", None)
     run_dir = getattr(ns, "run_dir", None)
     if resume_dir is None:
         settings = cls.from_dict(changes, source="flags")
         settings.validate()
-        return RunArgs(settings.resolved(), Path(run_dir) if run_dir else None, False,
-                       print_config)
+        return RunArgs(settings.resolved(), Path(run_dir) if run_dir else None, False, show)
     if run_dir is not None and Path(run_dir) != Path(resume_dir):
         raise RunError("give --resume RUN_DIR or --run-dir, not both")
     saved = load_run_settings(resume_dir, cls, command)
@@ -182,7 +182,7 @@ def parse_run_args(cls: type[Settings], argv: list[str], prog: str, command: str
                            f"({getattr_flat(saved, name)!r} -> {value!r})")
     settings = saved.replace(**changes)
     settings.validate()
-    return RunArgs(settings, Path(resume_dir), True, print_config)
+    return RunArgs(settings, Path(resume_dir), True, show)
 
 
 def read_names(cls: type[Settings], data: dict[str, Any]) -> list[str]:

@@ -232,6 +232,10 @@ def _check_value(f: Field, tp: Any, value: Any) -> None:
             _check_bounds(name, m, v)
 
 
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def _check_bounds(name: str, m: Any, v: float) -> None:
     if isinstance(v, float) and not math.isfinite(v):
         raise RunError(f"{name} must be a finite number, got {v}")
@@ -243,9 +247,9 @@ def _check_bounds(name: str, m: Any, v: float) -> None:
     if ok:
         return
     if lo is not None and hi is not None:
-        rule = f"in {lo[2]}{lo[0]:g}, {hi[0]:g}{hi[2]}"
+        rule = f"in {lo[2]}{_number(lo[0])}, {_number(hi[0])}{hi[2]}"
     else:
         bound = lo if lo is not None else hi
         assert bound is not None
-        rule = f"{bound[1]} {bound[0]:g}"
+        rule = f"{bound[1]} {_number(bound[0])}"
     raise RunError(f"{name} must be {rule}, got {v}")
