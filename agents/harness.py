@@ -91,6 +91,8 @@ class Progress:
 
 @dataclass
 class Evaluation:
+    """Greedy (or sampled) play on fixed sessions: the share won and the mean session reward."""
+
     win_rate: float
     session_reward: float
     sessions: int
