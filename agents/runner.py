@@ -24,6 +24,7 @@ from pucklab.runs import (
     resolve_device,
     save_run_config,
 )
+from pucklab.runs.sweep_study import Trainable
 
 COMMAND = "train-agent"
 TRAINERS = {"reinforce": reinforce.train, "ppo": sb3.train, "a2c": sb3.train}
@@ -74,3 +75,7 @@ def run(settings: AgentSettings, run_dir: Path | str | None = None, *,
         "eval_sessions": float(ev.sessions), "env_steps": float(c.env_steps),
         "sessions": float(c.sessions), "updates": float(c.updates),
         "wall_time_s": c.wall_time_s}, files=harness.files, details=c)
+
+
+#: What ``sweep train-agent`` searches with: the final evaluation win rate, maximised.
+TRAINABLE = Trainable(COMMAND, AgentSettings, run, metric="eval_win_rate", direction="maximize")

@@ -30,6 +30,7 @@ from pucklab.runs import (
     save_run_config,
     setting,
 )
+from pucklab.runs.sweep_study import Trainable
 from pucklab.seqmodels.cells import CELLS
 from pucklab.seqmodels.charrnn.data import CharTask, Vocab, read_corpus
 from pucklab.seqmodels.charrnn.model import CharRNN
@@ -166,3 +167,8 @@ def bits(nats: float) -> float:
 
 def _count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+#: What ``sweep char-rnn`` searches with: the best validation loss, minimised.
+TRAINABLE = Trainable(COMMAND, CharRNNSettings, run, metric="best_val_loss",
+                      direction="minimize")

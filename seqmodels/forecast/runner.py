@@ -35,6 +35,7 @@ from pucklab.runs import (
     resolve_device,
     save_run_config,
 )
+from pucklab.runs.sweep_study import Trainable
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast import report as show
 from pucklab.seqmodels.forecast.model import Forecaster
@@ -189,3 +190,7 @@ def backtest(prep: Prepared, settings: ForecastSettings, models: dict[int, Forec
                                         tuple(settings.baselines))
     forecasts.update(fc.run_baselines(y, origins, h, baselines))
     return fc.Backtest(origins, actual, forecasts, prep.scale), seed_table
+
+
+#: What ``sweep forecast`` searches with: the validation loss (never the test part), minimised.
+TRAINABLE = Trainable(COMMAND, ForecastSettings, run, metric="val_loss", direction="minimize")
