@@ -26,6 +26,7 @@ from pucklab.runs.search_space import fixed_settings, parse_param, read_space
 from pucklab.runs.store import RunError, claim_run_dir, require_choice
 from pucklab.runs.sweep_report import format_rows, rows, write_results
 from pucklab.runs.sweep_study import (
+    HEARTBEAT_S,
     PRUNERS,
     SAMPLERS,
     SWEEP_FILE,
@@ -62,6 +63,9 @@ def sweep_parser(command: str) -> Parser:
                    "sweep over many machines (default: study.db in the sweep folder)")
     p.add_argument("--study", default="sweep", help="study name in the storage (default: sweep)")
     p.add_argument("--seed", type=int, default=0, help="the sampler's seed (default: 0)")
+    p.add_argument("--heartbeat", type=int, default=HEARTBEAT_S, help="seconds between a "
+                   "worker's heartbeats; a trial silent for three is retried by a live worker "
+                   f"(default: {HEARTBEAT_S})")
     p.add_argument("--run-dir", help="the sweep folder; an existing one continues its sweep")
     return p
 
@@ -95,13 +99,14 @@ def configure(command: str, argv: list[str]) -> tuple[SweepConfig, Path]:
     direction = ns.direction or trainable.direction
     require_choice("--direction", direction, ("minimize", "maximize"))
     for flag, value, low in (("--trials", ns.trials, 1), ("--workers", ns.workers, 1),
-                             ("--grid-points", ns.grid_points, 2), ("--seed", ns.seed, 0)):
+                             ("--grid-points", ns.grid_points, 2), ("--seed", ns.seed, 0),
+                             ("--heartbeat", ns.heartbeat, 1)):
         if value < low:
             raise RunError(f"{flag} must be >= {low}, got {value}")
     cfg = SweepConfig(command, [dict(p.__dict__, choices=list(p.choices)) for p in params],
                       fixed, ns.trials, ns.sampler, ns.pruner, ns.seed,
                       ns.metric or trainable.metric, direction, ns.grid_points, ns.storage,
-                      ns.study, ns.workers)
+                      ns.study, ns.workers, ns.heartbeat)
     run_dir = claim_run_dir(ns.run_dir, f"sweep-{command}", resumable=False)
     cfg.save(run_dir)
     return cfg, run_dir
@@ -115,7 +120,7 @@ def open_study(cfg: SweepConfig, run_dir: Path, worker: int = 0) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = make_storage(storage_url(run_dir, cfg.storage))
+    storage = make_storage(storage_url(run_dir, cfg.storage), cfg.heartbeat)
     study = optuna.create_study(study_name=cfg.study, direction=cfg.direction, storage=storage,
                                 load_if_exists=True)
     started = len(study.get_trials(deepcopy=False))

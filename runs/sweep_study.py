@@ -76,6 +76,7 @@ class SweepConfig:
     storage: str = ""
     study: str = "sweep"
     workers: int = 1
+    heartbeat: int = HEARTBEAT_S  # a running trial without one for 3 of these is retried
     extra: dict[str, Any] = field(default_factory=dict)
 
     def space(self) -> list[Param]:
@@ -99,7 +100,7 @@ def storage_url(run_dir: Path, storage: str) -> str:
     return storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
 
 
-def make_storage(url: str) -> Any:
+def make_storage(url: str, heartbeat: int = HEARTBEAT_S) -> Any:
     """Optuna's RDB storage with heartbeats, so a dead worker's trial is failed and retried."""
     import optuna
 
@@ -107,7 +108,7 @@ def make_storage(url: str) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S,
+                url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
                 heartbeat_stale_trial_callback=_retry_callback()(max_retry=2))
     except ImportError as err:  # e.g. no PostgreSQL driver
         raise RunError(f"storage {url.split(':')[0]}: {err}; pip install 'pucklab[distributed]'"
