@@ -144,7 +144,7 @@ def stage_ranges(cfg: SweepConfig, study: Any, number: int) -> tuple[int, dict[s
     Stage 0 is the whole space. A later stage keeps, for every number parameter, the smallest
     range holding the best quarter (at least 3) of the trials finished so far, widened by a
     quarter of its width on each side (in log space where ``log``) and clipped to the original
-    range; a choice keeps the values those trials used.
+    range. A choice stays whole: Optuna keeps one set of values per categorical parameter.
     """
     import optuna
 
@@ -160,7 +160,6 @@ def stage_ranges(cfg: SweepConfig, study: Any, number: int) -> tuple[int, dict[s
         if not values:
             continue
         if p.kind == "choice":
-            ranges[p.name] = sorted(set(values), key=list(p.choices).index)
             continue
         f = math.log if p.log else (lambda v: v)
         g = math.exp if p.log else (lambda v: v)
@@ -199,10 +198,7 @@ def objective(cfg: SweepConfig, trainable: Trainable, run_dir: Path) -> Callable
         stage, ranges = (stage_ranges(cfg, trial.study, trial.number)
                          if cfg.sampler == "coarse-to-fine" else (0, {}))
         for p in cfg.space():
-            if p.name in ranges and p.kind == "choice":
-                values[p.name] = trial.suggest_categorical(p.name, ranges[p.name])
-            else:
-                values[p.name] = p.suggest(trial, *ranges.get(p.name, (None, None)))
+            values[p.name] = p.suggest(trial, *ranges.get(p.name, (None, None)))
         folder, resume = trial_folder(run_dir, trial)
         trial.set_user_attr("run_dir", str(folder.relative_to(run_dir)))
         if cfg.sampler == "coarse-to-fine":

@@ -130,3 +130,19 @@ def test_two_workers_on_the_embedded_storage_run_every_trial_once(tmp_path):
     assert sorted(int(r["trial"]) for r in table) == [0, 1, 2, 3]
     assert all(r["state"] == "complete" for r in table)
     assert len({r["run_dir"] for r in table}) == 4 and len({r["lr"] for r in table}) == 4
+
+
+def test_coarse_to_fine_narrows_around_the_best_trials(tmp_path):
+    run_dir = tmp_path / "c2f"
+    assert main(["forecast", *FORECAST, "--param", "lr=log:1e-4:1e-1", "--param",
+                 "hidden=choice:4,8,16", "--sampler", "coarse-to-fine", "--pruner", "none",
+                 "--trials", "9", "--run-dir", str(run_dir)]) == 0
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{run_dir / 'study.db'}")
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert [t.user_attrs["stage"] for t in trials] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    for t in trials[3:]:
+        low, high = t.user_attrs["ranges"]["lr"]
+        assert 1e-4 <= low <= t.params["lr"] <= high <= 1e-1
+        assert high / low < 1e-1 / 1e-4  # narrower than the whole space
+        assert "hidden" not in t.user_attrs["ranges"]  # a choice stays whole
+    assert "stage 1:" in (run_dir / "results.md").read_text()
