@@ -80,6 +80,12 @@ def _pg_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
+def _runuser() -> str | None:
+    """runuser lives in /usr/sbin, which a plain user's PATH (and CI's) may lack."""
+    return shutil.which("runuser", path=os.pathsep.join(
+        [os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,7 +97,7 @@ def postgres():
     """A PostgreSQL server of our own in a temporary folder on a 127.0.0.1 port; its URL."""
     pg = _pg_bin()
     missing = ("Debian's postgresql package" if pg is None else
-               "runuser" if os.geteuid() == 0 and shutil.which("runuser") is None else
+               "runuser" if os.geteuid() == 0 and _runuser() is None else
                "the [distributed] extra (psycopg)" if importlib.util.find_spec("psycopg") is None
                else None)
     if missing:
@@ -102,7 +108,7 @@ def postgres():
     # be able to reach its data folder.
     folder = Path(tempfile.mkdtemp(prefix="pucklab-pg-"))
     data = folder / "data"
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    as_pg = [str(_runuser()), "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_pg:
         shutil.chown(folder, "postgres")
     port = _free_port()
