@@ -131,8 +131,10 @@ def open_study(cfg: SweepConfig, run_dir: Path, worker: int = 0) -> Any:
                              pruner=make_pruner(cfg.pruner))
 
 
-def work(run_dir: Path, threads: int | None = None, worker: int = 0) -> None:
-    """One worker: run trials of the sweep in ``run_dir`` until it has ``trials`` finished."""
+def work(run_dir: Path, threads: int | None = None, worker: int = 0,
+         quota: int | None = None) -> None:
+    """One worker: run trials of the sweep in ``run_dir`` until it has ``trials`` finished or
+    running (a trial that failed does not count), or until this worker ran ``quota``."""
     import optuna
     import torch
 
@@ -141,21 +143,26 @@ def work(run_dir: Path, threads: int | None = None, worker: int = 0) -> None:
     cfg = SweepConfig.load(run_dir)
     study = open_study(cfg, run_dir, worker)
     trainable = trainables()[cfg.command]
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    budget = optuna.study.MaxTrialsCallback(cfg.trials, states=finished)
+    state = optuna.trial.TrialState
+    counted = (state.COMPLETE, state.PRUNED, state.RUNNING, state.WAITING)
+    budget = optuna.study.MaxTrialsCallback(cfg.trials, states=counted)
 
     def give_up_on_failures(study: Any, trial: Any) -> None:  # every trial failing: stop
         if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))) >= \
                 cfg.trials:
             study.stop()
 
-    if len(study.get_trials(deepcopy=False, states=finished)) < cfg.trials:
-        study.optimize(objective(cfg, trainable, run_dir), callbacks=[budget, give_up_on_failures],
-                       catch=(RunError,))
+    if len(study.get_trials(deepcopy=False, states=counted)) < cfg.trials and quota != 0:
+        study.optimize(objective(cfg, trainable, run_dir), n_trials=quota,
+                       callbacks=[budget, give_up_on_failures], catch=(RunError,))
 
 
-def _worker_process(run_dir: str, threads: int, worker: int) -> None:
-    work(Path(run_dir), threads, worker)
+def _worker_process(run_dir: str, threads: int, worker: int, quota: int) -> None:
+    def body() -> int:
+        work(Path(run_dir), threads, worker, quota)
+        return 0
+
+    sys.exit(guarded(f"{PROG} worker {worker}", body))
 
 
 def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
@@ -163,9 +170,18 @@ def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
     if cfg.workers == 1:
         work(run_dir)
         return
+    import optuna
+
+    # The tables and the study exist before the workers start (they would race to make them),
+    # and each worker takes its share of the trials still to run, so the total is exact.
+    study = open_study(cfg, run_dir)
+    state = optuna.trial.TrialState
+    done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
+    left = max(0, cfg.trials - done)
+    quotas = [left // cfg.workers + (k < left % cfg.workers) for k in range(cfg.workers)]
     threads = max(1, (os.cpu_count() or 1) // cfg.workers)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker_process, args=(str(run_dir), threads, k))
+    procs = [ctx.Process(target=_worker_process, args=(str(run_dir), threads, k, quotas[k]))
              for k in range(cfg.workers)]
     for proc in procs:
         proc.start()
@@ -176,6 +192,10 @@ def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
         for proc in procs:
             proc.join(timeout=60)
         raise
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RunError(f"{len(failed)} of {cfg.workers} workers failed (exit codes "
+                       f"{', '.join(map(str, failed))}); their errors are above")
 
 
 def show(run_dir: Path) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -201,6 +202,7 @@ def objective(cfg: SweepConfig, trainable: Trainable, run_dir: Path) -> Callable
             values[p.name] = p.suggest(trial, *ranges.get(p.name, (None, None)))
         folder, resume = trial_folder(run_dir, trial)
         trial.set_user_attr("run_dir", str(folder.relative_to(run_dir)))
+        trial.set_user_attr("worker", os.getpid())
         if cfg.sampler == "coarse-to-fine":
             trial.set_user_attr("stage", stage)
             trial.set_user_attr("ranges", ranges)

@@ -123,13 +123,16 @@ def test_a_sweep_run_again_on_its_folder_continues(tmp_path):
 
 def test_two_workers_on_the_embedded_storage_run_every_trial_once(tmp_path):
     run_dir = tmp_path / "w"
-    assert main(["forecast", *FORECAST, "--param", "lr=log:1e-3:1e-2", "--sampler", "random",
-                 "--pruner", "none", "--trials", "4", "--workers", "2",
-                 "--run-dir", str(run_dir)]) == 0
+    assert main(["forecast", "--fixed", "dataset=sunspots", "horizon=5", "epochs=25",
+                 "patience=0", "progress=false", "baselines=naive", "--param",
+                 "lr=log:1e-3:1e-2", "--sampler", "random", "--pruner", "none", "--trials", "6",
+                 "--workers", "2", "--run-dir", str(run_dir)]) == 0
     table = results(run_dir)
-    assert sorted(int(r["trial"]) for r in table) == [0, 1, 2, 3]
+    assert sorted(int(r["trial"]) for r in table) == list(range(6))
     assert all(r["state"] == "complete" for r in table)
-    assert len({r["run_dir"] for r in table}) == 4 and len({r["lr"] for r in table}) == 4
+    assert len({r["run_dir"] for r in table}) == 6 and len({r["lr"] for r in table}) == 6
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{run_dir / 'study.db'}")
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers ran trials
 
 
 def test_coarse_to_fine_narrows_around_the_best_trials(tmp_path):
