@@ -22,9 +22,8 @@ from pucklab.agents.runner import COMMAND, run
 from pucklab.agents.settings import VIDEO_FORMATS, AgentSettings
 from pucklab.agents.trained import evaluate_run, record_run
 from pucklab.runs import DEVICES
-from pucklab.runs.cli import Parser, guarded, parse_run_args, print_config
+from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
 
-SUBCOMMANDS = ("train", "evaluate", "record")
 DESCRIPTION = ("Train an agent (REINFORCE, or SB3 PPO/A2C) and record it. Subcommands: "
                "evaluate RUN_DIR, record RUN_DIR (see train-agent evaluate -h).")
 
@@ -85,10 +84,8 @@ def run_record(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in SUBCOMMANDS else "train"
-    rest = argv[1:] if argv and argv[0] in SUBCOMMANDS else argv
-    body = {"evaluate": run_evaluate, "record": run_record, "train": run_train}[command]
-    return guarded(COMMAND, lambda: body(rest))
+    return dispatch(COMMAND, argv, {"train": run_train, "evaluate": run_evaluate,
+                                    "record": run_record}, default=run_train)
 
 
 if __name__ == "__main__":

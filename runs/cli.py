@@ -32,6 +32,29 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+Handler = Callable[[list[str]], int]
+
+
+def dispatch(prog: str, argv: list[str], commands: dict[str, Handler],
+             default: Handler | None = None, usage: str = "", doc: str = "") -> int:
+    """Run ``prog NAME ARGS`` as ``commands[NAME](ARGS)``, :func:`guarded`.
+
+    Anything else goes whole to ``default`` (``train-agent [flags]``). Without a default, ``-h``
+    prints ``doc``, no arguments print ``usage`` (exit 2) and an unknown name is one line."""
+    if argv and argv[0] in commands:
+        handler, rest = commands[argv[0]], argv[1:]
+    elif default is not None:
+        handler, rest = default, argv
+    elif not argv or argv[0] in ("-h", "--help"):
+        print(doc if argv else usage)
+        return 0 if argv else 2
+    else:
+        def handler(_: list[str]) -> int:
+            raise RunError(f"unknown command {argv[0]!r}; {usage}")
+        rest = argv
+    return guarded(prog, lambda: handler(rest))
+
+
 def guarded(prog: str, body: Callable[[], int]) -> int:
     """Run a command's ``body`` and turn what it raises into our exit codes, never a traceback:
     :class:`RunError` -> one line on stderr and 2; argparse's exit (``--help`` 0, usage 2) as
@@ -76,7 +99,7 @@ def parse_value(text: str) -> Any:
 
 
 def add_flags(parser: argparse.ArgumentParser, cls: type, defaults: Any = None,
-              group_titles: dict[str, str] | None = None) -> None:
+              skip: frozenset[str] = frozenset()) -> None:
     """One flag per setting of ``cls`` (nested settings too), help with choices and default.
 
     Flags are parsed with ``argparse.SUPPRESS`` defaults: what the namespace holds was given.
@@ -84,12 +107,13 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, defaults: Any = None,
     ``--seed SEED ...`` over the trainer's ``seed``, which forecast sets per network).
     """
     defaults = defaults if defaults is not None else cls()
+    own = frozenset(flag_name(f) for f, tp, _ in fields_of(cls) if not dataclasses.is_dataclass(tp))
     for f, tp, _ in fields_of(cls):
-        if not f.metadata.get("cli", True):
+        if not f.metadata.get("cli", True) or flag_name(f) in skip:
             continue
         value = getattr(defaults, f.name)
         if dataclasses.is_dataclass(tp):
-            add_flags(parser, tp, value)
+            add_flags(parser, tp, value, skip | own)
             continue
         m = f.metadata
         text = m.get("help", "")
@@ -111,8 +135,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, defaults: Any = None,
             kw.update(nargs="+", type=item, metavar=m.get("metavar") or f.name.upper().rstrip("S"))
         else:
             kw.update(type=tp, metavar=m.get("metavar") or (f.name.upper() if tp is str else None))
-        if flag_name(f) not in parser._option_string_actions:
-            parser.add_argument(flag_name(f), **kw)
+        parser.add_argument(flag_name(f), **kw)
 
 
 def given_settings(cls: type, ns: argparse.Namespace) -> dict[str, Any]:
@@ -173,13 +196,12 @@ def parse_run_args(cls: type[Settings], argv: list[str], prog: str, command: str
     if run_dir is not None and Path(run_dir) != Path(resume_dir):
         raise RunError("give --resume RUN_DIR or --run-dir, not both")
     saved = load_run_settings(resume_dir, cls, command)
-    info = field_info(cls)
+    info, before = field_info(cls), saved.to_dict()
     for name, value in changes.items():
         field, _, _ = info[name]
-        if not field.metadata.get("resumable") and value != getattr_flat(saved, name):
+        if not field.metadata.get("resumable") and value != before[name]:
             raise RunError(f"--resume continues {resume_dir} as it was set up: "
-                           f"{flag_name(field)} cannot change "
-                           f"({getattr_flat(saved, name)!r} -> {value!r})")
+                           f"{flag_name(field)} cannot change ({before[name]!r} -> {value!r})")
     settings = saved.replace(**changes)
     settings.validate()
     return RunArgs(settings, Path(resume_dir), True, show)
@@ -193,10 +215,6 @@ def read_names(cls: type[Settings], data: dict[str, Any]) -> list[str]:
         name = str(key).replace("-", "_")
         out += read_names(cls, value) if name in nested and isinstance(value, dict) else [name]
     return out
-
-
-def getattr_flat(settings: Settings, name: str) -> Any:
-    return settings.to_dict()[name]
 
 
 def print_config(args: RunArgs, prog: str) -> int:

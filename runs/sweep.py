@@ -15,13 +15,14 @@ Running ``sweep`` again with ``--run-dir`` of an existing sweep continues it.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from pucklab.runs.cli import Parser, guarded
+from pucklab.runs.cli import Parser, dispatch, guarded
 from pucklab.runs.search_space import fixed_settings, parse_param, read_space
 from pucklab.runs.store import RunError, claim_run_dir, require_choice
 from pucklab.runs.sweep_report import format_rows, rows, write_results
@@ -72,10 +73,7 @@ def sweep_parser(command: str) -> Parser:
 
 def configure(command: str, argv: list[str]) -> tuple[SweepConfig, Path]:
     """Parse and check everything before any trial runs; create (or reopen) the sweep folder."""
-    found = trainables()
-    if command not in found:
-        raise RunError(f"unknown command {command!r}; sweep one of {', '.join(sorted(found))}")
-    trainable = found[command]
+    trainable = trainables()[command]
     ns = sweep_parser(command).parse_args(argv)
     if ns.run_dir and (Path(ns.run_dir) / SWEEP_FILE).exists():  # continue that sweep
         cfg = SweepConfig.load(Path(ns.run_dir))
@@ -229,25 +227,26 @@ def worker_main(argv: list[str]) -> int:
     return 0
 
 
+def show_main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        raise RunError("usage: sweep show RUN_DIR")
+    return show(Path(argv[0]))
+
+
+def sweep_main(command: str, argv: list[str]) -> int:
+    cfg, run_dir = configure(command, argv)
+    run_sweep(cfg, run_dir)
+    return show(run_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-
-    def body() -> int:
-        if command == "worker":
-            return worker_main(rest)
-        if command == "show":
-            if len(rest) != 1:
-                raise RunError("usage: sweep show RUN_DIR")
-            return show(Path(rest[0]))
-        cfg, run_dir = configure(command, rest)
-        run_sweep(cfg, run_dir)
-        return show(run_dir)
-
-    return guarded(PROG, body)
+    names = sorted(trainables())
+    commands = {"worker": worker_main, "show": show_main,
+                **{n: functools.partial(sweep_main, n) for n in names}}
+    return dispatch(PROG, argv, commands, doc=__doc__.strip(),
+                    usage=f"usage: {PROG} {{{','.join(names)}}} [flags] | {PROG} worker RUN_DIR "
+                          f"| {PROG} show RUN_DIR  (-h for help)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 from pucklab.runs import DEVICES
-from pucklab.runs.cli import Parser, guarded, parse_run_args, print_config
+from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
 from pucklab.seqmodels.charrnn.runner import COMMAND, CharRNNSettings, bits, load_model, run
 from pucklab.seqmodels.sample import generate
 
@@ -69,20 +69,8 @@ def run_sample(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = f"usage: {COMMAND} train [flags] | {COMMAND} sample RUN_DIR [flags]  (-h for help)"
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip() if argv else usage)
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-
-    def body() -> int:
-        if command == "train":
-            return run_train(rest)
-        if command == "sample":
-            return run_sample(rest)
-        print(f"{COMMAND}: error: unknown command {command!r}; {usage}", file=sys.stderr)
-        return 2
-
-    return guarded(COMMAND, body)
+    return dispatch(COMMAND, argv, {"train": run_train, "sample": run_sample}, usage=usage,
+                    doc=__doc__.strip())
 
 
 if __name__ == "__main__":

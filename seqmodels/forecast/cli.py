@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from pucklab.runs import RunError, RunResult, atomic_write, load_config
-from pucklab.runs.cli import Parser, guarded, parse_run_args, print_config
+from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
 from pucklab.seqmodels.forecast.predict import predict
 from pucklab.seqmodels.forecast.report import format_table
 from pucklab.seqmodels.forecast.runner import COMMAND, run
@@ -90,9 +90,7 @@ def run_predict(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "predict":
-        return guarded(PROG, lambda: run_predict(argv[1:]))
-    return guarded(PROG, lambda: run_train(argv[1:] if argv and argv[0] == "train" else argv))
+    return dispatch(PROG, argv, {"train": run_train, "predict": run_predict}, default=run_train)
 
 
 if __name__ == "__main__":
