@@ -35,14 +35,19 @@ SAMPLERS = ("grid", "random", "tpe", "coarse-to-fine")
 PRUNERS = ("median", "hyperband", "none")
 SWEEP_FILE = "sweep.json"
 HEARTBEAT_S = 10
+STAGES = 3  # coarse-to-fine: a random stage over the whole space, then two narrower ones
+TOP_SHARE = 0.25  # ... around the best quarter of the finished trials (at least 3)
+#: Pruning waits for this many finished trials, and a trial is judged from its this-many-th
+#: report on: early evaluations are noisy (an RL win rate after a few updates), and the first
+#: sweep of train-agent, judged from the first report against two trials, pruned 25 of 30.
+STARTUP_TRIALS = 5
+WARMUP_REPORTS = 3
 
 
 def _retry_callback() -> Any:
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     return RetryHeartbeatStaleTrialCallback
-STAGES = 3  # coarse-to-fine: a random stage over the whole space, then two narrower ones
-TOP_SHARE = 0.25  # ... around the best quarter of the finished trials (at least 3)
 
 
 @dataclass
@@ -130,10 +135,12 @@ def make_sampler(cfg: SweepConfig) -> Any:
 
 
 def make_pruner(name: str) -> Any:
+    """Optuna's pruner; the median is taken at the same step over at least 3 finished trials
+    (steps are the command's own: env steps, optimiser steps)."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2)
+        return optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_min_trials=3)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner()
     return optuna.pruners.NopPruner()
@@ -208,12 +215,16 @@ def objective(cfg: SweepConfig, trainable: Trainable, run_dir: Path) -> Callable
             trial.set_user_attr("ranges", ranges)
         settings = trainable.settings.from_dict(values, source=f"trial {trial.number}")
 
+        reports = 0
+
         def report(step: int, metrics: Any) -> None:
+            nonlocal reports
             value = metrics.get(cfg.metric)
             if value is None or not math.isfinite(value):
                 return
             trial.report(float(value), step)
-            if trial.should_prune():
+            reports += 1
+            if reports >= WARMUP_REPORTS and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step}")
 
         result = trainable.run(settings, folder, report=report, resume=resume)

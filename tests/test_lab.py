@@ -11,11 +11,11 @@ import pytest
 
 from helpers import make_corpus
 from pucklab.runs import lab
-from pucklab.seqmodels.lab import clipping, recall
+from pucklab.seqmodels.lab import clipping, recall, search
 from pucklab.seqmodels.lab import gradients as seqlab
 
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
-                        "regularisation")
+                        "regularisation", "hyperparameter-search")
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
 
 
@@ -98,6 +98,15 @@ def _regularisation(by):
         assert r["best_val_loss"] <= r["final_val_loss"] + 1e-9 and 0 < r["epochs_run"] <= 4
 
 
+def _search(by):
+    assert list(by) == ["grid", "random", "coarse-to-fine", "tpe"]
+    assert by["grid"]["trials"] == 4 and by["grid"]["distinct_lr"] == 2  # a 2 x 2 grid
+    for name in ("random", "coarse-to-fine", "tpe"):  # 4 trials, 4 learning rates
+        assert by[name]["trials"] == 4 and by[name]["distinct_lr"] == 4, name
+    for r in by.values():
+        assert 0 < r["best_val_loss"] < 10 and 1e-4 <= r["best_lr"] <= 1e-1
+
+
 def _session_decay(by):
     assert list(by) == ["1.0", "0.99", "0.95", "0.9"]
     for r in by.values():
@@ -115,7 +124,8 @@ def _frame_difference(by):
 #: where it is robust at quick size, else the structure of the table.
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "memory-length": _memory, "regularisation": _regularisation,
-             "session-decay": _session_decay, "frame-difference": _frame_difference}
+             "hyperparameter-search": _search, "session-decay": _session_decay,
+             "frame-difference": _frame_difference}
 
 
 def test_vanishing_gradients_rnn_far_below_lstm_at_distance_50():
@@ -154,6 +164,16 @@ def test_unclipped_sgd_blows_up_where_clipped_trains(tmp_path):
         assert np.nanmax(losses) > clipping.BLOWN_UP * chance
         assert np.nanmax(clipped) < clipping.BLOWN_UP * chance
         assert np.nanmax(norms) > 10 * np.nanmedian(norms[:100])
+
+
+def test_search_trials_are_forecast_runs_and_the_grid_is_covered_once(tmp_path):
+    trace = search.search("grid", 4, 0, 1, 8, tmp_path)
+    points = sorted((round(t["lr"], 12), t["dropout"]) for t in trace)
+    assert points == [(1e-4, 0.0), (1e-4, 0.5), (1e-1, 0.0), (1e-1, 0.5)]
+    for n in range(4):  # every trial is an ordinary forecast run folder
+        assert (tmp_path / "trials" / str(n) / "backtest.csv").is_file()
+    assert list(search.best_so_far(trace, 6)) == sorted(search.best_so_far(trace, 6),
+                                                        reverse=True)
 
 
 def test_recall_batch_targets_the_first_symbol():

@@ -12,7 +12,7 @@ from helpers import make_corpus
 from pucklab.runs import load_checkpoint
 from pucklab.runs.cli import parse_run_args
 from pucklab.runs.sweep import main
-from pucklab.runs.sweep_study import SweepConfig, objective, trainables
+from pucklab.runs.sweep_study import WARMUP_REPORTS, SweepConfig, objective, trainables
 
 FORECAST = ["--fixed", "dataset=sunspots", "horizon=5", "epochs=3", "progress=false",
             "baselines=naive"]
@@ -84,9 +84,11 @@ def test_the_pruner_stops_a_trial_through_report_with_its_checkpoint_written(tmp
     study.optimize(objective(cfg, trainables()["forecast"], tmp_path / "p"), n_trials=1)
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.PRUNED
-    (step,) = trial.intermediate_values  # pruned at the first report: the end of epoch 1
+    # judged from the third report on (the warm-up): pruned at the end of the first seed's epoch 3
+    steps = sorted(trial.intermediate_values)
+    assert len(steps) == WARMUP_REPORTS
     seed_dir = tmp_path / "p" / "trials" / "0" / "seed-0"
-    assert load_checkpoint(seed_dir)["counters"]["step"] == step
+    assert load_checkpoint(seed_dir)["counters"]["step"] == steps[-1]
     assert not (tmp_path / "p" / "trials" / "0" / "backtest.csv").exists()
 
 
