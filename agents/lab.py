@@ -211,7 +211,7 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
 
 def _reference(gammas: list[float]) -> float:
     """The run whose trained policy the variance is measured at: train-agent's default gamma
-    (0.95) when it is compared, else the middle one."""
+    when it is compared, else the middle one."""
     default = AgentSettings().resolved().gamma
     return default if default in gammas else sorted(gammas)[len(gammas) // 2]
 

@@ -20,7 +20,11 @@ ALGOS = ("reinforce", "ppo", "a2c")
 OPTIMIZERS = ("adam", "rmsprop")
 VIDEO_FORMATS = ("mp4", "gif", "both")
 DEFAULT_ENV = "pucklab/AirHockey-v0"
-DEFAULT_LR = {"reinforce": 3e-3, "ppo": 2.5e-4, "a2c": 7e-4}
+# REINFORCE's lr, gamma and entropy are the best of a sweep on pucklab/AirHockey-v0 (README,
+# `sweep`); PPO and A2C keep stable-baselines3's learning rates and discount.
+DEFAULT_LR = {"reinforce": 8e-3, "ppo": 2.5e-4, "a2c": 7e-4}
+DEFAULT_GAMMA = {"reinforce": 0.999, "ppo": 0.99, "a2c": 0.99}
+DEFAULT_ENTROPY = {"reinforce": 0.045, "ppo": 0.01, "a2c": 0.01}
 DEFAULT_TOTAL_STEPS = 6_400_000  # the no-argument run: 500 updates, 3-6 minutes on 2 cores
 MAX_SEED = 2**32 - 1  # numpy's and Gymnasium's seeds are unsigned 32-bit
 
@@ -50,15 +54,16 @@ class AgentSettings(Settings):
     minutes: float | None = setting(None, "stop after this much training time (wall clock, "
                                     "evaluation excluded; counts on over --resume)", above=0,
                                     resumable=True)
-    lr: float | None = setting(None, "learning rate (default: reinforce 3e-3, ppo 2.5e-4, "
+    lr: float | None = setting(None, "learning rate (default: reinforce 8e-3, ppo 2.5e-4, "
                                "a2c 7e-4)", above=0)
     optimizer: str = setting("adam", "adam, or rmsprop (pg-pong's, decay 0.99)",
                              choices=OPTIMIZERS)
     gamma: float | None = setting(None, "decay of a session's outcome per step away from its "
                                   "end, 1 = every action gets the full outcome (default: "
-                                  "reinforce 0.95; ppo and a2c 0.99, their discount)",
+                                  "reinforce 0.999; ppo and a2c 0.99, their discount)",
                                   low=0, high=1)
-    entropy: float = setting(0.01, "entropy bonus coefficient", low=0)
+    entropy: float | None = setting(None, "entropy bonus coefficient (default: reinforce "
+                                    "0.045, ppo and a2c 0.01)", low=0)
     baseline: bool = setting(False, "centre returns on a running mean instead of the batch mean")
     max_grad_norm: float = setting(1.0, "clip the gradient norm to this (0 = no clipping)", low=0)
     noop: bool = setting(False, "ALE Pong: add NOOP to the UP/DOWN actions")
@@ -92,12 +97,13 @@ class AgentSettings(Settings):
         return self.total_steps, None if self.minutes is None else self.minutes * 60
 
     def resolved(self) -> AgentSettings:
-        """A copy with the per-algorithm defaults filled in (``lr``, ``gamma``, ``num_envs``)."""
+        """A copy with the per-algorithm defaults filled in (``lr``, ``gamma``, ``entropy``,
+        ``num_envs``)."""
         changes: dict[str, Any] = {}
-        if self.lr is None:
-            changes["lr"] = DEFAULT_LR[self.algo]
-        if self.gamma is None:
-            changes["gamma"] = 0.95 if self.algo == "reinforce" else 0.99
+        for name, defaults in (("lr", DEFAULT_LR), ("gamma", DEFAULT_GAMMA),
+                               ("entropy", DEFAULT_ENTROPY)):
+            if getattr(self, name) is None:
+                changes[name] = defaults[self.algo]
         if self.num_envs is None:
             if self.algo == "reinforce":
                 changes["num_envs"] = self.batch_sessions if is_pucklab(self.env) else 8

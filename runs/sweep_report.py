@@ -125,9 +125,26 @@ def draw(run_dir: Path, study: Any, cfg: SweepConfig) -> None:
             except (ValueError, RuntimeError):
                 continue
             fig = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
-            fig.set_size_inches(9, 4.5)
-            fig.tight_layout()
+            if name == "slice.png":
+                _arrange_slices(fig, list(ax.flat) if hasattr(ax, "flat") else [ax])
+            else:
+                fig.set_size_inches(9, 4.5)
+                fig.tight_layout()
         save_figure(fig, run_dir / name)
+
+
+def _arrange_slices(fig: Any, panels: list[Any]) -> None:
+    """A panel per parameter, optuna's colour bar (trial number) clear of them on the right,
+    and log axes labelled at the decades only."""
+    from matplotlib.ticker import NullFormatter
+
+    fig.set_size_inches(max(9.0, 2.8 * len(panels) + 2), 4.5)
+    fig.subplots_adjust(left=0.07, right=0.88, bottom=0.15, wspace=0.3)
+    for bar in set(fig.axes) - set(panels):
+        bar.set_position([0.91, 0.15, 0.015, 0.73])
+    for panel in panels:
+        if panel.get_xscale() == "log":
+            panel.xaxis.set_minor_formatter(NullFormatter())
 
 
 def format_rows(table: list[dict[str, Any]], metric: str) -> str:

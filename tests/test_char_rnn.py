@@ -34,9 +34,9 @@ def test_train_learns_writes_the_run_and_reports(tmp_path, corpus, capsys):
     code, run_dir = train(tmp_path, corpus, "a", "--epochs", "3", "--eval-every", "10")
     out = capsys.readouterr().out
     assert code == 0
-    line = [ln for ln in out.splitlines() if ln.startswith("final val_loss")][0]
-    nats = float(line.split()[2])
-    assert line.endswith(f"({nats / math.log(2):.4f} bits/char)")
+    line = [ln for ln in out.splitlines() if ln.startswith("best val_loss")][0]
+    nats, last = float(line.split()[2]), float(line.split()[-1])
+    assert f"({nats / math.log(2):.4f} bits/char;" in line and nats <= last
     vocab = len(set(corpus.read_text()))
     assert nats < 0.6 * math.log(vocab)  # far better than uniform guessing
     for name in ("config.json", "metrics.csv", "loss_curve.png", "checkpoints/last.pt",
@@ -95,6 +95,10 @@ def test_sampling_is_seeded_and_temperature_zero_is_argmax(tmp_path, corpus, cap
                      "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("the") and len(out) == len("the") + 40 + 1
+    # sample's default is the best checkpoint (the lowest validation loss), not the last one
+    best, _ = charrnn.load_model(tmp_path / "s", "best.pt", device="cpu")
+    assert out == "the" + "".join(generate(best, vocab, "the", 40, 0.8, seed=1,
+                                           device=torch.device("cpu"))) + "\n"
     # the same weights sampled through the explicit cells give the same text
     explicit, _ = charrnn.load_model(tmp_path / "s", impl="explicit")
     assert "".join(generate(explicit, vocab, "the ", 80, argmax=True)) == greedy

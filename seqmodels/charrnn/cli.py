@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import sys
 
-from pucklab.runs import DEVICES
+from pucklab.runs import DEVICES, checkpoint_path
 from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
+from pucklab.runs.store import LAST_CHECKPOINT
 from pucklab.seqmodels.charrnn.runner import COMMAND, CharRNNSettings, bits, load_model, run
 from pucklab.seqmodels.sample import generate
+from pucklab.seqmodels.trainer import BEST_CHECKPOINT
 
-DESCRIPTION = "Train a char-RNN on a UTF-8 text; ends with the validation loss."
+DESCRIPTION = "Train a char-RNN on a UTF-8 text; ends with the best and the last validation loss."
 
 
 def run_train(argv: list[str]) -> int:
@@ -33,7 +35,8 @@ def run_train(argv: list[str]) -> int:
     if result.stopped.startswith("non-finite"):
         print(f"{COMMAND}: {result.stopped}", file=sys.stderr)
         return 1
-    print(f"final val_loss {m['val_loss']:.4f} nats/char ({bits(m['val_loss']):.4f} bits/char)")
+    print(f"best val_loss {m['best_val_loss']:.4f} nats/char ({bits(m['best_val_loss']):.4f} "
+          f"bits/char; checkpoints/best.pt, what sample uses), last {m['val_loss']:.4f}")
     return 0
 
 
@@ -48,14 +51,18 @@ def sample_parser() -> Parser:
                    "0 = all (default: 0)")
     p.add_argument("--argmax", action="store_true", help="always take the likeliest character")
     p.add_argument("--seed", type=int, default=0, help="(default: 0)")
-    p.add_argument("--checkpoint", choices=("last.pt", "best.pt"), default="last.pt")
+    p.add_argument("--checkpoint", choices=("best.pt", "last.pt"), default=None,
+                   help="the weights to sample from (default: best.pt, the lowest validation "
+                   "loss; last.pt when the run has not validated yet)")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     return p
 
 
 def run_sample(argv: list[str]) -> int:
     ns = sample_parser().parse_args(argv)
-    model, vocab = load_model(ns.run_dir, ns.checkpoint, ns.device)
+    checkpoint = ns.checkpoint or (BEST_CHECKPOINT if checkpoint_path(ns.run_dir, BEST_CHECKPOINT)
+                                   .is_file() else LAST_CHECKPOINT)
+    model, vocab = load_model(ns.run_dir, checkpoint, ns.device)
     vocab.encode(ns.prime)  # unknown prime characters: an error before any output
     sys.stdout.write(ns.prime)
     for ch in generate(model, vocab, ns.prime, ns.length, ns.temperature, ns.top_k, ns.argmax,

@@ -40,6 +40,9 @@ from pucklab.seqmodels.trainer import Trainer
 
 COMMAND = "char-rnn"
 DEFAULT_EPOCHS = 10.0  # when no budget is given: about 8 minutes on Tiny Shakespeare, 2 cores
+# The model and training defaults (batch 16 x 64, dropout 0.3, Adam 6e-3 decaying to zero over
+# the budget) are the best of a sweep of 3-minute trials on Tiny Shakespeare (README, `sweep`).
+DEFAULT_LR = 6e-3  # for adam and adamw; other optimisers keep the trainer's per-optimiser lr
 
 
 @dataclass
@@ -56,17 +59,21 @@ class CharRNNSettings(Settings):
     embed: int = setting(64, "embedding size", low=1)
     hidden: int = setting(256, "hidden units per layer", low=1)
     layers: int = setting(2, "recurrent layers", low=1)
-    dropout: float = setting(0.0, "dropout between layers and before the head", low=0, below=1)
-    seq_len: int = setting(128, "characters per BPTT chunk", low=1)
-    # twice the updates of 64 at about the same chars/s: learns faster
-    batch_size: int = setting(32, "parallel text streams", low=1)
-    train: TrainConfig = setting(help="trainer settings", default_factory=TrainConfig)
+    dropout: float = setting(0.3, "dropout between layers and before the head", low=0, below=1)
+    seq_len: int = setting(64, "characters per BPTT chunk", low=1)
+    batch_size: int = setting(16, "parallel text streams", low=1)
+    train: TrainConfig = setting(help="trainer settings",
+                                 default_factory=lambda: TrainConfig(schedule="cosine"))
 
     def resolved(self) -> CharRNNSettings:
-        """With no budget given, train for :data:`DEFAULT_EPOCHS`."""
-        if self.train.budget_given():
-            return self
-        return self.replace(epochs=DEFAULT_EPOCHS)
+        """With no budget given, train for :data:`DEFAULT_EPOCHS`; Adam's default lr is
+        :data:`DEFAULT_LR`."""
+        out = self
+        if not self.train.budget_given():
+            out = out.replace(epochs=DEFAULT_EPOCHS)
+        if self.train.lr is None and self.train.optimizer in ("adam", "adamw"):
+            out = out.replace(lr=DEFAULT_LR)
+        return out
 
 
 def _corpus_label(corpus: str) -> str:
