@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import torch
@@ -42,6 +43,10 @@ TAGS = {"win_rate": "charts/win_rate", "mean_session_reward": "charts/mean_sessi
         "entropy": "losses/entropy", "wall_time_s": "charts/wall_time_s"}
 EVAL_SEED_OFFSET = 1_000_003  # evaluation sessions never coincide with training ones
 Logits = Callable[[torch.Tensor], torch.Tensor]
+
+COMMAND = "train-agent"
+#: What every train-agent checkpoint holds (the reinforce ones also ``policy_args``).
+CHECKPOINT_KEYS = ("algo", "env", "policy", "optimizer", "counters", "rng")
 
 
 @dataclass
@@ -211,7 +216,7 @@ class Harness:
             save()
             self.close()
             raise Interrupted(f"interrupted after {where()}; checkpoint saved, continue with: "
-                              f"train-agent --resume {self.run_dir}") from None
+                              f"train-agent --resume {quote(str(self.run_dir))}") from None
         except BaseException:
             save()
             self.close()
@@ -245,10 +250,20 @@ class Harness:
             self.eval_setup.close()
 
 
+def load_weights(module: torch.nn.Module, weights: dict[str, Any], run_dir: Path) -> None:
+    """``module.load_state_dict(weights)``; weights of another shape are one line that says so
+    (a config.json edited after training, a checkpoint of another run)."""
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        raise RunError(f"the checkpoint in {run_dir} does not fit the policy its settings "
+                       f"describe: {str(err).splitlines()[0]}") from err
+
+
 def checkpoint(algo: str, env: str, policy: dict[str, Any], optimizer: dict[str, Any],
                counters: Counters, **extra: Any) -> dict[str, Any]:
-    """A train-agent checkpoint: what wrote it, the weights, the optimiser, the counters and
-    every RNG stream (see :func:`pucklab.runs.rng_state`)."""
-    return {"command": "train-agent", "algo": algo, "env": env, "policy": policy,
+    """A train-agent checkpoint: the algorithm and env, the weights, the optimiser, the counters
+    and every RNG stream (see :func:`pucklab.runs.rng_state`)."""
+    return {"algo": algo, "env": env, "policy": policy,
             "optimizer": optimizer, "counters": dict(vars(counters)), "rng": rng_state(),
             **extra}

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from pucklab.agents.env_setup import make_env
+from pucklab.agents.harness import COMMAND
 from pucklab.agents.policies import make_policy
 from pucklab.agents.reinforce import advantages, collect_batch, loss
 from pucklab.agents.runner import run
@@ -169,7 +170,7 @@ def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
     for seed in seeds:
         # Gradient variance at two fixed policies per seed, the same for every gamma: the
         # initial one and the trained policy of this seed's run with the reference gamma.
-        ckpt = load_checkpoint(run_dir / f"gamma{ref:g}-seed{seed}")
+        ckpt = load_checkpoint(run_dir / f"gamma{ref:g}-seed{seed}", command=COMMAND)
         trained = make_policy(**ckpt["policy_args"])
         trained.load_state_dict(ckpt["policy"])
         for gamma in gammas:

@@ -22,7 +22,7 @@ from torch import nn
 from torch.distributions import Categorical
 
 from pucklab.agents.env_setup import EnvSetup, make_env
-from pucklab.agents.harness import Counters, Harness, checkpoint
+from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, load_weights
 from pucklab.agents.policies import make_policy, policy_args
 from pucklab.agents.returns import normalise as normalise_returns
 from pucklab.agents.rollout import Batch, collect
@@ -122,7 +122,7 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
     optimizer = make_optimizer(s.optimizer, policy.parameters(), s.lr)  # rmsprop: pg-pong's 0.99
     counters = Counters()
     if resume is not None:
-        policy.load_state_dict(resume["policy"])
+        load_weights(policy, resume["policy"], run_dir)
         optimizer.load_state_dict(resume["optimizer"])
         counters = Counters(**resume["counters"])
         restore_rng(resume["rng"])
@@ -130,7 +130,8 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
 
     def save() -> None:
         save_checkpoint(run_dir, checkpoint("reinforce", s.env, policy.state_dict(),
-                                            optimizer.state_dict(), counters, policy_args=pargs))
+                                            optimizer.state_dict(), counters, policy_args=pargs),
+                        command=COMMAND)
 
     try:
         with harness.stopping_cleanly(save, lambda: f"{counters.updates} updates"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pucklab.agents import reinforce, sb3
+from pucklab.agents.harness import CHECKPOINT_KEYS, COMMAND
 from pucklab.agents.settings import AgentSettings
 from pucklab.runs import (
     Report,
@@ -22,11 +23,11 @@ from pucklab.runs import (
     discard_unstarted,
     load_checkpoint,
     resolve_device,
+    run_lock,
     save_run_config,
 )
 from pucklab.runs.sweep_study import Trainable
 
-COMMAND = "train-agent"
 TRAINERS = {"reinforce": reinforce.train, "ppo": sb3.train, "a2c": sb3.train}
 
 
@@ -52,22 +53,23 @@ def run(settings: AgentSettings, run_dir: Path | str | None = None, *,
         if run_dir is None:
             raise RunError("resume needs the run folder")
         path = Path(run_dir)
-        state = load_checkpoint(path)
+        state = load_checkpoint(path, command=COMMAND, keys=CHECKPOINT_KEYS)
         if state.get("env") != settings.env or state.get("algo") != settings.algo:
             raise RunError(f"{path} holds a {state.get('algo')} checkpoint for "
                            f"{state.get('env')}, not {settings.algo} on {settings.env}")
     else:
         path = claim_run_dir(run_dir, f"{settings.env.replace('/', '-')}-{settings.algo}")
     total_steps, seconds = settings.budget()
-    try:
-        device = resolve_device(settings.device)
-        save_run_config(path, COMMAND, settings, resolved={
-            "device": str(device), "total_steps": total_steps, "seconds": seconds})
-        harness = TRAINERS[settings.algo](settings, path, state, report)
-    except RunError:
-        if not resume:
-            discard_unstarted(path)  # a bad env id must not leave an empty run behind
-        raise
+    with run_lock(path, new=not resume):
+        try:
+            device = resolve_device(settings.device)
+            save_run_config(path, COMMAND, settings, resolved={
+                "device": str(device), "total_steps": total_steps, "seconds": seconds})
+            harness = TRAINERS[settings.algo](settings, path, state, report)
+        except RunError:
+            if not resume:
+                discard_unstarted(path)  # a bad env id must not leave an empty run behind
+            raise
     c, ev = harness.c, harness.final
     assert ev is not None
     return RunResult(path, {

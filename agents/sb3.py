@@ -31,7 +31,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
 from pucklab.agents.env_setup import make_env
-from pucklab.agents.harness import Counters, Harness, checkpoint
+from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, load_weights
 from pucklab.agents.policies import pooled_features, pooled_size
 from pucklab.agents.settings import AgentSettings
 from pucklab.runs import Report, RunError, resolve_device, restore_rng, save_checkpoint
@@ -139,7 +139,8 @@ def sb3_logits(model: Any) -> Any:
     return logits
 
 
-def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.device) -> Any:
+def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.device,
+                  run_dir: Path) -> Any:
     """Rebuild a saved SB3 policy (for evaluate / record) from a checkpoint."""
     setup = make_env(settings.env, 1, settings.env_kwargs, noop=settings.noop,
                      observation=settings.observation)
@@ -147,7 +148,7 @@ def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.
         model = make_model(settings, SB3VecEnv(setup.env), device)
     finally:
         setup.close()
-    model.policy.load_state_dict(state["policy"])
+    load_weights(model.policy, state["policy"], run_dir)
     model.policy.set_training_mode(False)
     return sb3_logits(model)
 
@@ -217,7 +218,7 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
         raise RunError(f"stable-baselines3 {s.algo}: {str(err).splitlines()[0]}") from err
     counters = Counters()
     if resume is not None:
-        model.policy.load_state_dict(resume["policy"])
+        load_weights(model.policy, resume["policy"], run_dir)
         model.policy.optimizer.load_state_dict(resume["optimizer"])
         counters = Counters(**resume["counters"])
         model.num_timesteps = counters.env_steps
@@ -229,7 +230,8 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
         if callback is not None:
             counters.wall_time_s = callback.wall()
         save_checkpoint(run_dir, checkpoint(s.algo, s.env, model.policy.state_dict(),
-                                            model.policy.optimizer.state_dict(), counters))
+                                            model.policy.optimizer.state_dict(), counters),
+                        command=COMMAND)
 
     callback = _Callback(harness, save)
     max_steps = harness.progress.max_steps

@@ -12,26 +12,44 @@ from pathlib import Path
 
 import torch
 
-from pucklab.agents.harness import Evaluation, Logits, evaluate, make_eval_env, record
+from pucklab.agents.harness import (
+    CHECKPOINT_KEYS,
+    COMMAND,
+    Evaluation,
+    Logits,
+    evaluate,
+    load_weights,
+    make_eval_env,
+    record,
+)
 from pucklab.agents.policies import make_policy
 from pucklab.agents.sb3 import sb3_logits_fn
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import RunError, load_checkpoint, load_run_settings, resolve_device
-
-COMMAND = "train-agent"
+from pucklab.runs import (
+    RunError,
+    checkpoint_path,
+    load_checkpoint,
+    load_run_settings,
+    resolve_device,
+)
 
 
 def load_run(run_dir: Path, device: str = "cpu") -> tuple[AgentSettings, Logits, torch.device]:
     """The run's settings and its trained policy as a logits function, on ``device``."""
     settings = load_run_settings(run_dir, AgentSettings, COMMAND).resolved()
     dev = resolve_device(device)
-    state = load_checkpoint(run_dir, map_location=dev)
+    state = load_checkpoint(run_dir, map_location=dev, command=COMMAND, keys=CHECKPOINT_KEYS)
+    if state["algo"] != settings.algo:
+        raise RunError(f"{run_dir}: its checkpoint is a {state['algo']} one, its config.json says "
+                       f"{settings.algo}")
     if state.get("algo") == "reinforce":
+        if "policy_args" not in state:
+            raise RunError(f"{checkpoint_path(run_dir)} is damaged: it lacks policy_args")
         policy = make_policy(**state["policy_args"]).to(dev)
-        policy.load_state_dict(state["policy"])
+        load_weights(policy, state["policy"], run_dir)
         policy.eval()
         return settings, policy, dev
-    return settings, sb3_logits_fn(settings, state, dev), dev
+    return settings, sb3_logits_fn(settings, state, dev, run_dir), dev
 
 
 def evaluate_run(run_dir: Path, sessions: int | None, seed: int, stochastic: bool,

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from pucklab.agents import AgentSettings, run
-from pucklab.runs import read_metrics
+from pucklab.runs import load_run_settings, read_metrics
 
 
 def first_reach(run_dir: Path, target: float) -> tuple[float, float] | None:
@@ -77,13 +77,16 @@ def main() -> None:
     for seed in ns.seeds:
         for algo in ns.algos:
             run_dir = ns.out / f"{algo}-seed{seed}"
+            settings = AgentSettings(algo=algo, seed=seed, policy=ns.policy, minutes=ns.minutes,
+                                     eval_every=5 if algo == "reinforce" else 10,
+                                     video_sessions=0).resolved()
             if (run_dir / "checkpoints").exists():  # finished earlier: reuse (delete to redo)
+                if load_run_settings(run_dir, AgentSettings, "train-agent") != settings:
+                    sys.exit(f"{run_dir} holds a run with other settings; delete it or choose "
+                             "another --out")
                 runs[algo, seed] = run_dir
                 continue
             print(f"--- {algo}, seed {seed}, {ns.minutes} min", file=sys.stderr, flush=True)
-            settings = AgentSettings(algo=algo, seed=seed, policy=ns.policy, minutes=ns.minutes,
-                                     eval_every=5 if algo == "reinforce" else 10,
-                                     video_sessions=0)
             run(settings, run_dir)
             runs[algo, seed] = run_dir
     targets = sorted({ns.target, *ns.also})

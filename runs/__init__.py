@@ -30,6 +30,7 @@ from pucklab.runs.store import (
     load_run_settings,
     new_run_dir,
     require_choice,
+    run_lock,
     save_checkpoint,
     save_config,
     save_run_config,
@@ -40,6 +41,6 @@ __all__ = [
     "Settings", "atomic_path", "atomic_write", "checkpoint_path", "claim_run_dir",
     "discard_unstarted", "load_checkpoint", "load_config", "load_run_settings", "make_optimizer",
     "new_run_dir", "plot_curves", "progress_bar", "pyplot", "read_metrics", "require_choice",
-    "resolve_device", "restore_rng", "rng_state", "save_checkpoint", "save_config",
+    "resolve_device", "restore_rng", "rng_state", "run_lock", "save_checkpoint", "save_config",
     "save_figure", "save_run_config", "setting", "to_toml",
 ]

@@ -14,6 +14,7 @@ so a checkpoint cannot run code.
 
 from __future__ import annotations
 
+from shlex import quote
 import json
 import os
 import platform
@@ -26,8 +27,11 @@ from pathlib import Path
 from typing import IO, Any
 
 CONFIG_FILE = "config.json"
+LOCK_FILE = ".lock"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
+CHECKPOINT_FORMAT = 1  # raised when what a checkpoint holds changes incompatibly
+WRITTEN_BY = "written_by"
 DEFAULT_ROOT = Path("runs")
 
 
@@ -49,7 +53,7 @@ def claim_run_dir(run_dir: Path | str | None, name: str, resumable: bool = True)
         return new_run_dir(name)
     path = Path(run_dir)
     if (path / CONFIG_FILE).exists():
-        how = f"continue it with --resume {path} or choose" if resumable else "choose"
+        how = f"continue it with --resume {quote(str(path))} or choose" if resumable else "choose"
         raise RunError(f"{path} already holds a run; {how} another --run-dir")
     if path.exists() and not path.is_dir():
         raise RunError(f"--run-dir {path} is a file, not a folder")
@@ -82,11 +86,41 @@ def discard_unstarted(run_dir: Path | str) -> None:
     an unusable device): an empty run is clutter, not a result. Anything else is kept."""
     path = Path(run_dir)
     try:
-        if path.is_dir() and {p.name for p in path.iterdir()} <= {CONFIG_FILE}:
-            (path / CONFIG_FILE).unlink(missing_ok=True)
+        if path.is_dir() and {p.name for p in path.iterdir()} <= {CONFIG_FILE, LOCK_FILE}:
+            for name in (CONFIG_FILE, LOCK_FILE):
+                (path / name).unlink(missing_ok=True)
             path.rmdir()
     except OSError:
         pass  # best effort: leaving the folder is harmless
+
+
+@contextmanager
+def run_lock(run_dir: Path | str, new: bool) -> Iterator[None]:
+    """Hold ``run_dir`` for the life of a run, so that a second run into it -- started at the
+    same moment, or a resume while it runs -- is refused in one line instead of interleaving
+    its files. ``new``: the folder must not hold a run yet (checked again under the lock).
+    The operating system releases the lock when the process ends, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the config.json check still applies
+        fcntl = None  # type: ignore[assignment]
+    path = Path(run_dir)
+    try:
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as err:
+        raise RunError(f"cannot write in {path}: {err.strerror}") from err
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise RunError(f"{path} is in use by another run; wait for it to end or "
+                               "choose another --run-dir") from None
+        if new and (path / CONFIG_FILE).exists():
+            raise RunError(f"{path} already holds a run; choose another --run-dir")
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _umask() -> int:
@@ -182,24 +216,29 @@ def checkpoint_path(run_dir: Path | str, name: str = LAST_CHECKPOINT) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / name
 
 
-def save_checkpoint(run_dir: Path | str, state: dict[str, Any],
-                    name: str = LAST_CHECKPOINT) -> Path:
+def save_checkpoint(run_dir: Path | str, state: dict[str, Any], name: str = LAST_CHECKPOINT,
+                    *, command: str) -> Path:
     """``torch.save`` ``state`` to ``run_dir/checkpoints/<name>`` atomically; return the path.
 
     ``state`` must hold only tensors and plain Python values (dicts, lists, numbers, strings), so
-    that it loads with ``weights_only=True``.
+    that it loads with ``weights_only=True``. It is saved with ``written_by``: the ``command``
+    that wrote it and :data:`CHECKPOINT_FORMAT`, which :func:`load_checkpoint` checks.
     """
     import torch
 
     path = checkpoint_path(run_dir, name)
-    atomic_write(path, lambda f: torch.save(state, f))
+    tagged = {**state, WRITTEN_BY: {"command": command, "format": CHECKPOINT_FORMAT}}
+    atomic_write(path, lambda f: torch.save(tagged, f))
     return path
 
 
 def load_checkpoint(run_dir: Path | str, name: str = LAST_CHECKPOINT,
-                    map_location: str | Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint saved by :func:`save_checkpoint` (``weights_only=True``).
+                    map_location: str | Any = "cpu", *, command: str | None = None,
+                    keys: Iterable[str] = ()) -> dict[str, Any]:
+    """Load a checkpoint saved by :func:`save_checkpoint` (``weights_only=True``) and check it.
 
+    A file that is not a pucklab checkpoint, one of another format, one another ``command``
+    wrote, or one that lacks any of ``keys`` is a one-line :class:`RunError` that says which.
     ``map_location`` defaults to the CPU, so a run trained on a GPU samples or evaluates anywhere.
     """
     import torch
@@ -208,6 +247,19 @@ def load_checkpoint(run_dir: Path | str, name: str = LAST_CHECKPOINT,
     if not path.is_file():
         raise RunError(f"no checkpoint in {run_dir} (expected {path})")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated, corrupt, or holding objects we refuse to unpickle
         raise RunError(f"cannot load checkpoint {path}: {str(err).splitlines()[0]}") from err
+    tag = state.get(WRITTEN_BY) if isinstance(state, dict) else None
+    if not isinstance(tag, dict):
+        raise RunError(f"{path} is not a pucklab checkpoint (it does not say what wrote it)")
+    if tag.get("format") != CHECKPOINT_FORMAT:
+        raise RunError(f"{path} has checkpoint format {tag.get('format')!r}; this pucklab "
+                       f"reads format {CHECKPOINT_FORMAT}")
+    if command is not None and tag.get("command") != command:
+        raise RunError(f"{path} is a {tag.get('command')} checkpoint; {command} needs one of "
+                       f"its own runs")
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise RunError(f"{path} is damaged: it lacks {', '.join(missing)}")
+    return state

@@ -24,7 +24,7 @@ class TrainConfig(Settings):
 
     optimizer: str = setting("adam", "optimiser (torch.optim)", choices=OPTIMIZERS)
     lr: float | None = setting(None, "learning rate (default: per optimiser, 2e-3 for adam; "
-                               "char-rnn's adam 6e-3)", above=0)
+                               "char-rnn's adam 3e-3)", above=0)
     momentum: float = setting(0.9, "momentum of momentum / nesterov", low=0, below=1)
     weight_decay: float = setting(0.0, "L2 penalty; decoupled for adamw", low=0)
     schedule: str = setting("none", "learning-rate schedule: step (lower by --lr-decay every "

@@ -39,6 +39,7 @@ from pucklab.runs import (
 from pucklab.seqmodels.train_config import DEFAULT_LR, TrainConfig
 
 BEST_CHECKPOINT = "best.pt"
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "task", "counters")
 COLUMNS = ["step", "epoch", "wall_time_s", "train_loss", "val_loss", "lr", "grad_norm"]
 TAGS = {"train_loss": "losses/train", "val_loss": "losses/val", "lr": "charts/lr",
         "grad_norm": "charts/grad_norm"}
@@ -77,16 +78,18 @@ class Trainer:
     left off: same counters, same optimiser and scheduler state, same RNG streams, same carried
     task state, so the next loss equals the one an uninterrupted run would have computed.
     ``report(step, metrics)`` is called after each validation; if it raises, ``last.pt`` is
-    written and the exception goes on to the caller.
+    written and the exception goes on to the caller. Checkpoints say that ``command`` wrote
+    them, and a resume refuses one another command wrote.
     """
 
     def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, run_dir: Path | str,
                  resume: bool = False, extra: dict[str, Any] | None = None,
-                 report: Report | None = None) -> None:
+                 report: Report | None = None, command: str = "trainer") -> None:
         cfg.validate()
         if not cfg.budget_given():
             raise RunError("give a budget: --epochs, --max-steps or --minutes")
         self.cfg, self.run_dir, self.report = cfg, Path(run_dir), report
+        self.command = command
         if not resume:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.device = resolve_device(cfg.device)
@@ -167,10 +170,11 @@ class Trainer:
                  "counters": {"step": self.step, "wall_time_s": self.elapsed(),
                               "best_val": self.best_val, "bad_evals": self.bad_evals,
                               "finished": self.finished}, **self.extra}
-        return save_checkpoint(self.run_dir, state, name)
+        return save_checkpoint(self.run_dir, state, name, command=self.command)
 
     def _load(self) -> None:
-        ckpt = load_checkpoint(self.run_dir, map_location=self.device)
+        ckpt = load_checkpoint(self.run_dir, map_location=self.device, command=self.command,
+                               keys=CHECKPOINT_KEYS)
         try:
             self.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -272,7 +276,8 @@ class Trainer:
         if not stopped.startswith("non-finite"):
             if stopped == "early stopping" and checkpoint_path(self.run_dir,
                                                                BEST_CHECKPOINT).is_file():
-                best = load_checkpoint(self.run_dir, BEST_CHECKPOINT, map_location=self.device)
+                best = load_checkpoint(self.run_dir, BEST_CHECKPOINT, map_location=self.device,
+                                       command=self.command, keys=("model",))
                 self.model.load_state_dict(best["model"])  # leave the best weights
                 val = self.best_val
             self.save()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers import make_corpus
-from pucklab.runs import RunError, load_checkpoint, read_metrics
+from pucklab.runs import RunError, load_checkpoint, read_metrics, save_checkpoint
 from pucklab.seqmodels.charrnn import cli
 from pucklab.seqmodels.charrnn import data as chardata
 from pucklab.seqmodels.charrnn import runner as charrnn
@@ -139,6 +139,16 @@ def test_bad_input_is_one_line_exit_2(tmp_path, corpus, capsys, monkeypatch):
     assert captured.out == ""  # the error comes before any text
     bad(["train", "--corpus", str(corpus), "--run-dir", str(tmp_path / "ok")], capsys,
         "already holds a run")
+    # checkpoints that are valid files but not what char-rnn wrote, or damaged ones
+    for name in ("last.pt", "best.pt"):
+        save_checkpoint(tmp_path / "ok", {"algo": "reinforce"}, name, command="train-agent")
+    bad(["sample", str(tmp_path / "ok")], capsys, "is a train-agent checkpoint; char-rnn needs")
+    bad(["train", "--resume", str(tmp_path / "ok")], capsys, "is a train-agent checkpoint")
+    save_checkpoint(tmp_path / "ok", {"model": {}, "task": {}}, "best.pt", command="char-rnn")
+    bad(["sample", str(tmp_path / "ok")], capsys, "damaged: it lacks model_args")
+    save_checkpoint(tmp_path / "ok", {"model": {}, "model_args": {"vocab_size": 3}, "task":
+                                      {"vocab": list("abc")}}, "best.pt", command="char-rnn")
+    bad(["sample", str(tmp_path / "ok")], capsys, "damaged: its weights do not fit")
 
 
 def test_shakespeare_is_found_verified_or_explained(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ than naive, runs are reproducible and resumable, predict works, bad input is one
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pucklab.runs import load_checkpoint, load_config
+from pucklab.runs import load_checkpoint, load_config, save_checkpoint
 from pucklab.seqmodels.forecast import cli as forecast_cli
 from pucklab.seqmodels.forecast import runner as forecasting
 from pucklab.seqmodels.forecast.model import Forecaster
@@ -177,6 +178,14 @@ def test_resume_refuses_changes_and_changed_data(sine_run, tmp_path, capsys):
     short = tmp_path / "short.csv"
     pd.read_csv(path).iloc[:10].to_csv(short, index=False)
     bad(["predict", str(run_dir), "--csv", str(short)], capsys, "needs the last 24")
+    copy = tmp_path / "copy"  # a forecast run holding checkpoints it did not write
+    shutil.copytree(run_dir, copy)
+    save_checkpoint(copy / "seed-0", {"model": {}, "model_args": {"vocab_size": 3}},
+                    "best.pt", command="char-rnn")
+    bad(["predict", str(copy)], capsys, "is a char-rnn checkpoint; forecast needs")
+    save_checkpoint(copy / "seed-0", {"model": {}, "model_args": {"horizon": 3},
+                                      "task": {"transform": {}}}, "best.pt", command="forecast")
+    bad(["predict", str(copy)], capsys, "damaged: its weights do not fit")
 
 
 def test_forecasting_library_matches_the_cli_table(sine_run):

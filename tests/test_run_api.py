@@ -54,7 +54,7 @@ def test_train_agent_report_stops_cleanly_and_resume_equals_a_straight_run(tmp_p
     assert [s for s, _ in seen] == [int(r) for r in column(tmp_path / "split", "env_steps")[:2]]
     assert {"eval_win_rate", "win_rate", "loss"} <= set(seen[0][1])
     state = load_checkpoint(tmp_path / "split")  # written when report raised
-    assert state["counters"]["updates"] == 2 and state["command"] == "train-agent"
+    assert state["counters"]["updates"] == 2 and state["written_by"]["command"] == "train-agent"
     resumed = run_agent(settings, tmp_path / "split", resume=True)
     assert resumed.metrics["updates"] == 4
     assert column(tmp_path / "split", "loss") == column(tmp_path / "straight", "loss")
@@ -115,3 +115,35 @@ def test_settings_of_another_command_are_refused(tmp_path):
         saved_settings(tmp_path / "agent")
     with pytest.raises(RunError, match="already holds a run"):
         run_agent(settings, tmp_path / "agent")
+
+
+def test_a_folder_in_use_by_a_run_is_refused_and_left_alone(tmp_path):
+    """Two runs into one folder at once: the second is refused while the first holds it (an
+    flock, which the OS also releases when a process dies), whatever the command."""
+    from pucklab.runs import RunError, run_lock
+
+    corpus = make_corpus(tmp_path / "words.txt")
+    pd.DataFrame({"y": np.sin(np.arange(120) / 4)}).to_csv(tmp_path / "s.csv", index=False)
+    runs = {
+        "agent": lambda d, **kw: run_agent(AgentSettings(
+            env_kwargs={"obs_type": "state"}, batch_sessions=8, eval_sessions=8,
+            video_sessions=0, total_steps=1, progress=False), d, **kw),
+        "char": lambda d, **kw: run_charrnn(CharRNNSettings(
+            corpus=str(corpus), hidden=8, layers=1, embed=4, seq_len=8,
+            batch_size=4).replace(max_steps=2, progress=False), d, **kw),
+        "forecast": lambda d, **kw: run_forecast(ForecastSettings(
+            csv=str(tmp_path / "s.csv"), column="y", horizon=3, lookback=6, hidden=4,
+            baselines=["naive"]).replace(epochs=1, progress=False), d, **kw),
+    }
+    for name, start in runs.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        with run_lock(folder, new=True):  # as a run in another process would
+            with pytest.raises(RunError, match="in use by another run"):
+                start(folder)
+            assert not (folder / "config.json").exists()
+        assert start(folder).run_dir == folder  # free again: it runs
+        config = (folder / "config.json").read_text()
+        with run_lock(folder, new=False), pytest.raises(RunError, match="in use"):
+            start(folder, resume=True)  # a resume while a run holds the folder
+        assert (folder / "config.json").read_text() == config

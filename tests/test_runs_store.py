@@ -45,8 +45,9 @@ def test_checkpoint_round_trip_with_rng_states(tmp_path):
     rng = np.random.default_rng(5)
     state = {"model": model.state_dict(), "torch_rng": torch.get_rng_state(),
              "numpy_rng": rng.bit_generator.state, "counters": {"env_steps": 1234, "t": 1.5}}
-    save_checkpoint(tmp_path, state)
-    loaded = load_checkpoint(tmp_path)
+    save_checkpoint(tmp_path, state, command="test")
+    loaded = load_checkpoint(tmp_path, command="test", keys=("model", "counters"))
+    assert loaded["written_by"] == {"command": "test", "format": 1}
     assert loaded["counters"] == {"env_steps": 1234, "t": 1.5}
     torch.testing.assert_close(loaded["model"]["weight"], model.weight.detach())
     rng2 = np.random.default_rng()
@@ -59,6 +60,22 @@ def test_checkpoints_that_would_run_code_are_refused(tmp_path):
     torch.save({"evil": RunError("x")}, tmp_path / "checkpoints" / "last.pt")
     with pytest.raises(RunError, match="cannot load checkpoint"):
         load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("content, kw, message", [
+    ([1, 2, 3], {}, "is not a pucklab checkpoint"),
+    ({"model": {}}, {}, "is not a pucklab checkpoint"),  # says nothing of what wrote it
+    ({"written_by": {"command": "char-rnn", "format": 99}}, {}, "format 99"),
+    ({"written_by": {"command": "char-rnn", "format": 1}}, {"command": "train-agent"},
+     "is a char-rnn checkpoint; train-agent needs"),
+    ({"written_by": {"command": "forecast", "format": 1}, "model": {}},
+     {"command": "forecast", "keys": ("model", "model_args")}, "damaged: it lacks model_args"),
+])
+def test_checkpoints_say_what_wrote_them_and_are_checked(tmp_path, content, kw, message):
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(content, tmp_path / "checkpoints" / "last.pt")
+    with pytest.raises(RunError, match=message):
+        load_checkpoint(tmp_path, **kw)
 
 
 def test_missing_checkpoint_and_config_are_run_errors(tmp_path):

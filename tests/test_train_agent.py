@@ -14,7 +14,7 @@ import torch
 from pucklab.agents import cli, reinforce
 from pucklab.agents.trained import load_run
 from pucklab.agents.video import HOLD
-from pucklab.runs import load_checkpoint
+from pucklab.runs import load_checkpoint, save_checkpoint
 
 # Small and fast: state observations, 16 sessions per update.
 SMALL = ["--env-kwargs", "obs_type=state", "--batch-sessions", "16", "--eval-sessions", "16",
@@ -234,6 +234,16 @@ def test_resume_refuses_another_setup(tmp_path, capsys):
     capsys.readouterr()
     bad(["--resume", str(run_dir), "--env", "pucklab/Pong-v0"], capsys, "--env cannot change")
     bad(["--resume", str(run_dir), "--lr", "0.5"], capsys, "--lr cannot change")
+    good = load_checkpoint(run_dir)
+    save_checkpoint(run_dir, {"model": {}, "task": {}}, command="char-rnn")
+    for argv in (["--resume", str(run_dir)], ["evaluate", str(run_dir)]):
+        bad(argv, capsys, "is a char-rnn checkpoint; train-agent needs")
+    save_checkpoint(run_dir, {"algo": "reinforce", "env": good["env"]}, command="train-agent")
+    bad(["evaluate", str(run_dir)], capsys, "damaged: it lacks policy")
+    shrunk = {k: v for k, v in good.items() if k != "written_by"}
+    shrunk["policy_args"] = dict(good["policy_args"], hidden=7)
+    save_checkpoint(run_dir, shrunk, command="train-agent")
+    bad(["evaluate", str(run_dir)], capsys, "does not fit the policy")
     (run_dir / "checkpoints" / "last.pt").unlink()
     bad(["--resume", str(run_dir)], capsys, "no checkpoint")
     bad(["--run-dir", str(run_dir), "--total-steps", "1"], capsys, "already holds a run")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,14 @@ def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
         d = seed_dir(run_dir, seed)
         if not any(checkpoint_path(d, n).is_file() for n in ("best.pt", "last.pt")):
             raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
-                           f"forecast --resume {run_dir}")
+                           f"forecast --resume {quote(str(run_dir))}")
         ckpt = best_checkpoint(d)
-        model = Forecaster(**ckpt["model_args"])
-        model.load_state_dict(ckpt["model"])
+        try:
+            model = Forecaster(**ckpt["model_args"])
+            model.load_state_dict(ckpt["model"])
+        except (RuntimeError, TypeError, ValueError, KeyError) as err:
+            raise RunError(f"the checkpoint in {d} is damaged: its weights do not fit its "
+                           f"model_args ({str(err).splitlines()[0]})") from err
         models.append(model.eval())
         transform = Transform.from_dict(ckpt["task"]["transform"])
     assert transform is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from pucklab.runs import (
     load_config,
     load_run_settings,
     resolve_device,
+    run_lock,
     save_run_config,
 )
 from pucklab.runs.sweep_study import Trainable
@@ -89,19 +91,20 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
         folder = claim_run_dir(run_dir, f"forecast-{settings.source()}-{settings.cell}")
     if settings.csv is not None:  # a resume or predict from elsewhere finds it
         settings = settings.replace(csv=str(Path(settings.csv).resolve()))
-    save_run_config(folder, COMMAND, settings, **_facts(prep))
-    try:
-        fits, models = _fit_seeds(settings, prep, folder, resume, report)
-    except RunError:
-        if not resume:
-            discard_unstarted(folder)
-        raise
-    last = list(fits.values())[-1]
-    if last.stopped.startswith("non-finite"):
-        return RunResult(folder, {}, stopped=last.stopped, details=Fitted(fits, None))
-    bt, seed_table = backtest(prep, settings, models)
-    table = show.summary_table(settings, bt, seed_table)
-    show.write_outputs(folder, prep, settings, bt, table, seed_table)
+    with run_lock(folder, new=not resume):
+        save_run_config(folder, COMMAND, settings, **_facts(prep))
+        try:
+            fits, models = _fit_seeds(settings, prep, folder, resume, report)
+        except RunError:
+            if not resume:
+                discard_unstarted(folder)
+            raise
+        last = list(fits.values())[-1]
+        if last.stopped.startswith("non-finite"):
+            return RunResult(folder, {}, stopped=last.stopped, details=Fitted(fits, None))
+        bt, seed_table = backtest(prep, settings, models)
+        table = show.summary_table(settings, bt, seed_table)
+        show.write_outputs(folder, prep, settings, bt, table, seed_table)
     val = float(np.mean([f.best_val_loss for f in fits.values()]))
     net = table[settings.cell]
     return RunResult(folder, {"val_loss": val, **{f"test_{k}": net[k] for k in fc.METRICS}},
@@ -136,10 +139,11 @@ def _fit_seeds(settings: ForecastSettings, prep: Prepared, run_dir: Path, resume
             print(f"seed {seed} ({i + 1}/{len(settings.seeds)})", flush=True)
         fit = Trainer(model, task, cfg, d, resume=resume and checkpoint_path(d).is_file(),
                       extra={"model_args": model.model_args},
-                      report=_seed_report(report, seed, sum(f.steps for f in fits.values())))
+                      report=_seed_report(report, seed, sum(f.steps for f in fits.values())),
+                      command=COMMAND)
         fits[seed] = fit.fit()
         if fits[seed].stopped == "interrupted":
-            raise Interrupted(f"interrupted; finish it with: {COMMAND} --resume {run_dir}")
+            raise Interrupted(f"interrupted; finish it with: {COMMAND} --resume {quote(str(run_dir))}")
         if fits[seed].stopped.startswith("non-finite"):
             break
         model.load_state_dict(best_checkpoint(d)["model"])
@@ -164,7 +168,12 @@ def seed_dir(run_dir: Path | str, seed: int) -> Path:
 def best_checkpoint(d: Path) -> dict[str, Any]:
     """A seed's kept model: best.pt (lowest validation loss), else last.pt (no validation)."""
     name = "best.pt" if checkpoint_path(d, "best.pt").is_file() else "last.pt"
-    return load_checkpoint(d, name, map_location="cpu")
+    ckpt = load_checkpoint(d, name, map_location="cpu", command=COMMAND,
+                           keys=("model", "model_args", "task"))
+    if not isinstance(ckpt["model_args"], dict) or not isinstance(ckpt["task"], dict) or \
+            "transform" not in ckpt["task"]:
+        raise RunError(f"the checkpoint in {d} is damaged: no model_args or scaler")
+    return ckpt
 
 
 def net_forecasts(model: Forecaster, prep: Prepared, origins: np.ndarray) -> np.ndarray:
