@@ -174,4 +174,4 @@ HYPERPARAMETER_SEARCH = LabExperiment(
     "hyperparameter-search",
     "random search beats a grid of the same size when few parameters matter, and "
     "coarse-to-fine narrows in on the best",
-    run, _arguments, default_seeds=10, duration="about 10 minutes")
+    run, _arguments, default_seeds=10, duration="about 9 minutes")
