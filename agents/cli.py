@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 from pucklab.agents.runner import COMMAND, run
-from pucklab.agents.settings import VIDEO_FORMATS, AgentSettings
+from pucklab.agents.settings import MAX_SEED, VIDEO_FORMATS, AgentSettings
 from pucklab.agents.trained import evaluate_run, record_run
-from pucklab.runs import DEVICES
+from pucklab.runs import DEVICES, RunError
 from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
 
 DESCRIPTION = ("Train an agent (REINFORCE, or SB3 PPO/A2C) and record it. Subcommands: "
@@ -55,12 +55,22 @@ def _run_parser(command: str, description: str) -> Parser:
     p.add_argument("--stochastic", action="store_true",
                    help="sample actions instead of taking the most likely one")
     p.add_argument("--seed", type=int, default=0, help="which sessions to play (default 0)")
-    p.add_argument("--device", default="cpu", help=f"{', '.join(DEVICES)} (default cpu)")
+    p.add_argument("--device", default="cpu", choices=DEVICES, help="(default cpu)")
     return p
 
 
+def _checked(ns: argparse.Namespace) -> argparse.Namespace:
+    """The checks argparse cannot do: --sessions >= 1, --seed a valid 32-bit seed."""
+    if ns.sessions is not None and ns.sessions < 1:
+        raise RunError(f"--sessions must be >= 1, got {ns.sessions}")
+    if not 0 <= ns.seed <= MAX_SEED:
+        raise RunError(f"--seed must be in [0, {MAX_SEED}], got {ns.seed}")
+    return ns
+
+
 def run_evaluate(argv: list[str]) -> int:
-    ns = _run_parser("evaluate", "Win rate of a trained run over K sessions.").parse_args(argv)
+    ns = _checked(_run_parser("evaluate", "Win rate of a trained run over K sessions.")
+                  .parse_args(argv))
     ev = evaluate_run(Path(ns.run_dir), ns.sessions, ns.seed, ns.stochastic, ns.device)
     print(f"win rate {ev.win_rate:.3f} over {ev.sessions:,} sessions "
           f"({'sampled actions' if ns.stochastic else 'greedy'}), "
@@ -75,7 +85,7 @@ def run_record(argv: list[str]) -> int:
                    help="output file without suffix (default RUN_DIR/videos/record-seed<S>)")
     p.add_argument("--side-by-side", action=argparse.BooleanOptionalAction, default=True,
                    help="show the frame difference the agent saw next to the game")
-    ns = p.parse_args(argv)
+    ns = _checked(p.parse_args(argv))
     for path in record_run(Path(ns.run_dir), ns.sessions, ns.seed, ns.stochastic, ns.device,
                            ns.format, ns.out, ns.side_by_side):
         print(path)

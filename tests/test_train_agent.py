@@ -224,6 +224,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     bad(["--resume", str(tmp_path / "empty_run")], capsys, "not a run folder")
     bad(["evaluate", str(tmp_path / "empty_run")], capsys, "not a run folder")
     bad(["evaluate"], capsys, "RUN_DIR")
+    for cmd in ("evaluate", "record"):  # checked before the run folder is even read
+        bad([cmd, str(tmp_path / "empty_run"), "--device", "foo"], capsys, "--device")
+        bad([cmd, str(tmp_path / "empty_run"), "--seed", "-2000000"], capsys, "--seed must be")
+        bad([cmd, str(tmp_path / "empty_run"), "--sessions", "0"], capsys, "--sessions must")
     monkeypatch.setitem(sys.modules, "ale_py", None)  # as if the [atari] extra were missing
     bad(["--env", "ALE/Pong-v5"], capsys, "pip install 'pucklab[atari]'")
 
