@@ -8,6 +8,7 @@ directly. Draws use their own ``torch.Generator``, so a seed gives the same text
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -34,8 +35,8 @@ def generate(model: nn.Module, vocab: Vocab, prime: str, length: int, temperatur
         raise RunError("--prime must hold at least one character")
     if length < 0:
         raise RunError(f"--length must be >= 0, got {length}")
-    if temperature < 0:
-        raise RunError(f"--temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise RunError(f"--temperature must be a finite number >= 0, got {temperature}")
     if top_k < 0:
         raise RunError(f"--top-k must be >= 0 (0 = all), got {top_k}")
     ids = vocab.encode(prime).to(device)  # a RunError for characters the model never saw
@@ -47,7 +48,9 @@ def generate(model: nn.Module, vocab: Vocab, prime: str, length: int, temperatur
         if argmax or temperature == 0:
             nxt = int(logits.argmax())
         else:
-            scaled = logits.double() / temperature  # double: 1/T can be huge near T = 0
+            # Shifted so the largest is 0 before dividing: a tiny T then sends the others to
+            # -inf (argmax), never inf - inf = nan.
+            scaled = (logits.double() - logits.double().max()) / temperature
             if 0 < top_k < scaled.numel():
                 kth = torch.topk(scaled, top_k).values[-1]
                 scaled = scaled.masked_fill(scaled < kth, float("-inf"))

@@ -89,6 +89,10 @@ def test_sampling_is_seeded_and_temperature_zero_is_argmax(tmp_path, corpus, cap
     assert text(seed=3) != text(seed=4)
     greedy = text(argmax=True)
     assert text(temperature=1e-4, seed=5) == greedy == text(temperature=0.0)
+    assert text(temperature=1e-320, seed=5) == greedy  # no inf - inf on the way
+    for t in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(RunError, match="--temperature must be a finite number"):
+            text(temperature=t)
     assert len(set(text(top_k=1, seed=7)) - set(greedy)) == 0 and text(top_k=1, seed=7) == greedy
     capsys.readouterr()
     assert cli.main(["sample", str(tmp_path / "s"), "--prime", "the", "--length", "40",
