@@ -250,14 +250,9 @@ class Harness:
             self.eval_setup.close()
 
 
-def load_weights(module: torch.nn.Module, weights: dict[str, Any], run_dir: Path) -> None:
-    """``module.load_state_dict(weights)``; weights of another shape are one line that says so
-    (a config.json edited after training, a checkpoint of another run)."""
-    try:
-        module.load_state_dict(weights)
-    except (RuntimeError, KeyError, TypeError, ValueError) as err:
-        raise RunError(f"the checkpoint in {run_dir} does not fit the policy its settings "
-                       f"describe: {str(err).splitlines()[0]}") from err
+def misfit(run_dir: Path) -> str:
+    """The problem a checkpoint's weights that do not fit the policy are reported as."""
+    return f"the checkpoint in {run_dir} does not fit the policy its settings describe"
 
 
 def checkpoint(algo: str, env: str, policy: dict[str, Any], optimizer: dict[str, Any],

@@ -22,12 +22,20 @@ from torch import nn
 from torch.distributions import Categorical
 
 from pucklab.agents.env_setup import EnvSetup, make_env
-from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, load_weights
+from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, misfit
 from pucklab.agents.policies import make_policy, policy_args
 from pucklab.agents.returns import normalise as normalise_returns
 from pucklab.agents.rollout import Batch, collect
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import Report, RunError, make_optimizer, resolve_device, restore_rng, save_checkpoint
+from pucklab.runs import (
+    Report,
+    RunError,
+    load_weights,
+    make_optimizer,
+    resolve_device,
+    restore_rng,
+    save_checkpoint,
+)
 
 BASELINE_DECAY = 0.9  # running-mean baseline: weight of the past per update
 
@@ -122,7 +130,7 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
     optimizer = make_optimizer(s.optimizer, policy.parameters(), s.lr)  # rmsprop: pg-pong's 0.99
     counters = Counters()
     if resume is not None:
-        load_weights(policy, resume["policy"], run_dir)
+        load_weights(policy, resume["policy"], misfit(run_dir))
         optimizer.load_state_dict(resume["optimizer"])
         counters = Counters(**resume["counters"])
         restore_rng(resume["rng"])

@@ -31,10 +31,17 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
 from pucklab.agents.env_setup import make_env
-from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, load_weights
+from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, misfit
 from pucklab.agents.policies import pooled_features, pooled_size
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import Report, RunError, resolve_device, restore_rng, save_checkpoint
+from pucklab.runs import (
+    Report,
+    RunError,
+    load_weights,
+    resolve_device,
+    restore_rng,
+    save_checkpoint,
+)
 
 # rl-zoo's Atari settings, the closest published ones for a pixel Pong: short rollouts, several
 # epochs of minibatches (PPO); 5-step rollouts (A2C).
@@ -148,7 +155,7 @@ def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.
         model = make_model(settings, SB3VecEnv(setup.env), device)
     finally:
         setup.close()
-    load_weights(model.policy, state["policy"], run_dir)
+    load_weights(model.policy, state["policy"], misfit(run_dir))
     model.policy.set_training_mode(False)
     return sb3_logits(model)
 
@@ -218,7 +225,7 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
         raise RunError(f"stable-baselines3 {s.algo}: {str(err).splitlines()[0]}") from err
     counters = Counters()
     if resume is not None:
-        load_weights(model.policy, resume["policy"], run_dir)
+        load_weights(model.policy, resume["policy"], misfit(run_dir))
         model.policy.optimizer.load_state_dict(resume["optimizer"])
         counters = Counters(**resume["counters"])
         model.num_timesteps = counters.env_steps

@@ -18,8 +18,8 @@ from pucklab.agents.harness import (
     Evaluation,
     Logits,
     evaluate,
-    load_weights,
     make_eval_env,
+    misfit,
     record,
 )
 from pucklab.agents.policies import make_policy
@@ -27,7 +27,7 @@ from pucklab.agents.sb3 import sb3_logits_fn
 from pucklab.agents.settings import AgentSettings
 from pucklab.runs import (
     RunError,
-    checkpoint_path,
+    build_model,
     load_checkpoint,
     load_run_settings,
     resolve_device,
@@ -38,15 +38,15 @@ def load_run(run_dir: Path, device: str = "cpu") -> tuple[AgentSettings, Logits,
     """The run's settings and its trained policy as a logits function, on ``device``."""
     settings = load_run_settings(run_dir, AgentSettings, COMMAND).resolved()
     dev = resolve_device(device)
-    state = load_checkpoint(run_dir, map_location=dev, command=COMMAND, keys=CHECKPOINT_KEYS)
+    needs = ("policy_args",) if settings.algo == "reinforce" else ()  # what rebuilds the policy
+    state = load_checkpoint(run_dir, map_location=dev, command=COMMAND,
+                            keys=CHECKPOINT_KEYS + needs)
     if state["algo"] != settings.algo:
         raise RunError(f"{run_dir}: its checkpoint is a {state['algo']} one, its config.json says "
                        f"{settings.algo}")
-    if state.get("algo") == "reinforce":
-        if "policy_args" not in state:
-            raise RunError(f"{checkpoint_path(run_dir)} is damaged: it lacks policy_args")
-        policy = make_policy(**state["policy_args"]).to(dev)
-        load_weights(policy, state["policy"], run_dir)
+    if state["algo"] == "reinforce":
+        policy = build_model(make_policy, state["policy_args"], state["policy"],
+                             misfit(run_dir)).to(dev)
         policy.eval()
         return settings, policy, dev
     return settings, sb3_logits_fn(settings, state, dev, run_dir), dev

@@ -216,6 +216,26 @@ def checkpoint_path(run_dir: Path | str, name: str = LAST_CHECKPOINT) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / name
 
 
+def load_weights(module: Any, weights: Any, problem: str) -> None:
+    """``module.load_state_dict(weights)``; weights of another shape (a checkpoint of another
+    run, settings edited after training) are a :class:`RunError` ``problem (torch's reason)``."""
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as err:
+        raise RunError(f"{problem} ({str(err).splitlines()[0]})") from err
+
+
+def build_model(make: Callable[..., Any], args: Any, weights: Any, problem: str) -> Any:
+    """``make(**args)`` with ``weights`` loaded: a model rebuilt from a checkpoint's
+    ``model_args``; arguments or weights that do not fit are a :class:`RunError` (``problem``)."""
+    try:
+        module = make(**args)
+    except (TypeError, ValueError) as err:
+        raise RunError(f"{problem} ({str(err).splitlines()[0]})") from err
+    load_weights(module, weights, problem)
+    return module
+
+
 def save_checkpoint(run_dir: Path | str, state: dict[str, Any], name: str = LAST_CHECKPOINT,
                     *, command: str) -> Path:
     """``torch.save`` ``state`` to ``run_dir/checkpoints/<name>`` atomically; return the path.

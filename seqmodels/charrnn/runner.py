@@ -23,6 +23,7 @@ from pucklab.runs import (
     RunError,
     RunResult,
     Settings,
+    build_model,
     claim_run_dir,
     discard_unstarted,
     load_checkpoint,
@@ -167,12 +168,8 @@ def load_model(run_dir: Path | str, checkpoint: str = "last.pt", device: str = "
                            keys=MODEL_KEYS)
     _check_vocab(ckpt, run_dir)
     model_args = dict(ckpt["model_args"], **({"impl": impl} if impl else {}))
-    try:
-        model = CharRNN(**model_args).to(dev)
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, TypeError, ValueError, KeyError) as err:
-        raise RunError(f"the checkpoint in {run_dir} is damaged: its weights do not fit its "
-                       f"model_args ({str(err).splitlines()[0]})") from err
+    model = build_model(CharRNN, model_args, ckpt["model"], f"the checkpoint in {run_dir} is "
+                        "damaged: its weights do not fit its model_args").to(dev)
     model.eval()
     return model, Vocab(tuple(ckpt["task"]["vocab"]))
 

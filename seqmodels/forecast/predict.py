@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pucklab.runs import RunError, checkpoint_path, load_config
+from pucklab.runs import RunError, build_model, checkpoint_path, load_config
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import best_checkpoint, saved_settings, seed_dir
 from pucklab.seqmodels.forecast.task import load
@@ -26,12 +26,8 @@ def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
             raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
                            f"forecast --resume {quote(str(run_dir))}")
         ckpt = best_checkpoint(d)
-        try:
-            model = Forecaster(**ckpt["model_args"])
-            model.load_state_dict(ckpt["model"])
-        except (RuntimeError, TypeError, ValueError, KeyError) as err:
-            raise RunError(f"the checkpoint in {d} is damaged: its weights do not fit its "
-                           f"model_args ({str(err).splitlines()[0]})") from err
+        model = build_model(Forecaster, ckpt["model_args"], ckpt["model"], f"the checkpoint in "
+                            f"{d} is damaged: its weights do not fit its model_args")
         models.append(model.eval())
         transform = Transform.from_dict(ckpt["task"]["transform"])
     assert transform is not None
