@@ -10,40 +10,37 @@ The folder doubles as the default output place: commands write their runs to
 ``./runs/<name>/``, and those subfolders are git-ignored.
 """
 
-from pucklab.runs.device import DEVICES, resolve_device
-from pucklab.runs.figures import progress_bar, pyplot, save_figure
-from pucklab.runs.metrics import MetricsLogger, plot_curves, read_metrics
-from pucklab.runs.optim import OPTIMIZERS, make_optimizer
-from pucklab.runs.result import Interrupted, Report, RunResult
-from pucklab.runs.rng import restore_rng, rng_state
-from pucklab.runs.config_files import to_toml
-from pucklab.runs.settings import Settings, setting
-from pucklab.runs.store import (
-    RunError,
-    atomic_path,
-    atomic_write,
-    build_model,
-    checkpoint_path,
-    claim_run_dir,
-    discard_unstarted,
-    load_checkpoint,
-    load_config,
-    load_run_settings,
-    load_weights,
-    new_run_dir,
-    require_choice,
-    run_lock,
-    save_checkpoint,
-    save_config,
-    save_run_config,
-)
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "DEVICES", "OPTIMIZERS", "Interrupted", "MetricsLogger", "Report", "RunError", "RunResult",
-    "Settings", "atomic_path", "atomic_write", "build_model", "checkpoint_path", "claim_run_dir",
-    "discard_unstarted", "load_checkpoint", "load_config", "load_run_settings", "load_weights",
-    "make_optimizer",
-    "new_run_dir", "plot_curves", "progress_bar", "pyplot", "read_metrics", "require_choice",
-    "resolve_device", "restore_rng", "rng_state", "run_lock", "save_checkpoint", "save_config",
-    "save_figure", "save_run_config", "setting", "to_toml",
-]
+#: Where each public name lives. Loaded on first use (PEP 562), so that ``pucklab.runs.launch``
+#: and ``pucklab.runs.settings`` can be imported without torch or matplotlib.
+_HOME = {
+    "DEVICES": "device", "resolve_device": "device",
+    "progress_bar": "figures", "pyplot": "figures", "save_figure": "figures",
+    "MetricsLogger": "metrics", "plot_curves": "metrics", "read_metrics": "metrics",
+    "OPTIMIZERS": "optim", "make_optimizer": "optim",
+    "Interrupted": "result", "Report": "result", "RunResult": "result",
+    "restore_rng": "rng", "rng_state": "rng",
+    "to_toml": "config_files",
+    "Settings": "settings", "setting": "settings",
+    **dict.fromkeys([
+        "RunError", "atomic_path", "atomic_write", "build_model", "checkpoint_path",
+        "claim_run_dir", "discard_unstarted", "load_checkpoint", "load_config",
+        "load_run_settings", "load_weights", "new_run_dir", "require_choice", "run_lock",
+        "save_checkpoint", "save_config", "save_run_config"], "store"),
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        value = getattr(import_module(f"pucklab.runs.{_HOME[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pucklab.runs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))
