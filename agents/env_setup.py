@@ -7,11 +7,16 @@ Three kinds of env id, one result (:class:`EnvSetup`):
   frames: :class:`~pucklab.envs.frames.VectorFrameStack`). One rollout = one session per game.
 - ``ALE/...``: ale-py, pg-pong preprocessing per sub-env, then the same frame difference; credit
   windows end at every point (``reset_on_reward``), as in pg-pong.
-- anything else registered with Gymnasium: ``gym.make_vec`` as is; its episodes are the sessions.
+- anything else registered with Gymnasium: ``gym.make_vec``; its episodes are the sessions. An
+  observation that is not a ``Box`` (FrozenLake's ``Discrete`` cell, Blackjack's ``Tuple`` of
+  ``Discrete``) is flattened by Gymnasium's ``FlattenObservation``: a ``Discrete`` value becomes
+  a one-hot vector. Spaces with no fixed-size vector (``Graph``, ``Sequence``) are refused. An env registered without a time limit (CliffWalking) gets Gymnasium's ``TimeLimit``
+  of :data:`DEFAULT_ROLLOUT_STEPS` steps, so that every episode ends and can be scored.
 
 The action space must be ``Discrete`` (REINFORCE here samples from a categorical policy).
-Problems the user can fix (unknown id, wrong action space, missing ale-py, bad keyword) raise
-:class:`~pucklab.runs.RunError`, which the CLI prints as one line.
+Problems the user can fix (unknown id, wrong action or observation space, missing ale-py or
+another package the env needs, bad keyword) raise :class:`~pucklab.runs.RunError`, which the
+CLI prints as one line.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
+from gymnasium.wrappers import FlattenObservation, TimeLimit
 
 import pucklab.envs  # noqa: F401  (registers the pucklab ids)
 from pucklab.envs.frames import VectorFrameStack, frame_stack
@@ -79,6 +85,26 @@ def _check_id(env_id: str) -> None:
         raise RunError(f"unknown env id {env_id!r}: {str(err).splitlines()[0]}") from err
 
 
+def generic(env: gym.Env) -> gym.Env:
+    """A Gymnasium env as train-agent plays it: episodes that end, ``Box`` observations (other
+    spaces flattened, ``Discrete`` -> one-hot)."""
+    if env.spec is not None and env.spec.max_episode_steps is None:
+        env = TimeLimit(env, DEFAULT_ROLLOUT_STEPS)
+    space = env.observation_space
+    if isinstance(space, spaces.Box):
+        return env
+    if not space.is_np_flattenable:
+        raise RunError(f"{env.spec.id if env.spec else env} has {space} observations, which have "
+                       "no fixed-size vector form; train-agent needs Box, Discrete, "
+                       "MultiDiscrete, MultiBinary, Text or a Tuple/Dict of those")
+    return FlattenObservation(env)
+
+
+def _unavailable(env_id: str, err: gym.error.DependencyNotInstalled) -> RunError:
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return RunError(f"{env_id} needs a package that is not installed: {first}")
+
+
 def _check_action_space(env_id: str, space: gym.Space) -> int:
     if not isinstance(space, spaces.Discrete):
         raise RunError(f"{env_id} has a {type(space).__name__} action space; "
@@ -112,8 +138,11 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
             env = _pixels_vector(env, observation)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, True, False
         else:
-            env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+            env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                               wrappers=[generic], **kwargs)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, False, False
+    except gym.error.DependencyNotInstalled as err:  # LunarLander without Box2D
+        raise _unavailable(env_id, err) from err
     except TypeError as err:  # an unknown keyword in --env-kwargs
         raise RunError(f"{env_id}: bad --env-kwargs: {str(err).splitlines()[0]}") from err
     except ValueError as err:  # a keyword our envs validate (GameConfig, obs_type)
@@ -130,11 +159,16 @@ def make_single_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
     """One env with the same observation pipeline as :func:`make_env`, for videos."""
     kwargs = dict(env_kwargs or {})
     _check_id(env_id)
-    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    try:
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    except gym.error.DependencyNotInstalled as err:
+        raise _unavailable(env_id, err) from err
     if is_ale(env_id):
         from pucklab.agents.atari import PgPongPreprocess
 
         env = _pixels_single(PgPongPreprocess(env, noop=noop), observation)
     elif is_pucklab(env_id) and kwargs.get("obs_type", "pixels") == "pixels":
         env = _pixels_single(env, observation)
+    elif not is_pucklab(env_id):
+        env = generic(env)
     return env
