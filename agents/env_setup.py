@@ -10,8 +10,9 @@ Three kinds of env id, one result (:class:`EnvSetup`):
 - anything else registered with Gymnasium: ``gym.make_vec``; its episodes are the sessions. An
   observation that is not a ``Box`` (FrozenLake's ``Discrete`` cell, Blackjack's ``Tuple`` of
   ``Discrete``) is flattened by Gymnasium's ``FlattenObservation``: a ``Discrete`` value becomes
-  a one-hot vector. Spaces with no fixed-size vector (``Graph``, ``Sequence``) are refused. An env registered without a time limit (CliffWalking) gets Gymnasium's ``TimeLimit``
-  of :data:`DEFAULT_ROLLOUT_STEPS` steps, so that every episode ends and can be scored.
+  a one-hot vector. Spaces with no fixed-size vector (``Graph``, ``Sequence``) are refused. An
+  env registered without a time limit (CliffWalking) gets Gymnasium's ``TimeLimit`` of
+  :data:`DEFAULT_ROLLOUT_STEPS` steps, so that every episode ends and can be scored.
 
 The action space must be ``Discrete`` (REINFORCE here samples from a categorical policy).
 Problems the user can fix (unknown id, wrong action or observation space, missing ale-py or

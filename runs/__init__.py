@@ -28,7 +28,7 @@ _HOME = {
         "RunError", "atomic_path", "atomic_write", "build_model", "checkpoint_path",
         "claim_run_dir", "discard_unstarted", "load_checkpoint", "load_config",
         "load_run_settings", "load_weights", "new_run_dir", "require_choice", "run_lock",
-        "save_checkpoint", "save_config", "save_run_config"], "store"),
+        "save_checkpoint", "save_config", "save_run_config", "saved_fact"], "store"),
 }
 
 __all__ = sorted(_HOME)

@@ -193,6 +193,21 @@ def load_config(run_dir: Path | str) -> dict[str, Any]:
         raise RunError(f"cannot read {path}: {err}") from err
 
 
+def saved_fact(run_dir: Path | str, *keys: str, kind: type = object) -> Any:
+    """A fact a run's ``config.json`` records beside its settings (``"series", "lookback"``).
+    A missing or mistyped one is a :class:`RunError`: the file was damaged or hand-edited."""
+    value: Any = load_config(run_dir)
+    name = ".".join(keys)
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise RunError(f"{Path(run_dir) / CONFIG_FILE} is damaged: it has no {name}")
+        value = value[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise RunError(f"{Path(run_dir) / CONFIG_FILE} is damaged: {name} must be "
+                       f"{kind.__name__}, got {value!r}")
+    return value
+
+
 def save_run_config(run_dir: Path | str, command: str, settings: Any, **extra: Any) -> Path:
     """``config.json`` of a command's run: which command wrote it, its settings (a
     :class:`~pucklab.runs.settings.Settings`), and ``extra`` facts (data size, split ...)."""
@@ -222,7 +237,15 @@ def load_weights(module: Any, weights: Any, problem: str) -> None:
     try:
         module.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as err:
-        raise RunError(f"{problem} ({str(err).splitlines()[0]})") from err
+        raise RunError(f"{problem} ({_reason(err)})") from err
+
+
+def _reason(err: Exception, limit: int = 200) -> str:
+    """The gist of an exception in one line: torch's "Error(s) in loading state_dict for X:"
+    with its first detail, cut at ``limit`` characters."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    text = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def build_model(make: Callable[..., Any], args: Any, weights: Any, problem: str) -> Any:
@@ -231,7 +254,7 @@ def build_model(make: Callable[..., Any], args: Any, weights: Any, problem: str)
     try:
         module = make(**args)
     except (TypeError, ValueError) as err:
-        raise RunError(f"{problem} ({str(err).splitlines()[0]})") from err
+        raise RunError(f"{problem} ({_reason(err)})") from err
     load_weights(module, weights, problem)
     return module
 

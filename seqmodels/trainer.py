@@ -28,6 +28,7 @@ from pucklab.runs import (
     RunError,
     checkpoint_path,
     load_checkpoint,
+    load_weights,
     make_optimizer,
     plot_curves,
     progress_bar,
@@ -175,12 +176,9 @@ class Trainer:
     def _load(self) -> None:
         ckpt = load_checkpoint(self.run_dir, map_location=self.device, command=self.command,
                                keys=CHECKPOINT_KEYS)
-        try:
-            self.model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as err:
-            raise RunError(f"checkpoint in {self.run_dir} does not fit this model: "
-                           f"{str(err).splitlines()[0]}") from err
+        problem = f"the checkpoint in {self.run_dir} does not fit this model"
+        load_weights(self.model, ckpt["model"], problem)
+        load_weights(self.optimizer, ckpt["optimizer"], problem)  # same shapes, same optimiser
         self.task.load_state_dict(ckpt["task"])
         if ckpt.get("scheduler") is not None and self._saveable_scheduler():
             self.scheduler.load_state_dict(ckpt["scheduler"])

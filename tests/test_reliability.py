@@ -4,18 +4,24 @@ traceback, and no run folder is left behind or damaged."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
 
+from helpers import make_corpus
 from pucklab.agents import cli as agent_cli
 from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, make_env
 from pucklab.runs import launch, load_checkpoint
+from pucklab.seqmodels.charrnn import cli as char_cli
+from pucklab.seqmodels.forecast import cli as forecast_cli
 
 
 def test_ctrl_c_while_the_command_imports_is_one_line(monkeypatch, capsys):
@@ -126,3 +132,75 @@ def test_unplayable_envs_are_one_line(tmp_path, capsys):
     one_line_exit_2(["--env", "pucklab-test/Missing-v0", "--run-dir", str(tmp_path / "m")], capsys,
                     "needs a package that is not installed: box9000")
     assert not (tmp_path / "t").exists() and not (tmp_path / "m").exists()
+
+
+# --- damaged saved settings: every command reads config.json through the same checks ---------
+
+def damaged(run_dir: Path, tmp_path: Path, name: str, edit) -> Path:
+    """A copy of ``run_dir`` whose config.json went through ``edit(data) -> data``."""
+    copy = tmp_path / name
+    shutil.copytree(run_dir, copy)
+    path = copy / "config.json"
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    return copy
+
+
+def checkpoints(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*.pt"))}
+
+
+def refused(main, argv: list[str], capsys, expect: str) -> None:
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert expect in err, err
+
+
+def setting(name, value):
+    def edit(data):
+        data["settings"][name] = value
+        return data
+    return edit
+
+
+def test_damaged_saved_settings_are_one_line_and_touch_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PUCKLAB_DATA", str(tmp_path))  # nothing to download
+    agent = tmp_path / "agent"
+    assert agent_cli.main(["--env-kwargs", "obs_type=state", "--batch-sessions", "8", "--total-steps",
+                           "400", "--eval-sessions", "8", "--video-sessions", "0",
+                           "--run-dir", str(agent)]) == 0
+    text = make_corpus(tmp_path / "words.txt")
+    chars = tmp_path / "chars"
+    assert char_cli.main(["train", "--corpus", str(text), "--hidden", "16", "--embed", "8",
+                          "--seq-len", "16", "--batch-size", "4", "--max-steps", "6",
+                          "--eval-every", "3", "--no-progress", "--run-dir", str(chars)]) == 0
+    series = tmp_path / "series"
+    assert forecast_cli.main(["--dataset", "sunspots", "--hidden", "8", "--max-steps", "6",
+                              "--baselines", "naive", "--no-progress",
+                              "--run-dir", str(series)]) == 0
+    capsys.readouterr()
+    cases = [
+        (agent_cli.main, agent, "list", lambda d: [d], "is not a train-agent run"),
+        (agent_cli.main, agent, "str_number", setting("lr", "0.008"), "lr must be float"),
+        (agent_cli.main, agent, "kwargs_str", setting("env_kwargs", "obs_type=state"),
+         "env_kwargs must be a table"),
+        (char_cli.main, chars, "hidden", setting("hidden", 64), "config.json says hidden 64"),
+        (char_cli.main, chars, "batch", setting("batch_size", 8), "hidden state of 4 text streams"),
+        (forecast_cli.main, series, "no_series", lambda d: {k: v for k, v in d.items()
+                                                          if k != "series"}, "it has no series"),
+        (forecast_cli.main, series, "layers", setting("layers", 3), "does not fit this model"),
+    ]
+    for main, run_dir, name, edit, expect in cases:
+        copy = damaged(run_dir, tmp_path, f"{run_dir.name}-{name}", edit)
+        before = checkpoints(copy)
+        resume = ["train"] if main is char_cli.main else []
+        refused(main, [*resume, "--resume", str(copy), "--max-steps" if resume or main is
+                       forecast_cli.main else "--total-steps", "800"], capsys, expect)
+        assert checkpoints(copy) == before, name
+    for main, argv, expect in [
+            (agent_cli.main, ["evaluate"], "lr must be float"),
+            (forecast_cli.main, ["predict"], "it has no series")]:
+        run_dir = agent if main is agent_cli.main else series
+        name = "str_number" if main is agent_cli.main else "no_series"
+        refused(main, [*argv, str(tmp_path / f"{run_dir.name}-{name}")], capsys, expect)

@@ -202,6 +202,13 @@ class CharTask:
                            f"characters, this corpus has {len(self.vocab)} (or others); resume "
                            "with the corpus the run was trained on")
         hidden = d.get("hidden")
+        shapes = [tuple(h.shape) for h in (hidden if isinstance(hidden, list) else [hidden])
+                  if isinstance(h, torch.Tensor)]
+        if any(len(shape) != 3 or shape[1] != self.batch_size for shape in shapes):
+            held = shapes[0][1] if len(shapes[0]) == 3 else "?"
+            raise RunError(f"the checkpoint carries the hidden state of {held} text streams, the "
+                           f"run's settings say --batch-size {self.batch_size}: its config.json "
+                           "and checkpoint disagree")
         if isinstance(hidden, list):
             hidden = tuple(h.to(self.device) for h in hidden)
         elif hidden is not None:

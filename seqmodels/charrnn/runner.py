@@ -112,6 +112,7 @@ def run(settings: CharRNNSettings, run_dir: Path | str | None = None, *,
         _check_vocab(ckpt, folder)
         task = CharTask(text, settings.seq_len, settings.batch_size,
                         vocab=_same_vocab(Vocab(tuple(ckpt["task"]["vocab"])), text))
+        _check_shape(ckpt["model_args"], settings, folder)
         model = CharRNN(**dict(ckpt["model_args"], impl=settings.impl))
     else:
         task = CharTask(text, settings.seq_len, settings.batch_size)
@@ -179,6 +180,15 @@ def _check_vocab(ckpt: dict, run_dir: Path | str) -> None:
     if not isinstance(task, dict) or not isinstance(task.get("vocab"), list) or \
             not isinstance(ckpt.get("model_args"), dict):
         raise RunError(f"the checkpoint in {run_dir} is damaged: no vocabulary or model_args")
+
+
+def _check_shape(model_args: dict, settings: CharRNNSettings, run_dir: Path) -> None:
+    """The model a run's checkpoint holds is the one its settings describe."""
+    for name in ("embed", "hidden", "layers", "dropout", "cell"):
+        if model_args.get(name) != getattr(settings, name):
+            raise RunError(f"{run_dir}: config.json says {name} {getattr(settings, name)!r}, its "
+                           f"checkpoint holds a model with {name} {model_args.get(name)!r}; "
+                           "the two files disagree")
 
 
 def bits(nats: float) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pucklab.runs import RunError, build_model, checkpoint_path, load_config
+from pucklab.runs import RunError, build_model, checkpoint_path, saved_fact
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import best_checkpoint, saved_settings, seed_dir
 from pucklab.seqmodels.forecast.task import load
@@ -50,7 +50,7 @@ def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | Non
         args.dataset, args.csv = dataset, csv_path
     models, transform = load_models(run_dir)
     series = load(args)
-    lookback = int(load_config(run_dir)["series"]["lookback"])
+    lookback = saved_fact(run_dir, "series", "lookback", kind=int)
     need = lookback + transform.offset
     if len(series) < need:
         raise RunError(f"the series has {len(series)} points; this run needs the last {need} "

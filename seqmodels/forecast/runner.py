@@ -31,11 +31,11 @@ from pucklab.runs import (
     claim_run_dir,
     discard_unstarted,
     load_checkpoint,
-    load_config,
     load_run_settings,
     resolve_device,
     run_lock,
     save_run_config,
+    saved_fact,
 )
 from pucklab.runs.sweep_study import Trainable
 from pucklab.seqmodels.forecast import metrics as fc
@@ -84,7 +84,7 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
         if run_dir is None:
             raise RunError("resume needs the run folder")
         folder = Path(run_dir)
-        if fingerprint(prep.y) != load_config(folder).get("series", {}).get("fingerprint"):
+        if fingerprint(prep.y) != saved_fact(folder, "series", "fingerprint", kind=str):
             raise RunError(f"the data of {folder} changed since it was trained (the series "
                            "differs); start a new run")
     else:
