@@ -28,6 +28,7 @@ from pucklab.agents.returns import normalise as normalise_returns
 from pucklab.agents.rollout import Batch, collect
 from pucklab.agents.settings import AgentSettings
 from pucklab.runs import (
+    CtrlC,
     Report,
     RunError,
     load_weights,
@@ -142,10 +143,12 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
                         command=COMMAND)
 
     try:
-        with harness.stopping_cleanly(save, lambda: f"{counters.updates} updates"):
+        with harness.stopping_cleanly(save, lambda: f"{counters.updates} updates"), \
+                CtrlC() as ctrl_c:
             while not harness.done():
                 row = train_step(s, setup, policy, optimizer, counters, device)
                 harness.after_update(row, policy, save)
+                ctrl_c.check()  # Ctrl-C stops here, between updates: resume is exact
     finally:
         setup.close()
     save()

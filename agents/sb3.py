@@ -35,6 +35,7 @@ from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, misfi
 from pucklab.agents.policies import pooled_features, pooled_size
 from pucklab.agents.settings import AgentSettings
 from pucklab.runs import (
+    CtrlC,
     Report,
     RunError,
     load_weights,
@@ -162,11 +163,12 @@ def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.
 
 class _Callback(BaseCallback):
     """Counts sessions from the rollouts and hands the harness one metrics row per rollout;
-    stops SB3 at the budget. Ctrl-C and exceptions from ``report`` propagate out of ``learn``."""
+    stops SB3 at the budget. Exceptions from ``report`` propagate out of ``learn``; Ctrl-C too,
+    taken when the next rollout starts (the last update done, its row written)."""
 
-    def __init__(self, harness: Harness, save: Any) -> None:
+    def __init__(self, harness: Harness, save: Any, ctrl_c: CtrlC) -> None:
         super().__init__()
-        self.h, self.c, self.save = harness, harness.c, save
+        self.h, self.c, self.save, self.ctrl_c = harness, harness.c, save, ctrl_c
         self.wins = self.ended = 0
         self.reward_sum = 0.0
         self.running: np.ndarray | None = None
@@ -176,6 +178,9 @@ class _Callback(BaseCallback):
 
     def wall(self) -> float:
         return self.base_time + time.perf_counter() - self.t0 - self.excluded
+
+    def _on_rollout_start(self) -> None:
+        self.ctrl_c.check()
 
     def _on_step(self) -> bool:
         rewards, dones = self.locals["rewards"], self.locals["dones"]
@@ -240,11 +245,12 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
                                             model.policy.optimizer.state_dict(), counters),
                         command=COMMAND)
 
-    callback = _Callback(harness, save)
+    ctrl_c = CtrlC()
+    callback = _Callback(harness, save, ctrl_c)
     max_steps = harness.progress.max_steps
     remaining = (max_steps - counters.env_steps) if max_steps is not None else 10**12
     try:
-        with harness.stopping_cleanly(save, lambda: f"{counters.env_steps:,} env steps"):
+        with harness.stopping_cleanly(save, lambda: f"{counters.env_steps:,} env steps"), ctrl_c:
             if remaining > 0 and not harness.done():
                 try:
                     model.learn(total_timesteps=remaining, callback=callback,

@@ -20,7 +20,7 @@ _HOME = {
     "progress_bar": "figures", "pyplot": "figures", "save_figure": "figures",
     "MetricsLogger": "metrics", "plot_curves": "metrics", "read_metrics": "metrics",
     "OPTIMIZERS": "optim", "make_optimizer": "optim",
-    "Interrupted": "result", "Report": "result", "RunResult": "result",
+    "CtrlC": "result", "Interrupted": "result", "Report": "result", "RunResult": "result",
     "restore_rng": "rng", "rng_state": "rng",
     "to_toml": "config_files",
     "Settings": "settings", "setting": "settings",

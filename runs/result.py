@@ -8,14 +8,20 @@ sweeps call it directly.
   (a sweep's pruner does): the run then writes its checkpoint, closes its files and lets the
   exception through, so the run folder stays whole and ``resume=True`` continues it.
 * Ctrl-C writes the checkpoint too and raises :class:`Interrupted`, a ``KeyboardInterrupt``, so
-  a caller that knows nothing of it still stops, and the CLI exits with 130.
+  a caller that knows nothing of it still stops, and the CLI exits with 130. The training loops
+  take it at the end of a step (:class:`CtrlC`), so the checkpoint is the one the run would have
+  written there, and a resume goes on exactly as if nothing had happened.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any
 
 #: ``report(step, metrics)``: step is the run's own unit (env steps, optimiser steps).
@@ -24,6 +30,50 @@ Report = Callable[[int, Mapping[str, float]], None]
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run; its checkpoint was written. The message says how to continue."""
+
+
+class CtrlC:
+    """Ctrl-C during a training loop, taken at the end of a step, where the run is whole.
+
+    A Ctrl-C in the middle of a step would stop it half done: a rollout that drew from the
+    random streams, counters ahead of the metrics row, a carried hidden state one chunk ahead
+    of the step count. A checkpoint of that state resumes into a different curve. So while the
+    loop runs (``with CtrlC() as ctrl_c:``) the first Ctrl-C is only noted, and the loop calls
+    :meth:`check` after each step, its row written: that raises ``KeyboardInterrupt``, and the
+    run saves the checkpoint it would have saved there. A second Ctrl-C stops at once (the
+    checkpoint is then written mid-step: nothing is lost, but the resumed curve may differ).
+
+    Outside the main thread, or where Ctrl-C is handled by someone else, nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._before: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._before = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+            self._before = None
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+        # os.write, not print: a handler that prints while the loop prints can hit a
+        # reentrant-write error in Python's buffered stderr.
+        os.write(2, b"\nCtrl-C: stopping at the end of this step (Ctrl-C again: at once)\n")
+
+    def check(self) -> None:
+        """At the end of a step: stop here if Ctrl-C was pressed during it."""
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 @dataclass

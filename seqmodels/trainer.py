@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from pucklab.runs import (
+    CtrlC,
     MetricsLogger,
     Report,
     RunError,
@@ -209,7 +210,8 @@ class Trainer:
         start_step, self.last_eval_step, val = self.step, -1, math.nan
         self.model.train()
         try:
-            stopped, val = self._loop(logger, bar)
+            with CtrlC() as ctrl_c:
+                stopped, val = self._loop(logger, bar, ctrl_c)
         except KeyboardInterrupt:
             stopped = "interrupted"
         except BaseException:  # e.g. a sweep pruning the run from report(): keep it resumable
@@ -220,8 +222,9 @@ class Trainer:
             bar.close()
         return self._finish(stopped, val, start_step, logger)
 
-    def _loop(self, logger: MetricsLogger, bar: Any) -> tuple[str, float]:
-        """Steps until a reason to stop; (that reason, the last validation loss)."""
+    def _loop(self, logger: MetricsLogger, bar: Any, ctrl_c: CtrlC) -> tuple[str, float]:
+        """Steps until a reason to stop; (that reason, the last validation loss). Ctrl-C is
+        taken after a step's row (``ctrl_c.check()``), so the checkpoint is a step's end."""
         cfg, val = self.cfg, math.nan
         eval_every = cfg.eval_every or self.spe
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -258,6 +261,7 @@ class Trainer:
                                         "train_loss": loss_value, "epoch": row["epoch"]})
             if stop:
                 return stop, val
+            ctrl_c.check()
         return "budget", val
 
     def _finish(self, stopped: str, val: float, start_step: int,

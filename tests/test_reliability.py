@@ -4,6 +4,7 @@ traceback, and no run folder is left behind or damaged."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import signal
@@ -18,10 +19,13 @@ from gymnasium import spaces
 
 from helpers import make_corpus
 from pucklab.agents import cli as agent_cli
+from pucklab.agents import reinforce
 from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, make_env
 from pucklab.runs import launch, load_checkpoint
 from pucklab.seqmodels.charrnn import cli as char_cli
+from pucklab.seqmodels.charrnn.data import CharTask
 from pucklab.seqmodels.forecast import cli as forecast_cli
+from pucklab.seqmodels.forecast.task import WindowTask
 
 
 def test_ctrl_c_while_the_command_imports_is_one_line(monkeypatch, capsys):
@@ -204,3 +208,76 @@ def test_damaged_saved_settings_are_one_line_and_touch_nothing(tmp_path, capsys,
         run_dir = agent if main is agent_cli.main else series
         name = "str_number" if main is agent_cli.main else "no_series"
         refused(main, [*argv, str(tmp_path / f"{run_dir.name}-{name}")], capsys, expect)
+
+
+# --- Ctrl-C, then --resume: the same curve as a run never interrupted ------------------------
+
+def ctrl_c_during(cls_or_module, name: str, when) -> None:
+    """Make ``cls_or_module.name`` press Ctrl-C (a real SIGINT) after it ran, when
+    ``when(args)``: the signal lands in the middle of a step."""
+    real = getattr(cls_or_module, name)
+
+    def pressed(*args, **kwargs):
+        out = real(*args, **kwargs)  # random numbers drawn, hidden state carried on
+        if when(args):
+            signal.raise_signal(signal.SIGINT)
+        return out
+
+    return pressed
+
+
+def table(run_dir: Path, skip=("wall_time_s",)) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in skip} for row in csv.DictReader(f)]
+
+
+def test_ctrl_c_mid_rollout_then_resume_equals_an_uninterrupted_train_agent_run(
+        tmp_path, monkeypatch, capsys):
+    argv = ["--env-kwargs", "obs_type=state", "--batch-sessions", "16", "--eval-sessions", "16",
+            "--eval-every", "2", "--video-sessions", "0", "--seed", "3", "--total-steps", "4799",
+            "--no-progress"]
+    assert agent_cli.main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
+    calls = iter(range(100))
+    monkeypatch.setattr(reinforce, "collect", ctrl_c_during(reinforce, "collect",
+                                                            lambda a: next(calls) == 2))
+    assert agent_cli.main([*argv, "--run-dir", str(tmp_path / "split")]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "interrupted after 3 updates" in err.splitlines()[-1], err
+    assert load_checkpoint(tmp_path / "split")["counters"]["updates"] == 3  # the step finished
+    monkeypatch.undo()
+    assert agent_cli.main(["--resume", str(tmp_path / "split")]) == 0
+    assert table(tmp_path / "split") == table(tmp_path / "straight")
+
+
+def test_ctrl_c_mid_step_then_resume_equals_an_uninterrupted_char_rnn_run(
+        tmp_path, monkeypatch, capsys):
+    text = make_corpus(tmp_path / "words.txt")
+    argv = ["train", "--corpus", str(text), "--hidden", "16", "--embed", "8", "--seq-len", "16",
+            "--batch-size", "4", "--max-steps", "20", "--eval-every", "4", "--log-every", "1",
+            "--dropout", "0.2", "--no-progress"]
+    assert char_cli.main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
+    monkeypatch.setattr(CharTask, "train_loss", ctrl_c_during(CharTask, "train_loss",
+                                                              lambda a: a[2] == 5))
+    assert char_cli.main([*argv, "--run-dir", str(tmp_path / "split")]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "interrupted at step 6" in err.splitlines()[-1], err
+    monkeypatch.undo()
+    assert char_cli.main(["train", "--resume", str(tmp_path / "split")]) == 0
+    assert table(tmp_path / "split") == table(tmp_path / "straight")
+
+
+def test_ctrl_c_mid_step_then_resume_equals_an_uninterrupted_forecast_run(
+        tmp_path, monkeypatch, capsys):
+    argv = ["--dataset", "sunspots", "--hidden", "8", "--max-steps", "12", "--eval-every", "4",
+            "--seed", "0", "1", "--baselines", "naive", "--no-progress"]
+    assert forecast_cli.main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
+    monkeypatch.setattr(WindowTask, "train_loss", ctrl_c_during(
+        WindowTask, "train_loss", lambda a: a[0].seed == 1 and a[2] == 5))
+    assert forecast_cli.main([*argv, "--run-dir", str(tmp_path / "split")]) == 130
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.undo()
+    assert forecast_cli.main(["--resume", str(tmp_path / "split")]) == 0
+    for part in ("seed-0", "seed-1"):
+        assert table(tmp_path / "split" / part) == table(tmp_path / "straight" / part)
+    assert (tmp_path / "split" / "backtest.csv").read_text() == \
+        (tmp_path / "straight" / "backtest.csv").read_text()
