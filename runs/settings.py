@@ -221,7 +221,8 @@ def _is(tp: Any, value: Any) -> bool:
 
 
 def _check_value(f: Field, tp: Any, value: Any) -> None:
-    """Choices, bounds and finiteness of one value (each item of a list)."""
+    """Choices, bounds and finiteness of one value (each item of a list); whole numbers fit
+    int64."""
     name, m = flag_name(f), f.metadata
     _check_type(f, tp, value, name)
     for v in value if isinstance(value, list) else [value]:
@@ -236,9 +237,15 @@ def _number(x: float) -> str:
     return str(x) if isinstance(x, int) else f"{x:g}"
 
 
+#: Whole numbers a run can hand to numpy and torch (int64).
+INT_RANGE = (-2**63, 2**63 - 1)
+
+
 def _check_bounds(name: str, m: Any, v: float) -> None:
     if isinstance(v, float) and not math.isfinite(v):
         raise RunError(f"{name} must be a finite number, got {v}")
+    if isinstance(v, int) and not INT_RANGE[0] <= v <= INT_RANGE[1]:
+        raise RunError(f"{name} is too large for a 64-bit integer: {v}")
     low, high, above, below = m.get("low"), m.get("high"), m.get("above"), m.get("below")
     lo = (low, ">=", "[") if low is not None else (above, ">", "(") if above is not None else None
     hi = (high, "<=", "]") if high is not None else (below, "<", ")") if below is not None else None
