@@ -97,7 +97,7 @@ def _train_all(conditions: dict[str, dict[str, Any]], seeds: list[int], env_step
     finals: dict[str, list[float]] = {c: [] for c in conditions}
     for seed in seeds:
         for cond, overrides in conditions.items():
-            settings = AgentSettings(seed=seed, total_steps=env_steps, device="cpu",
+            settings = AgentSettings(seed=seed, total_steps=env_steps, device=ns.device,
                                      **_size(ns.quick, ns.progress), **overrides)
             result = run(settings, run_dir / f"{cond}-seed{seed}")
             curves[cond].append(read_metrics(result.run_dir))
@@ -223,7 +223,8 @@ def _count(v: float) -> str:
 
 SESSION_DECAY = LabExperiment(
     "session-decay", "Reward spread over the session's steps, decaying with distance, helps "
-    "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 13 minutes")
+    "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 13 minutes",
+    uses_device=True)
 
 
 # -- frame difference ----------------------------------------------------------------------------
@@ -268,4 +269,5 @@ def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path
 
 FRAME_DIFFERENCE = LabExperiment(
     "frame-difference", "Give the agent the difference of the previous and the next frame.",
-    run_frame_difference, _fd_arguments, default_seeds=3, duration="about 15 minutes")
+    run_frame_difference, _fd_arguments, default_seeds=3, duration="about 15 minutes",
+    uses_device=True)

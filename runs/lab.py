@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pucklab.runs.cli import Parser, guarded
+from pucklab.runs.device import DEVICES, resolve_device
 from pucklab.runs.figures import pyplot, save_figure
 from pucklab.runs.store import RunError, atomic_write, claim_run_dir, discard_unstarted, save_config
 
@@ -58,6 +59,7 @@ class LabExperiment:
     run: Callable[[argparse.Namespace, list[int], Path], LabOutcome]
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     default_seeds: int = 3
+    uses_device: bool = False  # trains full runs: takes --device (cpu unless asked)
     duration: str = "about 15 minutes"  # of the default size on 2 CPU cores
 
 
@@ -120,6 +122,9 @@ def parser_for(exp: LabExperiment) -> Parser:
     p.add_argument("--run-dir", help=f"where to write (default: runs/lab-{exp.name}__<time>)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
+    if exp.uses_device:
+        p.add_argument("--device", choices=DEVICES, default="cpu", help="where its runs train "
+                       "(default: cpu, where the README's numbers were measured)")
     if exp.add_arguments is not None:
         exp.add_arguments(p)
     return p
@@ -131,6 +136,8 @@ def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
     n = ns.seeds if ns.seeds is not None else (2 if ns.quick else exp.default_seeds)
     if n < 1:
         raise RunError(f"--seeds must be >= 1, got {n}")
+    if exp.uses_device:
+        resolve_device(ns.device)  # cuda without a GPU: one line, before a run folder exists
     seeds = list(range(ns.seed, ns.seed + n))
     run_dir = claim_run_dir(ns.run_dir, f"lab-{exp.name}", resumable=False)
     command = " ".join([PROG, exp.name, *argv])

@@ -122,7 +122,8 @@ READERS = {
                                                     "--top-k", "--seed", "--device",
                                                     "--checkpoint"], ["--argmax"]),
     "forecast predict": (forecast_cli.main, ["predict"], ["--dataset", "--csv", "--column",
-                                                          "--time-column", "--out"], []),
+                                                          "--time-column", "--out",
+                                                          "--device"], []),
 }
 
 

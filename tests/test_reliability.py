@@ -15,6 +15,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from gymnasium import spaces
 
 from helpers import make_corpus
@@ -22,6 +23,7 @@ from pucklab.agents import cli as agent_cli
 from pucklab.agents import reinforce
 from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, make_env
 from pucklab.runs import launch, load_checkpoint
+from pucklab.runs.lab import main as lab_main
 from pucklab.seqmodels.charrnn import cli as char_cli
 from pucklab.seqmodels.charrnn.data import CharTask
 from pucklab.seqmodels.forecast import cli as forecast_cli
@@ -281,3 +283,27 @@ def test_ctrl_c_mid_step_then_resume_equals_an_uninterrupted_forecast_run(
         assert table(tmp_path / "split" / part) == table(tmp_path / "straight" / part)
     assert (tmp_path / "split" / "backtest.csv").read_text() == \
         (tmp_path / "straight" / "backtest.csv").read_text()
+
+
+# --- devices: every command that computes takes --device, checked before anything is written --
+
+def test_lab_and_predict_take_a_device_and_refuse_a_missing_gpu(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("regularisation", "session-decay", "frame-difference", "hyperparameter-search"):
+        code = lab_main([name, "--quick", "--device", "cuda", "--run-dir", str(tmp_path / name)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.strip().endswith("no CUDA device is available here "
+                                                  "(try --device auto)"), err
+        assert not (tmp_path / name).exists()
+    assert lab_main(["vanishing-gradients", "--device", "cpu"]) == 2  # computes on CPU only
+    assert "unrecognized arguments: --device" in capsys.readouterr().err
+    series = tmp_path / "series"
+    assert forecast_cli.main(["--dataset", "sunspots", "--hidden", "8", "--max-steps", "4",
+                              "--baselines", "naive", "--no-progress",
+                              "--run-dir", str(series)]) == 0
+    capsys.readouterr()
+    refused(forecast_cli.main, ["predict", str(series), "--device", "cuda"], capsys,
+            "no CUDA device")
+    refused(forecast_cli.main, ["predict", str(series), "--device", "tpu"], capsys,
+            "invalid choice")
+    assert forecast_cli.main(["predict", str(series), "--device", "auto"]) == 0

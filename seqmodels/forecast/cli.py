@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pucklab.runs import RunError, RunResult, atomic_write, load_config
+from pucklab.runs import DEVICES, RunError, RunResult, atomic_write, load_config
 from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
 from pucklab.seqmodels.forecast.predict import predict
 from pucklab.seqmodels.forecast.report import format_table
@@ -40,6 +40,7 @@ def predict_parser() -> Parser:
     p.add_argument("--column", help="column to read (default: the run's)")
     p.add_argument("--time-column")
     p.add_argument("--out", metavar="FILE", help="also write time,forecast to this CSV")
+    p.add_argument("--device", choices=DEVICES, default="cpu", help="(default cpu)")
     return p
 
 
@@ -77,7 +78,8 @@ def run_predict(argv: list[str]) -> int:
     ns = predict_parser().parse_args(argv)
     if ns.dataset is not None and ns.csv is not None:
         raise RunError("give at most one of --dataset or --csv")
-    times, mean, _ = predict(ns.run_dir, ns.dataset, ns.csv, ns.column, ns.time_column)
+    times, mean, _ = predict(ns.run_dir, ns.dataset, ns.csv, ns.column, ns.time_column,
+                             ns.device)
     lines = ["time,forecast", *(f"{stamp(t)},{v:.6g}" for t, v in zip(times, mean, strict=True))]
     text = "\n".join(lines) + "\n"
     if ns.out:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pucklab.runs import RunError, build_model, checkpoint_path, saved_fact
+from pucklab.runs import RunError, build_model, checkpoint_path, resolve_device, saved_fact
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import best_checkpoint, saved_settings, seed_dir
 from pucklab.seqmodels.forecast.task import load
@@ -35,12 +35,14 @@ def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
 
 
 def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | None = None,
-            column: str | None = None, time_column: str | None = None
+            column: str | None = None, time_column: str | None = None, device: str = "cpu"
             ) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """Forecast the H steps after the end of a series (the run's own, or the one given).
+    """Forecast the H steps after the end of a series (the run's own, or the one given), with
+    the networks on ``device``.
 
     Returns the future time stamps, the mean forecast over seeds, and every seed's (S, H).
     """
+    dev = resolve_device(device)
     args = saved_settings(run_dir)
     if dataset is not None or csv_path is not None:
         same_kind_csv = csv_path is not None and args.csv is not None
@@ -56,8 +58,9 @@ def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | Non
         raise RunError(f"the series has {len(series)} points; this run needs the last {need} "
                        f"(--lookback {lookback} + {transform.offset} for differencing)")
     z = transform.forward(series.values)
-    x = torch.tensor(z[-lookback:], dtype=torch.float32).unsqueeze(0)
+    x = torch.tensor(z[-lookback:], dtype=torch.float32, device=dev).unsqueeze(0)
     with torch.no_grad():
-        per_seed = np.stack([transform.inverse(series.values, m.forecast(x)[0].double().numpy())
+        per_seed = np.stack([transform.inverse(series.values,
+                                               m.to(dev).forecast(x)[0].double().cpu().numpy())
                              for m in models])
     return series.future_index(args.horizon), per_seed.mean(axis=0), per_seed

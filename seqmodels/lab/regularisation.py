@@ -49,7 +49,8 @@ def measure(ns: argparse.Namespace, seeds: list[int], corpus: Path, epochs: floa
         opts = dict(REG_CONDITIONS[cond])
         cfg = TrainConfig(optimizer=opts.pop("optimizer", "adam"), lr=2e-3, epochs=epochs,
                           weight_decay=opts.pop("weight_decay", 0.0),
-                          patience=opts.pop("patience", 0), seed=seed, progress=False)
+                          patience=opts.pop("patience", 0), seed=seed, progress=False,
+                          device=ns.device)
         settings = CharRNNSettings(corpus=str(corpus), hidden=hidden, layers=2, seq_len=64,
                                    batch_size=16, train=cfg, **opts)
         result = run(settings, run_dir / f"{cond.split(' ')[0]}-seed{seed}")
@@ -139,4 +140,4 @@ def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
 
 REGULARISATION = LabExperiment(
     "regularisation", "Dropout, L2 and early stopping fight overfitting.", run_regularisation,
-    _reg_arguments, default_seeds=2, duration="about 10 minutes")
+    _reg_arguments, default_seeds=2, duration="about 10 minutes", uses_device=True)

@@ -40,24 +40,25 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=32, help="GRU hidden units (default: 32)")
 
 
-def _config(strategy: str, trials: int, seed: int, epochs: int, hidden: int) -> SweepConfig:
+def _config(strategy: str, trials: int, seed: int, epochs: int, hidden: int,
+            device: str = "cpu") -> SweepConfig:
     points = max(2, math.isqrt(trials))  # grid: points per parameter, points**2 <= trials
     fixed = {"dataset": "sunspots", "horizon": 10, "cell": "gru", "hidden": hidden,
              "epochs": float(epochs), "seeds": [seed], "baselines": ["naive"],
-             "progress": False}
+             "progress": False, "device": device}
     return SweepConfig("forecast", [dict(p.__dict__, choices=[]) for p in SPACE], fixed,
                        trials, strategy, "none", seed, "val_loss", "minimize", points)
 
 
 def search(strategy: str, trials: int, seed: int, epochs: int, hidden: int,
-           folder: Path) -> Trace:
+           folder: Path, device: str = "cpu") -> Trace:
     """One strategy's trials, in order (a grid runs each point once, so at most points**2)."""
     import optuna
 
     from pucklab.seqmodels.forecast.runner import TRAINABLE
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    cfg = _config(strategy, trials, seed, epochs, hidden)
+    cfg = _config(strategy, trials, seed, epochs, hidden, device)
     study = optuna.create_study(direction="minimize", sampler=make_sampler(cfg),
                                 pruner=optuna.pruners.NopPruner())
     n = min(trials, cfg.grid_points ** len(SPACE)) if strategy == "grid" else trials
@@ -84,7 +85,7 @@ def measure(ns: argparse.Namespace, seeds: list[int], run_dir: Path, trials: int
     jobs = [(s, seed) for seed in seeds for s in STRATEGIES]
     for strategy, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="searches"):
         traces[strategy].append(search(strategy, trials, seed, epochs, ns.hidden,
-                                       run_dir / f"{strategy}-seed{seed}"))
+                                       run_dir / f"{strategy}-seed{seed}", ns.device))
     return traces
 
 
@@ -174,4 +175,4 @@ HYPERPARAMETER_SEARCH = LabExperiment(
     "hyperparameter-search",
     "random search beats a grid of the same size when few parameters matter, and "
     "coarse-to-fine narrows in on the best",
-    run, _arguments, default_seeds=10, duration="about 9 minutes")
+    run, _arguments, default_seeds=10, duration="about 9 minutes", uses_device=True)
