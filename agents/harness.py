@@ -82,7 +82,10 @@ class Progress:
 
     def done(self, c: Counters) -> bool:
         return ((self.max_steps is not None and c.env_steps >= self.max_steps)
-                or (self.max_seconds is not None and c.wall_time_s >= self.max_seconds))
+                or self.out_of_time(c))
+
+    def out_of_time(self, c: Counters) -> bool:
+        return self.max_seconds is not None and c.wall_time_s >= self.max_seconds
 
     def show(self, c: Counters, row: dict[str, float]) -> None:
         self.bar.set_postfix(win=f"{row['win_rate']:.2f}",

@@ -1,8 +1,15 @@
 """Policies: observation -> action logits.
 
+The ``--policy`` choices (:data:`POLICIES`), for pixel observations:
+
 - ``mlp``: Karpathy's pg-pong network, flattened 80x80 frame difference -> 200 ReLU -> logits.
+- ``pooled`` (the default): the frame difference sum-pooled into 4x4 cells, brightenings and
+  darkenings apart, -> 200 ReLU -> logits; pg-pong's MLP on a 32x smaller input.
 - ``cnn``: a small convolutional net (two strided convs, one hidden layer), Atari-DQN style.
-- ``state``: an MLP for vector observations (``obs_type="state"``).
+- ``points``: the lit pixels as a point set, PointNet style.
+
+Vector observations (``obs_type="state"``, CartPole, one-hot FrozenLake) get an MLP of 64
+hidden units whatever ``--policy`` says: there is no image to pool or convolve.
 
 A checkpoint stores ``policy_args`` (the keyword arguments of :func:`make_policy`), so a checkpoint
 alone rebuilds its network (nanoGPT's ``model_args``).

@@ -163,7 +163,7 @@ def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.
 
 class _Callback(BaseCallback):
     """Counts sessions from the rollouts and hands the harness one metrics row per rollout;
-    stops SB3 at the budget. Exceptions from ``report`` propagate out of ``learn``; Ctrl-C too,
+    stops SB3 at a time budget (a step budget is ``learn``'s own). Exceptions from ``report`` propagate out of ``learn``; Ctrl-C too,
     taken when the next rollout starts (the last update done, its row written)."""
 
     def __init__(self, harness: Harness, save: Any, ctrl_c: CtrlC) -> None:
@@ -194,7 +194,9 @@ class _Callback(BaseCallback):
             self.running[i] = 0.0
         self.c.env_steps = int(self.num_timesteps)
         self.c.wall_time_s = self.wall()
-        return not self.h.done()
+        # A step budget is learn()'s total_timesteps: SB3 ends after the rollout that reaches
+        # it, and trains on it. Stopping here instead would drop that last update.
+        return not self.h.progress.out_of_time(self.c)
 
     def _on_rollout_end(self) -> None:
         # The loss and entropy SB3 logged are those of the last update (one rollout behind).

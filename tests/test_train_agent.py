@@ -165,6 +165,28 @@ def test_sb3_baselines_run_and_log_the_same_columns(tmp_path, algo):
     assert cli.main(["evaluate", str(tmp_path / algo), "--sessions", "8"]) == 0
 
 
+def test_sb3_resume_continues_weights_optimiser_counters_and_rows(tmp_path):
+    """What a PPO resume continues (README, SB3 resume): the policy and its Adam state, the step
+    and update counters, the RNG streams and metrics.csv; not the games under way."""
+    run_dir = tmp_path / "ppo"
+    argv = ["--algo", "ppo", "--env-kwargs", "obs_type=state", "--num-envs", "4", "--eval-every",
+            "0", "--eval-sessions", "8", "--video-sessions", "0", "--seed", "1"]
+    rollout = 4 * 128  # PPO_KWARGS n_steps per env
+    assert cli.main([*argv, "--total-steps", str(rollout), "--run-dir", str(run_dir)]) == 0
+    first = load_checkpoint(run_dir, command="train-agent")
+    assert first["counters"]["updates"] == 1 and first["counters"]["env_steps"] == rollout
+    adam_steps = {int(v["step"]) for v in first["optimizer"]["state"].values()}
+    assert adam_steps == {4 * 2}  # 4 epochs x 2 minibatches of 256
+    assert cli.main(["--resume", str(run_dir), "--total-steps", str(2 * rollout)]) == 0
+    second = load_checkpoint(run_dir, command="train-agent")
+    assert second["counters"]["updates"] == 2 and second["counters"]["env_steps"] == 2 * rollout
+    assert {int(v["step"]) for v in second["optimizer"]["state"].values()} == {2 * 4 * 2}
+    assert not all(torch.equal(first["policy"][k], second["policy"][k]) for k in first["policy"])
+    train_rows = [r for r in rows(run_dir) if r["loss"] != ""]
+    assert [r["updates"] for r in train_rows] == ["1", "2"]
+    assert [int(r["env_steps"]) for r in train_rows] == [rollout, 2 * rollout]
+
+
 @pytest.mark.parametrize("policy", ["cnn", "pooled"])
 def test_sb3_pixels_runs(tmp_path, policy):
     code = cli.main(["--algo", "ppo", "--policy", policy, "--num-envs", "2", "--total-steps",
