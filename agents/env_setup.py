@@ -22,6 +22,7 @@ CLI prints as one line.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +161,8 @@ def make_single_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
     """One env with the same observation pipeline as :func:`make_env`, for videos."""
     kwargs = dict(env_kwargs or {})
     _check_id(env_id)
+    if render_mode == "rgb_array":  # pygame renderers off screen: no sound device either
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
     except gym.error.DependencyNotInstalled as err:

@@ -163,8 +163,9 @@ def sb3_logits_fn(settings: AgentSettings, state: dict[str, Any], device: torch.
 
 class _Callback(BaseCallback):
     """Counts sessions from the rollouts and hands the harness one metrics row per rollout;
-    stops SB3 at a time budget (a step budget is ``learn``'s own). Exceptions from ``report`` propagate out of ``learn``; Ctrl-C too,
-    taken when the next rollout starts (the last update done, its row written)."""
+    stops SB3 at a time budget (a step budget is ``learn``'s own). Exceptions from ``report``
+    propagate out of ``learn``; Ctrl-C too, taken when the next rollout starts (the last
+    update done, its row written)."""
 
     def __init__(self, harness: Harness, save: Any, ctrl_c: CtrlC) -> None:
         super().__init__()

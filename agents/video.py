@@ -1,5 +1,7 @@
 """Rollout videos: the game as a person sees it (``rgb_array``), optionally beside what the agent saw.
 
+A caption bar above the picture names the panels ("game", "what the agent saw") and the
+session ("session 2/3"); the held last picture of a session says how it ended ("won, +1").
 Written with imageio; mp4 goes through imageio-ffmpeg's bundled ffmpeg binary, so recording works
 on a headless machine with no system ffmpeg. GIFs go through Pillow.
 """
@@ -17,6 +19,31 @@ from pucklab.runs import atomic_path
 FPS = 30
 HOLD = 10  # frames the last picture of a session is held, so its end can be seen
 FORMATS = ("mp4", "gif")
+CAPTION = 20  # pixels of the caption bar (even, as yuv420p mp4 needs)
+WON, LOST, PLAIN = (90, 220, 90), (235, 80, 80), (235, 235, 235)
+
+
+def outcome(total: float) -> tuple[str, tuple[int, int, int]]:
+    """How a session ended, as the win rate counts it (a positive total reward is a win)."""
+    word = "won" if total > 0 else "lost" if total < 0 else "no score"
+    return f"{word}, {total:+g}", WON if total > 0 else LOST if total < 0 else PLAIN
+
+
+def captioned(picture: np.ndarray, titles: list[tuple[int, str]], status: str,
+              colour: tuple[int, int, int] = PLAIN) -> np.ndarray:
+    """``picture`` under a black bar: each ``(x, title)`` at its panel's left edge, and
+    ``status`` at the right."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = picture.shape[:2]
+    bar = Image.new("RGB", (w, CAPTION))
+    draw = ImageDraw.Draw(bar)
+    font = ImageFont.load_default(size=13)
+    for x, title in titles:
+        draw.text((x + 4, 3), title, fill=PLAIN, font=font)
+    right = draw.textlength(status, font=font)
+    draw.text((w - right - 4, 3), status, fill=colour, font=font)
+    return np.concatenate([np.asarray(bar), picture], axis=0)
 
 
 def _observation_panel(obs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -51,14 +78,21 @@ def play_sessions(env, policy: Callable[[torch.Tensor], torch.Tensor], sessions:
     totals: list[float] = []
     # Only pictures go beside the game (a state vector has nothing to show).
     side_by_side = side_by_side and len(env.observation_space.shape or ()) >= 2
+
+    def picture(obs: np.ndarray, status: str, colour: tuple[int, int, int] = PLAIN) -> np.ndarray:
+        game = np.asarray(env.render())
+        titles = [(0, "game")]
+        if side_by_side:
+            titles.append((game.shape[1], "what the agent saw"))
+            game = np.concatenate([game, _observation_panel(obs, game.shape[:2])], 1)
+        return captioned(game, titles, status, colour)
+
     for k in range(sessions):
         obs, _ = env.reset(seed=seed + k)
         total = 0.0
+        label = f"session {k + 1}/{sessions}"
         while True:
-            picture = np.asarray(env.render())
-            if side_by_side:
-                picture = np.concatenate([picture, _observation_panel(obs, picture.shape[:2])], 1)
-            frames.append(picture)
+            frames.append(picture(obs, label))
             if len(frames) >= max_frames:
                 return frames, totals
             x = torch.as_tensor(np.array(obs, dtype=np.float32), device=device)[None]
@@ -68,11 +102,8 @@ def play_sessions(env, policy: Callable[[torch.Tensor], torch.Tensor], sessions:
             obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             if terminated or truncated:
-                picture = np.asarray(env.render())
-                if side_by_side:
-                    picture = np.concatenate(
-                        [picture, _observation_panel(obs, picture.shape[:2])], 1)
-                frames.extend([picture] * (HOLD + 1))
+                text, colour = outcome(total)
+                frames.extend([picture(obs, f"{label}: {text}", colour)] * (HOLD + 1))
                 totals.append(total)
                 break
     return frames, totals

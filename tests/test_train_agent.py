@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import imageio.v3 as iio
+import numpy as np
 import pytest
 import torch
 
 from pucklab.agents import cli, reinforce
 from pucklab.agents.trained import load_run
-from pucklab.agents.video import HOLD
+from pucklab.agents.video import CAPTION, HOLD, LOST, WON, play_sessions
 from pucklab.runs import load_checkpoint, save_checkpoint
 
 # Small and fast: state observations, 16 sessions per update.
@@ -111,7 +112,7 @@ def test_checkpoint_round_trip_and_video(tmp_path, capsys):
     assert torch.equal(logits(x), again(x))
     # One session of at most 20 steps: first frame + one per step + the held last frame.
     frames = iio.imread(run_dir / "videos" / "final.mp4")
-    assert frames.ndim == 4 and frames.shape[1:] == (320, 320, 3)  # state obs: no side panel
+    assert frames.ndim == 4 and frames.shape[1:] == (CAPTION + 320, 320, 3)  # no side panel
     assert 1 + 1 + HOLD <= len(frames) <= 1 + 20 + HOLD
     assert (run_dir / "videos" / "final.gif").stat().st_size > 0
     # evaluate / record subcommands on the saved run
@@ -130,8 +131,30 @@ def test_pixel_video_is_side_by_side(tmp_path):
                      "--env-kwargs", "session_length=10"])
     assert code == 0
     frames = iio.imread(tmp_path / "p" / "videos" / "final.mp4")
-    assert frames.shape[1:] == (320, 640, 3)  # the game, and the frame difference beside it
+    assert frames.shape[1:] == (CAPTION + 320, 640, 3)  # the game, the difference beside it
     assert 1 + 1 + HOLD <= len(frames) <= 1 + 10 + HOLD
+
+
+def test_video_captions_name_the_panels_and_each_session_outcome():
+    """The caption bar: panel titles and "session k/K" in plain white while a session plays;
+    its held last picture says won (green) or lost (red), as the session's reward says."""
+    from pucklab.agents.env_setup import make_single_env
+
+    env = make_single_env("pucklab/AirHockey-v0", {"session_length": 15})
+    frames, totals = play_sessions(env, lambda x: torch.zeros(1, 3), 4, seed=0, side_by_side=True)
+    env.close()
+    assert len(totals) == 4 and frames[0].shape == (CAPTION + 320, 640, 3)
+
+    def has(frame, colour):
+        return bool((np.abs(frame[:CAPTION].astype(int) - colour).sum(-1) < 60).any())
+
+    assert (frames[0][:CAPTION, :320] > 100).any() and (frames[0][:CAPTION, 320:] > 100).any()
+    assert not has(frames[0], WON) and not has(frames[0], LOST)
+    end = 0
+    for total in totals:  # each session's frames end with its held, captioned last picture
+        end = next(i for i in range(end, len(frames)) if has(frames[i], WON) or has(frames[i], LOST))
+        assert has(frames[end], WON if total > 0 else LOST)
+        end += HOLD + 1
 
 
 @pytest.mark.parametrize("observation", ["frame", "frames2"])
@@ -144,7 +167,7 @@ def test_raw_frame_observations_train_evaluate_and_record(tmp_path, observation)
     state = load_checkpoint(run_dir)
     frames = 2 if observation == "frames2" else 1
     assert state["policy_args"]["obs_shape"] == [frames, 80, 80]
-    assert iio.imread(run_dir / "videos" / "final.mp4").shape[1:] == (320, 640, 3)
+    assert iio.imread(run_dir / "videos" / "final.mp4").shape[1:] == (CAPTION + 320, 640, 3)
     assert cli.main(["evaluate", str(run_dir), "--sessions", "4"]) == 0
     code = cli.main(["--algo", "ppo", "--observation", observation, "--num-envs", "2",
                      "--total-steps", "200", "--eval-every", "0", "--eval-sessions", "4",
