@@ -1,12 +1,14 @@
 """Figures and progress bars: how a run shows itself to a person.
 
 :func:`figure` / :func:`save_figure` draw headless (matplotlib's Agg) and write PNGs atomically;
-:func:`progress_bar` is tqdm that keeps quiet where nobody watches (a log file, CI).
+:func:`progress_bar` is tqdm on a terminal, and whole lines every few percent in a log file.
 """
 
 from __future__ import annotations
 
 import io
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,50 @@ def save_figure(fig: Any, path: Path | str) -> Path:
     return Path(path)
 
 
+class LogLines(tqdm):
+    """tqdm for a log file or a pipe: a whole line each :attr:`STEP` of the total (every
+    :attr:`EVERY_S` seconds without a total), never the carriage-return redraws a terminal
+    bar writes many times a second."""
+
+    STEP = 0.05
+    EVERY_S = 60.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._shown: float = -1.0
+        super().__init__(*args, **{**kwargs, "leave": False, "ascii": True})
+
+    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+        if msg == "" or self.disable:  # tqdm clearing the bar at the end: lines stay as they are
+            return False
+        now = time.monotonic()
+        if self.total:
+            mark = min(self.n / self.total, 1.0) // self.STEP
+            if mark == self._shown:
+                return True
+        elif self._shown >= 0 and now - self._shown < self.EVERY_S:
+            return True
+        self._shown = mark if self.total else now
+        self.fp.write(self.__str__().strip() + "\n")
+        self.fp.flush()
+        return True
+
+    def close(self) -> None:
+        if not self.disable and self.total and self.n >= self.total:
+            self.display()  # the 100 % line, if the last refresh came before the end
+        super().close()
+
+
 def progress_bar(show: bool | None = None, **kwargs: Any) -> tqdm:
-    """A tqdm bar: ``show`` True or False forces it; None shows it only when stderr (where the
-    bar goes) is a terminal, so a log file does not fill with carriage-return updates."""
-    return tqdm(disable=None if show is None else not show, dynamic_ncols=True, **kwargs)
+    """A progress display: ``show`` True or False forces the tqdm bar on or off; None (the
+    default) draws the bar on a terminal and writes :class:`LogLines` elsewhere, so that a log
+    file gets a line every 5 %, not thousands of redraws."""
+    if show is None and not _terminal(kwargs.get("file", sys.stderr)):
+        return LogLines(dynamic_ncols=False, ncols=100, **kwargs)
+    return tqdm(disable=not show if show is not None else False, dynamic_ncols=True, **kwargs)
+
+
+def _terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or not a real stream
+        return False

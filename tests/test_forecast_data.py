@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from pucklab.runs import RunError
 from pucklab.seqmodels.forecast import metrics as fc
+from pucklab.seqmodels.forecast.differencing import choose
 from pucklab.seqmodels.forecast.series import load_series
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.task import WindowTask, prepare
@@ -99,6 +100,33 @@ def test_missing_values_are_interpolated_or_refused(tmp_path):
         load_series(csv_path=str(write_csv(tmp_path / "e.csv", [np.nan] * 5)), column="value")
 
 
+def test_infinite_values_are_one_line_not_a_constant_series(tmp_path):
+    values = [1.0, 2.0, math.inf, 4.0, 5.0, 3.0]
+    with pytest.raises(RunError, match=r"1 infinite value\(s\) \(first at row 3: 'inf'\)"):
+        load_series(csv_path=str(write_csv(tmp_path / "inf.csv", values)), column="value")
+
+
+def test_auto_differencing_follows_the_series():
+    """--difference auto on series whose answer is known: noise stays on levels, a random walk
+    is differenced once, a strong season seasonally (which also makes a walk under it
+    stationary), and a season on an integrated walk (I(2)) gets both."""
+    rng = np.random.default_rng(0)
+    t = np.arange(480)
+    season = 10 * np.sin(2 * np.pi * t / 12)
+    walk = np.cumsum(rng.normal(0, 1, 480))
+    cases = {"none": (rng.normal(0, 1, 480), 12), "first": (walk, 1),
+             "seasonal": (season + rng.normal(0, 1, 480), 12),
+             "both": (season + 0.05 * np.cumsum(walk), 12)}
+    for expected, (y, m) in cases.items():
+        assert choose(y, m).kind == expected, (expected, choose(y, m))
+    sunspots = prepare(ForecastSettings(dataset="sunspots").resolved())
+    assert sunspots.difference.kind == "none"  # a stationary cycle stays on levels
+    co2 = prepare(ForecastSettings(dataset="co2", resample="MS", horizon=12).resolved())
+    assert co2.difference.kind in ("seasonal", "both") and "seasonal strength" in \
+        co2.difference.reason
+    assert co2.transform.lags[-1] == 12
+
+
 def test_bundled_datasets_load_offline_with_their_season():
     co2 = load_series(dataset="co2")
     assert co2.freq is not None and co2.season() == 52 and co2.interpolated > 0
@@ -159,7 +187,37 @@ def test_ets_and_arima_follow_a_seasonal_trend():
     y = 0.5 * t + 5 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(1).normal(0, 0.3, 120)
     fs = fc.baseline_forecasters(y[:96], 12, ("seasonal_naive", "ets", "arima"))
     origins = np.arange(95, 108)
-    out = fc.run_baselines(y, origins, 12, fs)
+    out = fc.run_baselines(y, origins, 12, fs, progress=False)
     actual = fc.actuals(y, origins, 12)
     err = {name: fc.mae(actual, f) for name, f in out.items()}
     assert err["ets"] < 0.5 * err["seasonal_naive"] and err["arima"] < 0.5 * err["seasonal_naive"]
+
+
+def test_one_filter_pass_forecasts_as_refitting_each_history_would():
+    """ETS and ARIMA forecast every origin from one pass over the series; the numbers are those
+    of re-running the fixed-parameter model on each history y[:t + 1] alone."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    t = np.arange(100, dtype=float)
+    y = 0.3 * t + 4 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(2).normal(0, 0.5, 100)
+    origins = np.array([79, 85, 90])
+    ets = fc.ets(y[:80], 12)(y, origins, 6)
+    arima = fc.arima(y[:80], 12)
+    one_pass = arima(y, origins, 6)
+    kw = fc.ets_kwargs(80, 12)
+    params = ETSModel(y[:80], **kw).fit(disp=False).params
+    for i, o in enumerate(origins):
+        alone = ETSModel(y[:o + 1], **kw).smooth(params).forecast(6)
+        np.testing.assert_allclose(ets[i], alone, rtol=1e-9, atol=1e-9)
+    from statsmodels.tsa.arima.model import ARIMA
+
+    order, seasonal = arima.order
+    fitted = ARIMA(y[:80], order=order, seasonal_order=seasonal, trend="n").fit()
+    for i, o in enumerate(origins):
+        np.testing.assert_allclose(one_pass[i], fitted.apply(y[:o + 1]).forecast(6),
+                                   rtol=1e-6, atol=1e-6)
+
+
+def test_long_seasons_fit_the_airline_model_only():
+    assert fc.arima_orders(52) == [((0, 1, 1), (0, 1, 1, 52))]
+    assert len(fc.arima_orders(12)) == 6

@@ -63,6 +63,8 @@ def report(result: RunResult) -> int:
           f"{s['season']}, lookback {s['lookback']}"
           + (f"; {s['interpolated']} missing values interpolated" if s["interpolated"] else "")
           + (f"; {s['dropped']} leading/trailing missing dropped" if s["dropped"] else ""))
+    d = config["difference"]
+    print(f"differencing: {d['chosen']} ({d['why']})")
     for seed, fit in fits.items():
         print(f"seed {seed}: {fit.steps} steps, {fit.epochs:.0f} epochs, {fit.wall_time_s:.1f} s, "
               f"best val loss {fit.best_val_loss:.4f} ({fit.stopped})")

@@ -120,7 +120,7 @@ def _facts(prep: Prepared) -> dict[str, Any]:
                        "dropped": s.dropped, "start": stamp(s.index[0]),
                        "end": stamp(s.index[-1]), "fingerprint": fingerprint(s.values)},
             "split": asdict(prep.split), "mase_scale": prep.scale,
-            "transform": prep.transform.to_dict()}
+            "transform": prep.transform.to_dict(), "difference": prep.difference.to_dict()}
 
 
 def _fit_seeds(settings: ForecastSettings, prep: Prepared, run_dir: Path, resume: bool,
@@ -197,7 +197,7 @@ def backtest(prep: Prepared, settings: ForecastSettings, models: dict[int, Forec
     seed_table = {name: fc.scores(actual, f, prep.scale) for name, f in forecasts.items()}
     baselines = fc.baseline_forecasters(y[:prep.split.test_start], prep.season,
                                         tuple(settings.baselines))
-    forecasts.update(fc.run_baselines(y, origins, h, baselines))
+    forecasts.update(fc.run_baselines(y, origins, h, baselines, settings.train.progress))
     return fc.Backtest(origins, actual, forecasts, prep.scale), seed_table
 
 

@@ -167,7 +167,14 @@ def _numeric(col: pd.Series, name: str, source: str) -> np.ndarray:
         row = int(np.argmax(bad.to_numpy()))
         raise RunError(f"column {name!r} of {source} is not numeric (row {row + 1}: "
                        f"{str(col.iloc[row])!r})")
-    return converted.to_numpy(dtype=float)
+    values = converted.to_numpy(dtype=float)
+    infinite = np.isinf(values)
+    if infinite.any():  # not a gap to fill: a value that cannot be a measurement
+        row = int(np.argmax(infinite))
+        raise RunError(f"column {name!r} of {source} holds {int(infinite.sum())} infinite "
+                       f"value(s) (first at row {row + 1}: {str(col.iloc[row])!r}); fix them, or "
+                       "leave them empty to be treated as missing")
+    return values
 
 
 def _time_index(frame: pd.DataFrame, time_column: str | None, source: str) -> pd.Index:

@@ -43,8 +43,9 @@ class ForecastSettings(Settings):
                                    "monthly (needs dates)", metavar="FREQ")
     season: int | None = setting(None, "seasonal period (default: from the frequency, 12 for "
                                  "monthly, 1 when unknown)", low=1)
-    difference: str = setting("none", "model differences instead of levels so trends "
-                              "extrapolate", choices=DIFFERENCES)
+    difference: str = setting("auto", "model differences instead of levels so trends "
+                              "extrapolate; auto decides from the training part (seasonal "
+                              "strength, KPSS and ADF tests)", choices=("auto", *DIFFERENCES))
     horizon: int = setting(10, "steps to forecast", low=1)
     lookback: int | None = setting(None, "input window (default: max(3 x horizon, "
                                    "2 x season))", low=1)

@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from pucklab.runs import RunError
+from pucklab.seqmodels.forecast.differencing import Choice, choose
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.series import Series, load_series
 from pucklab.seqmodels.forecast.settings import ForecastSettings
@@ -41,6 +42,7 @@ class Prepared:
     transform: Transform
     z: np.ndarray  # transformed series (NaN where differencing is undefined)
     scale: float
+    difference: Choice  # what --difference meant here (auto: chosen from the training part)
 
     @property
     def y(self) -> np.ndarray:
@@ -56,8 +58,14 @@ def prepare(args: ForecastSettings, series: Series | None = None) -> Prepared:
     """Load and cut the series; fit the scaler on the training part; check MASE is defined."""
     series = series if series is not None else load(args)
     season = args.season or series.season()
-    lags = difference_lags(args.difference, season)
     lookback = args.lookback or max(3 * args.horizon, 2 * season)
+    if args.difference == "auto":  # decided on the training part, which no differencing moves
+        train_end = make_split(len(series), lookback, args.horizon, args.val_frac,
+                               args.test_frac).val_start
+        choice = choose(series.values[:train_end], season)
+    else:
+        choice = Choice(args.difference, "given by --difference")
+    lags = difference_lags(choice.kind, season)
     split = make_split(len(series), lookback, args.horizon, args.val_frac, args.test_frac,
                        sum(lags), args.origin_step)
     if len(split.val_origins()) < 1:
@@ -66,7 +74,7 @@ def prepare(args: ForecastSettings, series: Series | None = None) -> Prepared:
     transform = Transform.fit(series.values, lags, split.val_start)
     scale = mase_scale(series.values[:split.test_start], season)
     return Prepared(series, season, lookback, split, transform, transform.forward(series.values),
-                    scale)
+                    scale, choice)
 
 
 class WindowTask:
