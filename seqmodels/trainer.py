@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ from pucklab.runs import (
 from pucklab.seqmodels.train_config import DEFAULT_LR, TrainConfig
 
 BEST_CHECKPOINT = "best.pt"
+#: Without early stopping, validations without a new best before the run says it overfits.
+RISING_WARN = 5
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "task", "counters")
 COLUMNS = ["step", "epoch", "wall_time_s", "train_loss", "val_loss", "lr", "grad_norm"]
 TAGS = {"train_loss": "losses/train", "val_loss": "losses/val", "lr": "charts/lr",
@@ -301,6 +304,11 @@ class Trainer:
             self.save(BEST_CHECKPOINT)
         else:
             self.bad_evals += 1
+            if not self.cfg.patience and self.bad_evals == RISING_WARN:
+                print(f"{self.command}: the validation loss has not improved for {RISING_WARN} "
+                      f"validations (best {self.best_val:.4f}, now {val:.4f}): the model is "
+                      "overfitting. best.pt keeps the best weights; --patience N stops such a "
+                      "run early", file=sys.stderr)
             if self.cfg.patience and self.bad_evals >= self.cfg.patience:
                 stop = "early stopping"
         if math.isfinite(val):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,27 @@ def test_download_is_cached_after_the_checksum(tmp_path, monkeypatch):
     with pytest.raises(RunError, match="does not match the pinned sha256"):
         chardata.shakespeare_path()
     assert not path.exists()
+
+
+def test_overfitting_stops_early_by_default_and_is_said_without_it(tmp_path, capsys):
+    """Random letters cannot be learnt, only memorised: validation rises after an epoch or two.
+    The default patience (5 validations) stops there with the best weights; --patience 0 runs
+    on and says once, plainly, that the model is overfitting."""
+    rng = random.Random(0)
+    text = tmp_path / "random.txt"
+    text.write_text("".join(rng.choice("abcdefghij") for _ in range(4000)), encoding="utf-8")
+    argv = ["train", "--corpus", str(text), "--hidden", "128", "--embed", "16", "--layers", "1",
+            "--seq-len", "32", "--batch-size", "8", "--dropout", "0", "--lr", "1e-2",
+            "--epochs", "40", "--no-progress"]
+    assert cli.main([*argv, "--run-dir", str(tmp_path / "default")]) == 0
+    out = capsys.readouterr().out
+    assert "stopped: early stopping" in out
+    best = charrnn.run(charrnn.saved_settings(tmp_path / "default"), tmp_path / "default",
+                       resume=True)  # an early-stopped run stays stopped
+    assert best.metrics["val_loss"] == best.metrics["best_val_loss"]
+    assert cli.main([*argv, "--patience", "0", "--run-dir", str(tmp_path / "on")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("the model is overfitting") == 1
+    rows = read_metrics(tmp_path / "on")
+    val = [r["val_loss"] for r in rows if not math.isnan(r["val_loss"])]
+    assert val[-1] > min(val) + 0.5  # it did overfit: the warning was true

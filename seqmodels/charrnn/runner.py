@@ -68,7 +68,8 @@ class CharRNNSettings(Settings):
     seq_len: int = setting(128, "characters per BPTT chunk", low=1)
     batch_size: int = setting(32, "parallel text streams", low=1)
     train: TrainConfig = setting(help="trainer settings",
-                                 default_factory=lambda: TrainConfig(schedule="cosine"))
+                                 default_factory=lambda: TrainConfig(schedule="cosine",
+                                                                     patience=5))
 
     def resolved(self) -> CharRNNSettings:
         """With no budget given, train for :data:`DEFAULT_EPOCHS`; Adam's default lr is

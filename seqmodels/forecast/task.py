@@ -62,7 +62,8 @@ def prepare(args: ForecastSettings, series: Series | None = None) -> Prepared:
     if args.difference == "auto":  # decided on the training part, which no differencing moves
         train_end = make_split(len(series), lookback, args.horizon, args.val_frac,
                                args.test_frac).val_start
-        choice = choose(series.values[:train_end], season)
+        choice = _fitting(choose(series.values[:train_end], season), len(series), lookback,
+                          season, args)
     else:
         choice = Choice(args.difference, "given by --difference")
     lags = difference_lags(choice.kind, season)
@@ -75,6 +76,24 @@ def prepare(args: ForecastSettings, series: Series | None = None) -> Prepared:
     scale = mase_scale(series.values[:split.test_start], season)
     return Prepared(series, season, lookback, split, transform, transform.forward(series.values),
                     scale, choice)
+
+
+def _fitting(choice: Choice, n: int, lookback: int, season: int,
+             args: ForecastSettings) -> Choice:
+    """``choice``, or less differencing where a short series cannot spare the points it costs
+    (a seasonal difference loses a season): auto never makes a series too short."""
+    fallbacks = {"both": ("first", "none"), "seasonal": ("none",), "first": ("none",)}
+    for kind in (choice.kind, *fallbacks.get(choice.kind, ())):
+        try:
+            make_split(n, lookback, args.horizon, args.val_frac, args.test_frac,
+                       sum(difference_lags(kind, season)), args.origin_step)
+        except RunError:
+            continue
+        if kind == choice.kind:
+            return choice
+        return Choice(kind, f"{choice.reason}; but the series is too short to lose the points "
+                            f"{choice.kind} differencing costs, so {kind}")
+    return choice  # too short for anything: make_split says so
 
 
 class WindowTask:
