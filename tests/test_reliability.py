@@ -4,12 +4,18 @@ traceback, and no run folder is left behind or damaged."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import importlib
+import io
 import json
+import multiprocessing
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -307,3 +313,84 @@ def test_lab_and_predict_take_a_device_and_refuse_a_missing_gpu(tmp_path, capsys
     refused(forecast_cli.main, ["predict", str(series), "--device", "tpu"], capsys,
             "invalid choice")
     assert forecast_cli.main(["predict", str(series), "--device", "auto"]) == 0
+
+
+# --- output paths nobody may write: one line, as an unprivileged user --------------------------
+
+def _unprivileged_child(main_path: str, argv: list[str], cwd: str, out) -> None:
+    """In a spawned child: load everything as the parent user, drop to nobody, run."""
+    module, _, name = main_path.partition(":")
+    main = getattr(importlib.import_module(module), name)
+    from pucklab.seqmodels.forecast.series import load_series
+
+    load_series("sunspots")  # statsmodels' loaders import more of the standard library
+    importlib.import_module("pucklab.seqmodels.lab.gradients")
+    pyplot_of = importlib.import_module("pucklab.runs.figures").pyplot
+    pyplot_of()
+    os.chdir(cwd)
+    if os.geteuid() == 0:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code: object = main(argv)
+    except BaseException as exc:  # noqa: BLE001 - any escape is what the test reports
+        code = f"escaped: {type(exc).__name__}: {exc}"
+    out.put((code, err.getvalue()))
+
+
+def as_unprivileged(main_path: str, argv: list[str], cwd: Path) -> tuple[object, str]:
+    """``main(argv)`` run by an unprivileged user (nobody, when the tests run as root; else
+    the user running them) in ``cwd``, in a spawned process; its exit code and stderr."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    child = ctx.Process(target=_unprivileged_child, args=(main_path, argv, str(cwd), out))
+    child.start()
+    try:
+        return out.get(timeout=240)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+
+
+NOBODY = 65534
+AGENT, CHARS = "pucklab.agents.cli:main", "pucklab.seqmodels.charrnn.cli:main"
+SERIES, LAB = "pucklab.seqmodels.forecast.cli:main", "pucklab.runs.lab:main"
+
+
+def test_unwritable_places_are_one_line_as_an_unprivileged_user(monkeypatch):
+    base = Path(tempfile.mkdtemp(prefix="pucklab-ro-"))  # under /tmp, which nobody can reach
+    try:
+        base.chmod(0o755)
+        monkeypatch.setenv("PUCKLAB_DATA", str(base))
+        series, agent = base / "series", base / "agent"
+        assert forecast_cli.main(["--dataset", "sunspots", "--hidden", "8", "--max-steps", "4",
+                                  "--baselines", "naive", "--no-progress",
+                                  "--run-dir", str(series)]) == 0
+        assert agent_cli.main(["--env-kwargs", "obs_type=state", "--batch-sessions", "8",
+                               "--total-steps", "100", "--eval-sessions", "8", "--video-sessions",
+                               "1", "--no-progress", "--run-dir", str(agent)]) == 0
+        text = make_corpus(base / "words.txt")
+        locked = base / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)  # read-only for everyone (root aside)
+        cases = [
+            (AGENT, ["--total-steps", "10", "--run-dir", str(locked / "run")]),
+            (AGENT, ["--total-steps", "10"]),  # the default runs/ under a locked cwd
+            (AGENT, ["record", str(agent), "--sessions", "1", "--out", str(locked / "clip")]),
+            (CHARS, ["train", "--corpus", str(text), "--max-steps", "2",
+                     "--run-dir", str(locked / "c")]),
+            (SERIES, ["--dataset", "sunspots", "--max-steps", "2", "--run-dir", str(locked / "f")]),
+            (SERIES, ["predict", str(series), "--out", str(locked / "f.csv")]),
+            (LAB, ["vanishing-gradients", "--quick", "--run-dir", str(locked / "lab")]),
+        ]
+        for main, argv in cases:
+            code, err = as_unprivileged(main, argv, locked)
+            assert code == 2, (argv, code, err)
+            lines = [line for line in err.splitlines() if line.strip()]
+            assert len(lines) == 1 and "Permission denied" in lines[0], (argv, err)
+        assert not any(locked.iterdir())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
