@@ -33,6 +33,7 @@ from pucklab.runs import (
     RunError,
     plot_curves,
     progress_bar,
+    read_metrics,
     rng_state,
 )
 
@@ -175,6 +176,10 @@ class Harness:
         self.eval_setup = make_eval_env(settings)
         self.metrics = MetricsLogger(run_dir, COLUMNS, TAGS,
                                      resume_from=counters.env_steps if resumed else None)
+        # A resumed run that trains no further (its budget was already spent) may already hold
+        # its final evaluation row: finish() must not write it twice.
+        self.final_logged = resumed and _ends_with_final_row(run_dir, counters.env_steps)
+        self.resumed_at = counters.env_steps
         self.progress = Progress(settings, counters)
         self.last_save = time.monotonic()
         self.files: list[Path] = []  # videos recorded along the way
@@ -231,9 +236,11 @@ class Harness:
         self.progress.close()
         ev = evaluate(self.eval_setup, policy, s.eval_sessions, s.seed, not s.eval_stochastic,
                       self.device)
-        self.metrics.log({"env_steps": c.env_steps, "wall_time_s": round(c.wall_time_s, 3),
-                          "sessions": c.sessions, "updates": c.updates,
-                          "eval_win_rate": ev.win_rate, "eval_session_reward": ev.session_reward})
+        if not (self.final_logged and c.env_steps == self.resumed_at):
+            self.metrics.log({"env_steps": c.env_steps, "wall_time_s": round(c.wall_time_s, 3),
+                              "sessions": c.sessions, "updates": c.updates,
+                              "eval_win_rate": ev.win_rate,
+                              "eval_session_reward": ev.session_reward})
         self.close()
         self.files[:0] = [self.run_dir / "checkpoints" / "last.pt", self.learning_curve()]
         self.files += record(s, policy, self.run_dir / "videos" / "final", self.device, s.seed)
@@ -251,6 +258,17 @@ class Harness:
             self.progress.close()
             self.metrics.close()
             self.eval_setup.close()
+
+
+def _ends_with_final_row(run_dir: Path, env_steps: int) -> bool:
+    """Whether ``metrics.csv`` ends with a final evaluation (no loss) at ``env_steps``."""
+    try:
+        rows = read_metrics(run_dir)
+    except FileNotFoundError:
+        return False
+    last = rows[-1] if rows else {}
+    return (last.get("env_steps") == env_steps and math.isnan(last.get("loss", math.nan))
+            and not math.isnan(last.get("eval_win_rate", math.nan)))
 
 
 def misfit(run_dir: Path) -> str:

@@ -394,3 +394,13 @@ def test_unwritable_places_are_one_line_as_an_unprivileged_user(monkeypatch):
         assert not any(locked.iterdir())
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_resuming_a_finished_run_adds_no_rows(tmp_path):
+    run_dir = tmp_path / "done"
+    argv = ["--env-kwargs", "obs_type=state", "--batch-sessions", "8", "--total-steps", "300",
+            "--eval-sessions", "8", "--video-sessions", "0", "--no-progress"]
+    assert agent_cli.main([*argv, "--run-dir", str(run_dir)]) == 0
+    before = (run_dir / "metrics.csv").read_text()
+    assert agent_cli.main(["--resume", str(run_dir)]) == 0  # the budget was already spent
+    assert (run_dir / "metrics.csv").read_text() == before
