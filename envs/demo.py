@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import gymnasium as gym
 import numpy as np
@@ -59,8 +60,15 @@ def frame_strip(env_id: str, frames: int, seed: int) -> np.ndarray:
     return np.concatenate(tiles[:-1], axis=1)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, exit code 2 (envs imports nothing of ours, so not runs.cli's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pucklab-demo", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="pucklab-demo", description=__doc__.split("\n")[0])
     parser.add_argument("--env", default=GAMES[0], help=f"game id, one of {', '.join(GAMES)}")
     parser.add_argument("--sessions", type=int, default=10_000,
                         help="games played by the random policy to measure its win rate")
@@ -75,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.sessions < 1 or args.frames < 1:
         print("pucklab-demo: error: --sessions and --frames must be >= 1", file=sys.stderr)
+        return 2
+    if not 0 <= args.seed < 2**32:  # what the envs' reset(seed=) takes
+        print(f"pucklab-demo: error: --seed must be in [0, 2**32), got {args.seed}",
+              file=sys.stderr)
         return 2
     game = args.env.split("/")[1]
     out = args.out or Path("runs") / f"demo-{game}-seed{args.seed}" / "frame_strip.png"

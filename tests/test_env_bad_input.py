@@ -66,3 +66,21 @@ def test_vector_actions_outside_the_space(actions):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action"):
         env.step(actions)
+
+
+@pytest.mark.parametrize(("argv", "expect"), [
+    (["--seed", "-1"], "--seed must be in"), (["--seed", str(2**40)], "--seed must be in"),
+    (["--sessions", "0"], "must be >= 1"), (["--frames", "x"], "invalid int value"),
+    (["--env", "nope"], "unknown --env")])
+def test_demo_bad_input_is_one_line_exit_2(argv, expect, capsys, tmp_path, monkeypatch):
+    from pucklab.envs import demo
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = demo.main(argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and expect in err, err
+    assert not (tmp_path / "runs").exists()
