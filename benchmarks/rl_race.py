@@ -1,4 +1,4 @@
-"""REINFORCE vs stable-baselines3 PPO on pucklab/AirHockey-v0 pixels + frame difference.
+"""REINFORCE vs stable-baselines3 PPO on pucklab/AirHockey-v0 (or --env) pixels + frame difference.
 
 Same machine, same seeds, same wall budget per run, same policy shape, same evaluation (greedy
 win rate over the same fixed sessions, every few updates; evaluation time is not counted).
@@ -7,6 +7,8 @@ first reached the target, and the ratio PPO / REINFORCE; writes every curve to o
 
     python benchmarks/rl_race.py                      # 3 seeds x 2 algorithms x 5 minutes
     python benchmarks/rl_race.py --seeds 0 --minutes 1 --out /tmp/race   # a quick look
+    python benchmarks/rl_race.py --env pucklab/Pong-v0 --env-kwargs opponent_skill=1.0 \
+        --algos reinforce --out runs/pong-skill1                           # against Pong's opponent
 
 Targets (benchmark, not a test): REINFORCE reaches 90 % in <= 5 minutes on 2 CPU cores, and
 >= 3x sooner than PPO.
@@ -24,6 +26,7 @@ import torch
 
 from pucklab.agents import AgentSettings, run
 from pucklab.runs import load_run_settings, read_metrics
+from pucklab.runs.cli import parse_key_values
 
 
 def first_reach(run_dir: Path, target: float) -> tuple[float, float] | None:
@@ -34,7 +37,7 @@ def first_reach(run_dir: Path, target: float) -> tuple[float, float] | None:
     return None
 
 
-def plot(runs: dict[tuple[str, int], Path], target: float, out: Path) -> Path:
+def plot(runs: dict[tuple[str, int], Path], target: float, out: Path, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,7 +53,7 @@ def plot(runs: dict[tuple[str, int], Path], target: float, out: Path) -> Path:
     ax.axhline(target, color="grey", ls="--", lw=1)
     ax.set_xlabel("training time (minutes, 2 CPU cores)")
     ax.set_ylabel("evaluation win rate (greedy)")
-    ax.set_title("pucklab/AirHockey-v0, pixels + frame difference")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -69,8 +72,12 @@ def main() -> None:
                    help="further win rates to report the time to")
     p.add_argument("--algos", nargs="+", default=["reinforce", "ppo"])
     p.add_argument("--policy", default=AgentSettings.policy, help="the same for both algorithms")
+    p.add_argument("--env", default=AgentSettings.env, help="a pucklab game id")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="the env's keyword arguments, e.g. opponent_skill=1.0")
     p.add_argument("--out", type=Path, default=Path("runs/rl_race"))
     ns = p.parse_args()
+    env_kwargs = parse_key_values(ns.env_kwargs, "--env-kwargs")
     torch.set_num_threads(2)
     ns.out.mkdir(parents=True, exist_ok=True)
     runs: dict[tuple[str, int], Path] = {}
@@ -78,6 +85,7 @@ def main() -> None:
         for algo in ns.algos:
             run_dir = ns.out / f"{algo}-seed{seed}"
             settings = AgentSettings(algo=algo, seed=seed, policy=ns.policy, minutes=ns.minutes,
+                                     env=ns.env, env_kwargs=env_kwargs,
                                      eval_every=5 if algo == "reinforce" else 10,
                                      video_sessions=0).resolved()
             if (run_dir / "checkpoints").exists():  # finished earlier: reuse (delete to redo)
@@ -90,8 +98,9 @@ def main() -> None:
             run(settings, run_dir)
             runs[algo, seed] = run_dir
     targets = sorted({ns.target, *ns.also})
-    print(f"\nTraining time (env steps) to an evaluation win rate, budget {ns.minutes} min per "
-          f"run, policy {ns.policy}, {torch.get_num_threads()} threads\n")
+    print(f"\nTraining time (env steps) to an evaluation win rate on {ns.env} {env_kwargs or ''}, "
+          f"budget {ns.minutes} min per run, policy {ns.policy}, "
+          f"{torch.get_num_threads()} threads\n")
     print("| algorithm | seed | " + " | ".join(f"to {t:.0%}" for t in targets)
           + " | final eval |")
     print("|---|---|" + "---|" * len(targets) + "---|")
@@ -120,7 +129,8 @@ def main() -> None:
             else:
                 line += f"; ratio PPO / REINFORCE {q / r:.1f}x"
         print(line)
-    print(f"\nfigure: {plot(runs, ns.target, ns.out)}")
+    title = f"{ns.env} {' '.join(ns.env_kwargs)}".strip() + ", pixels + frame difference"
+    print(f"\nfigure: {plot(runs, ns.target, ns.out, title)}")
 
 
 if __name__ == "__main__":
