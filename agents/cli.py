@@ -5,6 +5,7 @@
     train-agent --print-config          the resolved settings as TOML (for --config FILE)
     train-agent evaluate RUN_DIR        win rate of a trained run over K sessions
     train-agent record RUN_DIR          mp4 / gif of K sessions played by a trained run
+    train-agent play [RUN_DIR]          a person against a trained Pong agent, or alone
 
 Settings come from, in rising priority: the defaults of
 :class:`~pucklab.agents.settings.AgentSettings`, a ``--config`` file (TOML or YAML), the flags.
@@ -25,7 +26,7 @@ from pucklab.runs import DEVICES, RunError
 from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
 
 DESCRIPTION = ("Train an agent (REINFORCE, or SB3 PPO/A2C) and record it. Subcommands: "
-               "evaluate RUN_DIR, record RUN_DIR (see train-agent evaluate -h).")
+               "evaluate RUN_DIR, record RUN_DIR, play [RUN_DIR] (see train-agent play -h).")
 
 
 def run_train(argv: list[str]) -> int:
@@ -92,10 +93,26 @@ def run_record(argv: list[str]) -> int:
     return 0
 
 
+def run_play(argv: list[str]) -> int:
+    from pucklab.agents.play import AIR_HOCKEY, PONG, game, play_game
+
+    p = Parser(prog=f"{COMMAND} play", description="Play against a trained agent of "
+               f"{PONG} (you: the left paddle), or alone without RUN_DIR. Arrow keys or W/S "
+               "move your paddle; Esc or closing the window quits.")
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help=f"a {PONG} run to play against")
+    p.add_argument("--env", choices=(AIR_HOCKEY, PONG), default=None,
+                   help=f"without RUN_DIR: the game to play alone (default {AIR_HOCKEY})")
+    ns = p.parse_args(argv)
+    if ns.run_dir is not None and ns.env is not None:
+        raise RunError("give RUN_DIR (play its agent) or --env (play alone), not both")
+    play_game(game(Path(ns.run_dir) if ns.run_dir else None, ns.env))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     return dispatch(COMMAND, argv, {"train": run_train, "evaluate": run_evaluate,
-                                    "record": run_record}, default=run_train)
+                                    "record": run_record, "play": run_play}, default=run_train)
 
 
 if __name__ == "__main__":

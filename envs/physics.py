@@ -36,13 +36,14 @@ STAY, UP, DOWN = 0, 1, 2
 NUM_ACTIONS = 3
 OUTCOME_NONE, OUTCOME_WIN, OUTCOME_LOSS = 0, 1, -1
 
-# Columns of the float state array (one row per game).
-BX, BY, VX, VY, AGENT_Y, OPP_Y, T = range(7)
-NUM_STATE = 7
+# Columns of the float state array (one row per game). OPP_CMD: the opponent's action when an
+# outside controller (a person) moves it, set from Python before a step.
+BX, BY, VX, VY, AGENT_Y, OPP_Y, T, OPP_CMD = range(8)
+NUM_STATE = 8
 # Columns of the int array of where each sprite was last drawn (-1: not drawn yet).
 D_BX, D_BY, D_AGENT, D_OPP = range(4)
 # Entries of the parameter vector handed to the kernel.
-P_SESSION, P_PADDLE_H, P_SPEED, P_OPPONENT, P_OPP_SPEED, P_OPP_REACT = range(6)
+P_SESSION, P_PADDLE_H, P_SPEED, P_OPPONENT, P_OPP_SPEED, P_OPP_REACT, P_OPP_EXTERNAL = range(7)
 
 OBS_TYPES = ("pixels", "state")
 
@@ -58,6 +59,9 @@ class GameConfig:
         opponent_skill: 0 (never moves) to 1 (full paddle speed, reacts across the whole field).
         paddle_height: Paddle height in pixels (both paddles).
         ball_speed: Puck speed in pixels per step.
+        external_opponent: The opponent paddle follows the action set in the state's
+            ``OPP_CMD`` column (a person's keys), at the agent's paddle speed, instead of its
+            script; ``opponent_skill`` is then unused.
     """
 
     has_opponent: bool
@@ -65,6 +69,7 @@ class GameConfig:
     opponent_skill: float = 0.5
     paddle_height: int = 12
     ball_speed: float = 3.0
+    external_opponent: bool = False
 
     def __post_init__(self) -> None:
         _check_int("session_length", self.session_length, 1, None)
@@ -74,7 +79,7 @@ class GameConfig:
 
     def params(self) -> np.ndarray:
         """The settings as the float vector the compiled kernel reads."""
-        p = np.zeros(6, dtype=np.float64)
+        p = np.zeros(7, dtype=np.float64)
         p[P_SESSION] = self.session_length
         p[P_PADDLE_H] = self.paddle_height
         p[P_SPEED] = self.ball_speed
@@ -82,6 +87,7 @@ class GameConfig:
         # A weak opponent is slow and reacts late (only once the puck is near its own side).
         p[P_OPP_SPEED] = PADDLE_SPEED * self.opponent_skill
         p[P_OPP_REACT] = FIELD * (0.25 + 0.75 * self.opponent_skill)
+        p[P_OPP_EXTERNAL] = 1.0 if self.external_opponent else 0.0
         return p
 
 
@@ -219,7 +225,12 @@ def _physics(s, p, action) -> int:
         s[AGENT_Y] = min(s[AGENT_Y] + PADDLE_SPEED, top_limit)
 
     has_opponent = p[P_OPPONENT] > 0
-    if has_opponent and s[VX] < 0 and s[BX] < p[P_OPP_REACT]:
+    if has_opponent and p[P_OPP_EXTERNAL] > 0:  # moved from outside, like the agent's paddle
+        if s[OPP_CMD] == UP:
+            s[OPP_Y] = max(s[OPP_Y] - PADDLE_SPEED, 0.0)
+        elif s[OPP_CMD] == DOWN:
+            s[OPP_Y] = min(s[OPP_Y] + PADDLE_SPEED, top_limit)
+    elif has_opponent and s[VX] < 0 and s[BX] < p[P_OPP_REACT]:
         target = s[BY] + BALL / 2 - paddle_h / 2
         move = _clamp(target - s[OPP_Y], -p[P_OPP_SPEED], p[P_OPP_SPEED])
         s[OPP_Y] = _clamp(s[OPP_Y] + move, 0.0, top_limit)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pucklab.envs.game_env import PuckEnv
-from pucklab.envs.physics import GameConfig
+import numpy as np
+
+from pucklab.envs.game_env import PuckEnv, action_error
+from pucklab.envs.physics import NUM_ACTIONS, OPP_CMD, GameConfig
+
+OPPONENTS = ("scripted", "external")
 
 
 class PongEnv(PuckEnv):
@@ -45,6 +49,9 @@ class PongEnv(PuckEnv):
     - `obs_type`: `"pixels"` or `"state"`.
     - `session_length`: steps in a session (default 50).
     - `opponent_skill`: in [0, 1] (default 0.5).
+    - `opponent`: `"scripted"` (default) or `"external"`: the left paddle then moves by the
+      action last given to :meth:`set_opponent_action` (0 stay, 1 up, 2 down), at the agent's
+      paddle speed; a person plays it this way (`train-agent play`).
     - `render_mode`: `"rgb_array"` (320x320x3 colour frames) or `"human"` (a matplotlib window).
     - `paddle_height`: in pixels (default 12); `ball_speed`: pixels per step (default 3).
 
@@ -70,8 +77,21 @@ class PongEnv(PuckEnv):
 
     def __init__(self, obs_type: str = "pixels", session_length: int = 50,
                  opponent_skill: float = 0.5, render_mode: str | None = None,
-                 paddle_height: int = 12, ball_speed: float = 3.0) -> None:
+                 paddle_height: int = 12, ball_speed: float = 3.0,
+                 opponent: str = "scripted") -> None:
+        if opponent not in OPPONENTS:
+            raise ValueError(f"opponent must be one of {OPPONENTS}, got {opponent!r}")
         config = GameConfig(has_opponent=True, session_length=session_length,
                             opponent_skill=opponent_skill, paddle_height=paddle_height,
-                            ball_speed=ball_speed)
+                            ball_speed=ball_speed, external_opponent=opponent == "external")
         super().__init__(config, obs_type=obs_type, render_mode=render_mode)
+
+    def set_opponent_action(self, action: int) -> None:
+        """The left paddle's action from now on (held, like a key): 0 stay, 1 up, 2 down.
+        Only with ``opponent="external"``."""
+        if not self.config.external_opponent:
+            raise RuntimeError("set_opponent_action needs opponent='external'")
+        if isinstance(action, (bool, np.bool_)) or not (
+                isinstance(action, (int, np.integer)) and 0 <= action < NUM_ACTIONS):
+            raise action_error(action)
+        self._core.state[0, OPP_CMD] = float(action)
