@@ -5,8 +5,10 @@ Three kinds of env id, one result (:class:`EnvSetup`):
 - ``pucklab/...``: our batched core (``gym.make_vec`` -> the compiled vector env), pixels wrapped
   in :class:`~pucklab.envs.wrappers.VectorFrameDifference` (or, with ``observation``, raw
   frames: :class:`~pucklab.envs.frames.VectorFrameStack`). One rollout = one session per game.
-- ``ALE/...``: ale-py, pg-pong preprocessing per sub-env, then the same frame difference; credit
-  windows end at every point (``reset_on_reward``), as in pg-pong.
+- ``ALE/...``: ale-py, pg-pong preprocessing, then the same frame difference; credit windows end
+  at every point (``reset_on_reward``), as in pg-pong. ``ALE/Pong-v5`` steps its games in
+  ale-py's threaded ``AtariVectorEnv`` (:class:`~pucklab.agents.atari.PgPongVector`); other ALE
+  ids in a ``SyncVectorEnv`` of wrapped games.
 - anything else registered with Gymnasium: ``gym.make_vec``; its episodes are the sessions. An
   observation that is not a ``Box`` (FrozenLake's ``Discrete`` cell, Blackjack's ``Tuple`` of
   ``Discrete``) is flattened by Gymnasium's ``FlattenObservation``: a ``Discrete`` value becomes
@@ -132,6 +134,11 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
                 env = _pixels_vector(env, observation)
             rollout = int(kwargs.get("session_length", 50)) + 1
             reset_on_reward, first_only = False, True
+        elif env_id == "ALE/Pong-v5":  # ale-py's threaded vector env, pg-pong frames
+            from pucklab.agents.atari import PgPongVector
+
+            env = _pixels_vector(PgPongVector(num_envs, noop=noop, **kwargs), observation)
+            rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, True, False
         elif is_ale(env_id):
             from pucklab.agents.atari import PgPongPreprocess
 
