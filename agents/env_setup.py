@@ -41,6 +41,8 @@ DEFAULT_ROLLOUT_STEPS = 1000  # cap on one rollout for envs without a known sess
 #: What a policy sees of a pixel env: the frame difference (the default, pg-pong's), the
 #: current frame alone, or the previous and current frames stacked.
 OBSERVATIONS = ("difference", "frame", "frames2")
+#: How other Gymnasium envs are vectorised (``gym.make_vec``'s ``vectorization_mode``).
+VECTORIZATIONS = ("sync", "async")
 
 
 def _pixels_vector(env: Any, observation: str) -> Any:
@@ -117,11 +119,13 @@ def _check_action_space(env_id: str, space: gym.Space) -> int:
 
 
 def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None,
-             noop: bool = False, observation: str = "difference") -> EnvSetup:
+             noop: bool = False, observation: str = "difference",
+             vectorization: str = "sync") -> EnvSetup:
     """The training / evaluation vector env for ``env_id`` with ``num_envs`` sub-envs.
 
     ``noop`` adds NOOP to ALE Pong's UP/DOWN actions; ``observation`` (one of
-    :data:`OBSERVATIONS`) is what the policy sees of a pixel env (pucklab's and ALE's).
+    :data:`OBSERVATIONS`) is what the policy sees of a pixel env (pucklab's and ALE's);
+    ``vectorization`` (sync or async) runs the envs of any other Gymnasium id.
     """
     kwargs = dict(env_kwargs or {})
     require_choice("observation", observation, OBSERVATIONS)
@@ -147,7 +151,8 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
             env = _pixels_vector(env, observation)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, True, False
         else:
-            env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+            require_choice("vectorization", vectorization, VECTORIZATIONS)
+            env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization,
                                wrappers=[generic], **kwargs)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, False, False
     except gym.error.DependencyNotInstalled as err:  # LunarLander without Box2D

@@ -112,7 +112,8 @@ def make_eval_env(settings: AgentSettings, sessions: int | None = None) -> EnvSe
     envs run rollouts of the training width until enough sessions ended."""
     n = settings.eval_sessions if sessions is None else sessions
     return make_env(settings.env, n if is_pucklab(settings.env) else settings.num_envs,
-                    settings.env_kwargs, noop=settings.noop, observation=settings.observation)
+                    settings.env_kwargs, noop=settings.noop, observation=settings.observation,
+                    vectorization=settings.vectorization)
 
 
 def evaluate(setup: EnvSetup, policy: Logits, sessions: int, seed: int, greedy: bool,

@@ -125,7 +125,8 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
     s = settings
     device = resolve_device(s.device)
     torch.manual_seed(s.seed)
-    setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation)
+    setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation,
+                     vectorization=s.vectorization)
     pargs = policy_args(s.policy, setup.obs_shape, setup.num_actions, s.hidden)
     policy = make_policy(**pargs).to(device)
     optimizer = make_optimizer(s.optimizer, policy.parameters(), s.lr)  # rmsprop: pg-pong's 0.99

@@ -225,7 +225,8 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
     (:func:`pucklab.agents.reinforce.train`). Returns the finished harness."""
     s = settings
     device = resolve_device(s.device)
-    setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation)
+    setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation,
+                     vectorization=s.vectorization)
     try:
         model = make_model(s, SB3VecEnv(setup.env), device)
     except (ValueError, AssertionError) as err:  # SB3 refusing a space or a setting

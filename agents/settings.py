@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pucklab.agents.env_setup import OBSERVATIONS, is_pucklab
+from pucklab.agents.env_setup import OBSERVATIONS, VECTORIZATIONS, is_pucklab
 from pucklab.agents.policies import POLICIES
 from pucklab.runs import DEVICES, Settings, setting
 
@@ -67,6 +67,10 @@ class AgentSettings(Settings):
     baseline: bool = setting(False, "centre returns on a running mean instead of the batch mean")
     max_grad_norm: float = setting(1.0, "clip the gradient norm to this (0 = no clipping)", low=0)
     noop: bool = setting(False, "ALE Pong: add NOOP to the UP/DOWN actions")
+    vectorization: str = setting("sync", "how other Gymnasium envs run side by side: sync (one "
+                                 "process) or async (Gymnasium's AsyncVectorEnv, a process per "
+                                 "env); pucklab's games and ALE Pong have their own",
+                                 choices=VECTORIZATIONS)
     seed: int = setting(0, "random seed (policy init, sampling, every rollout's games)", low=0,
                         high=MAX_SEED)
     device: str = setting("auto", "where the policy runs", choices=DEVICES, resumable=True)

@@ -316,3 +316,15 @@ def test_no_progress_hides_the_bar(tmp_path, capsys):
                         "--eval-every", "0", flag)
         assert code == 0
         assert ("pucklab/AirHockey-v0 reinforce" in capsys.readouterr().err) == shown
+
+
+def test_async_vectorization_plays_the_same_games_as_sync(tmp_path):
+    """--vectorization async (Gymnasium's AsyncVectorEnv, a process per env) runs the same
+    seeded games as sync: the same rows, wall time aside."""
+    argv = ["--env", "CartPole-v1", "--num-envs", "4", "--batch-sessions", "8", "--total-steps",
+            "1500", "--eval-sessions", "4", "--eval-every", "1", "--video-sessions", "0",
+            "--no-progress"]
+    for mode in ("sync", "async"):
+        assert cli.main([*argv, "--vectorization", mode, "--run-dir", str(tmp_path / mode)]) == 0
+    strip = lambda table: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in table]  # noqa: E731
+    assert strip(rows(tmp_path / "async")) == strip(rows(tmp_path / "sync"))
