@@ -25,6 +25,9 @@ DEFAULT_ENV = "pucklab/AirHockey-v0"
 DEFAULT_LR = {"reinforce": 8e-3, "ppo": 2.5e-4, "a2c": 7e-4}
 DEFAULT_GAMMA = {"reinforce": 0.999, "ppo": 0.99, "a2c": 0.99}
 DEFAULT_ENTROPY = {"reinforce": 0.045, "ppo": 0.01, "a2c": 0.01}
+# ALE's credit windows are whole points (a hundred agent steps and more), not pucklab's short
+# sessions: REINFORCE there keeps pg-pong's own discount.
+ALE_GAMMA = 0.99
 DEFAULT_TOTAL_STEPS = 6_400_000  # the no-argument run: 500 updates, 3-6 minutes on 2 cores
 MAX_SEED = 2**32 - 1  # numpy's and Gymnasium's seeds are unsigned 32-bit
 
@@ -60,7 +63,8 @@ class AgentSettings(Settings):
                              choices=OPTIMIZERS)
     gamma: float | None = setting(None, "decay of a session's outcome per step away from its "
                                   "end, 1 = every action gets the full outcome (default: "
-                                  "reinforce 0.999; ppo and a2c 0.99, their discount)",
+                                  "reinforce 0.999, 0.99 on ALE as pg-pong; ppo and a2c 0.99, "
+                                  "their discount)",
                                   low=0, high=1)
     entropy: float | None = setting(None, "entropy bonus coefficient (default: reinforce "
                                     "0.045, ppo and a2c 0.01)", low=0)
@@ -108,6 +112,8 @@ class AgentSettings(Settings):
                                ("entropy", DEFAULT_ENTROPY)):
             if getattr(self, name) is None:
                 changes[name] = defaults[self.algo]
+        if self.gamma is None and self.env.startswith("ALE/"):
+            changes["gamma"] = ALE_GAMMA
         if self.num_envs is None:
             if self.algo == "reinforce":
                 changes["num_envs"] = self.batch_sessions if is_pucklab(self.env) else 8

@@ -97,6 +97,9 @@ def test_defaults_that_depend_on_other_settings_are_resolved():
     assert forecast.dataset == "sunspots" and forecast.train.epochs == 300.0
     assert forecast.train.lr == 1e-3 and forecast.train.schedule == "plateau"
     assert AgentSettings(algo="ppo").resolved().lr == 2.5e-4
+    assert AgentSettings().resolved().gamma == 0.999  # pucklab's short sessions (the sweep)
+    assert AgentSettings(env="ALE/Pong-v5").resolved().gamma == 0.99  # pg-pong's, per point
+    assert AgentSettings(env="ALE/Pong-v5", gamma=0.9).resolved().gamma == 0.9
 
 
 def test_cross_field_rules():
