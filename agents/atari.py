@@ -45,11 +45,17 @@ VECTOR_KWARGS = {"frameskip": 4, "repeat_action_probability": 0.25,
                  "max_num_frames_per_episode": 108_000}
 
 
-def prepro(frame: np.ndarray) -> np.ndarray:
-    """(210, 160, 3) uint8 Atari frame -> (1, 80, 80) uint8 frame, 255 where anything is drawn."""
-    field = frame[CROP[0]:CROP[1]:2, ::2, 0]  # crop, downsample by 2, red channel
+def prepro_batch(frames: np.ndarray) -> np.ndarray:
+    """(N, 210, 160, 3) uint8 Atari frames -> (N, 1, 80, 80) uint8, 255 where anything is
+    drawn: crop, downsample by 2, red channel, background erased."""
+    field = frames[:, CROP[0]:CROP[1]:2, ::2, 0]
     drawn = (field != BACKGROUND[0]) & (field != BACKGROUND[1])
-    return (drawn.astype(np.uint8) * 255)[None]
+    return (drawn.astype(np.uint8) * 255)[:, None]
+
+
+def prepro(frame: np.ndarray) -> np.ndarray:
+    """(210, 160, 3) uint8 Atari frame -> (1, 80, 80) uint8 frame (:func:`prepro_batch`)."""
+    return prepro_batch(frame[None])[0]
 
 
 class PgPongPreprocess(gym.Wrapper):
@@ -113,25 +119,18 @@ class PgPongVector(gym.vector.VectorEnv):
                                                                num_envs)
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
 
-    @staticmethod
-    def prepro_batch(obs: np.ndarray) -> np.ndarray:
-        """(N, 1, 210, 160, 3) frames -> (N, 1, 80, 80): :func:`prepro` of each, at once."""
-        field = obs[:, 0, CROP[0]:CROP[1]:2, ::2, 0]
-        drawn = (field != BACKGROUND[0]) & (field != BACKGROUND[1])
-        return (drawn.astype(np.uint8) * 255)[:, None]
-
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         if seed is not None:  # ale-py seeds its games with C ints: seed .. seed + N - 1
             seed = int(seed) % (2**31 - self.num_envs)
         obs, info = self.ale.reset(seed=seed, options=options)
-        return self.prepro_batch(obs), info
+        return prepro_batch(obs[:, 0]), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.ale.step(
             self._actions[np.asarray(actions, dtype=np.int64)])
-        return (self.prepro_batch(obs), np.asarray(reward, dtype=np.float32), terminated,
+        return (prepro_batch(obs[:, 0]), np.asarray(reward, dtype=np.float32), terminated,
                 truncated, info)
 
     def close(self, **kwargs: Any) -> None:

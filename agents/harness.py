@@ -178,9 +178,9 @@ class Harness:
         self.metrics = MetricsLogger(run_dir, COLUMNS, TAGS,
                                      resume_from=counters.env_steps if resumed else None)
         # A resumed run that trains no further (its budget was already spent) may already hold
-        # its final evaluation row: finish() must not write it twice.
-        self.final_logged = resumed and _ends_with_final_row(run_dir, counters.env_steps)
-        self.resumed_at = counters.env_steps
+        # its final evaluation row, at these env steps: finish() must not write it twice.
+        self.final_row_at = (counters.env_steps if resumed
+                             and _ends_with_final_row(run_dir, counters.env_steps) else None)
         self.progress = Progress(settings, counters)
         self.last_save = time.monotonic()
         self.files: list[Path] = []  # videos recorded along the way
@@ -237,7 +237,7 @@ class Harness:
         self.progress.close()
         ev = evaluate(self.eval_setup, policy, s.eval_sessions, s.seed, not s.eval_stochastic,
                       self.device)
-        if not (self.final_logged and c.env_steps == self.resumed_at):
+        if c.env_steps != self.final_row_at:
             self.metrics.log({"env_steps": c.env_steps, "wall_time_s": round(c.wall_time_s, 3),
                               "sessions": c.sessions, "updates": c.updates,
                               "eval_win_rate": ev.win_rate,

@@ -51,25 +51,14 @@ def launch(name: str) -> int:
     return main()
 
 
-def train_agent() -> int:
-    return launch("train-agent")
+def _script(name: str) -> Callable[[], int]:
+    """The console script of command ``name`` (pyproject's ``[project.scripts]``)."""
+    def script() -> int:
+        return launch(name)
+
+    script.__name__ = name.replace("-", "_")
+    return script
 
 
-def char_rnn() -> int:
-    return launch("char-rnn")
-
-
-def forecast() -> int:
-    return launch("forecast")
-
-
-def lab() -> int:
-    return launch("lab")
-
-
-def sweep() -> int:
-    return launch("sweep")
-
-
-def demo() -> int:
-    return launch("pucklab-demo")
+train_agent, char_rnn, forecast = _script("train-agent"), _script("char-rnn"), _script("forecast")
+lab, sweep, demo = _script("lab"), _script("sweep"), _script("pucklab-demo")
