@@ -64,3 +64,12 @@ def make_corpus(path: Path, n: int = 6000, seed: int = 0) -> Path:
         text.append(" ".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + ".\n")
     path.write_text("".join(text), encoding="utf-8")
     return path
+
+
+def one_line_error(main, argv: list[str], capsys, expect: str) -> None:
+    """``main(argv)`` exits 2 with one line on stderr that holds ``expect``, no traceback."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert expect in err, err

@@ -175,14 +175,14 @@ def test_pg_pong_prepro():
 def test_ale_pong_vector_makes_pg_pong_frames_for_the_batch():
     """PgPongVector (ale-py's AtariVectorEnv) hands back pg-pong's frames: prepro of each game's
     picture, 0/255, and maps UP/DOWN to Pong's RIGHT/LEFT."""
-    from pucklab.agents.atari import PgPongVector, prepro
+    from pucklab.agents.atari import PgPongVector, prepro, prepro_batch
 
     env = PgPongVector(2, noop=True)
     try:
         obs, _ = env.reset(seed=10**12)  # large seeds fold into ale-py's C ints
         assert obs.shape == (2, 1, 80, 80) and set(np.unique(obs)) <= {0, 255}
         raw, _ = env.ale.reset(seed=3)
-        batch = PgPongVector.prepro_batch(raw)
+        batch = prepro_batch(raw[:, 0])
         for i in range(2):
             np.testing.assert_array_equal(batch[i], prepro(raw[i, 0]))
         assert env.single_action_space.n == 3 and list(env._actions) == [0, 2, 3]

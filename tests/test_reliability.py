@@ -1,20 +1,16 @@
-"""What goes wrong before and around a run: Ctrl-C while the command imports, envs the agent
-cannot play, damaged saved settings. Each is one line on stderr and an exit code, never a
-traceback, and no run folder is left behind or damaged."""
+"""What goes wrong before and around a run: envs the agent cannot play, damaged saved settings,
+devices, places nobody may write, resuming a finished run. Each is one line on stderr and exit
+code 2, never a traceback, and no run folder is left behind or damaged. (Ctrl-C: test_ctrl_c.py.)"""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import importlib
 import io
 import json
 import multiprocessing
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,69 +20,13 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from helpers import make_corpus
+from helpers import make_corpus, one_line_error
 from pucklab.agents import cli as agent_cli
-from pucklab.agents import reinforce
 from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, make_env
-from pucklab.runs import launch, load_checkpoint
+from pucklab.runs import load_checkpoint
 from pucklab.runs.lab import main as lab_main
 from pucklab.seqmodels.charrnn import cli as char_cli
-from pucklab.seqmodels.charrnn.data import CharTask
 from pucklab.seqmodels.forecast import cli as forecast_cli
-from pucklab.seqmodels.forecast.task import WindowTask
-
-
-def test_ctrl_c_while_the_command_imports_is_one_line(monkeypatch, capsys):
-    def interrupted_import(name):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(launch, "load_main", interrupted_import)
-    assert launch.launch("train-agent") == 130
-    assert capsys.readouterr().err == "train-agent: interrupted\n"
-
-
-def test_an_import_that_swallows_ctrl_c_cannot_make_the_command_run(monkeypatch, capsys):
-    def swallowing_import(*args, **kwargs):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass
-        return lambda: pytest.fail("the command ran after Ctrl-C")
-
-    monkeypatch.setattr(launch, "load_main", swallowing_import)
-    assert launch.launch("char-rnn") == 130
-    assert capsys.readouterr().err == "char-rnn: interrupted\n"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-@pytest.mark.parametrize("command", ["train-agent", "forecast", "char-rnn"])
-def test_ctrl_c_at_start_of_the_real_script(tmp_path, command):
-    """The installed script, interrupted while torch and the rest load: exit 130, one line."""
-    args = {"train-agent": [], "forecast": ["--dataset", "sunspots"],
-            "char-rnn": ["train", "--corpus", "shakespeare"]}[command]
-    script = ("import sys\n"
-              "from pucklab.runs import launch as L\n"
-              "real = L.load_main\n"
-              "def load(name):\n"
-              "    print('importing', flush=True)\n"
-              "    return real(name)\n"
-              "L.load_main = load\n"
-              f"sys.exit(L.launch({command!r}))\n")
-    proc = subprocess.Popen([sys.executable, "-c", script, *args, "--run-dir", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline() == "importing\n"  # torch and the rest load now
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert err == f"{command}: interrupted\n"
-    assert not (tmp_path / "r").exists()
-
-
-def test_every_command_has_its_entry_point():
-    for name in ("train-agent", "char-rnn", "forecast", "lab", "sweep", "pucklab-demo"):
-        assert callable(launch.load_main(name))
-
 
 # --- envs the agent could not play before: flattened observations, one line for the rest ----
 
@@ -104,14 +44,6 @@ class NeedsAMissingPackage(gym.Env):
 
 gym.register("pucklab-test/SequenceObs-v0", entry_point=SequenceObservations)
 gym.register("pucklab-test/Missing-v0", entry_point=NeedsAMissingPackage)
-
-
-def one_line_exit_2(argv: list[str], capsys, expect: str) -> None:
-    code = agent_cli.main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert expect in err, err
 
 
 @pytest.mark.parametrize(("env_id", "width"), [("FrozenLake-v1", 16), ("Blackjack-v1", 32 + 11 + 2)])
@@ -139,10 +71,12 @@ def test_envs_without_a_time_limit_get_one():
 
 
 def test_unplayable_envs_are_one_line(tmp_path, capsys):
-    one_line_exit_2(["--env", "pucklab-test/SequenceObs-v0", "--run-dir", str(tmp_path / "t")], capsys,
-                    "no fixed-size vector form")
-    one_line_exit_2(["--env", "pucklab-test/Missing-v0", "--run-dir", str(tmp_path / "m")], capsys,
-                    "needs a package that is not installed: box9000")
+    one_line_error(agent_cli.main, ["--env", "pucklab-test/SequenceObs-v0",
+                                    "--run-dir", str(tmp_path / "t")],
+                   capsys, "no fixed-size vector form")
+    one_line_error(agent_cli.main, ["--env", "pucklab-test/Missing-v0",
+                                    "--run-dir", str(tmp_path / "m")],
+                   capsys, "needs a package that is not installed: box9000")
     assert not (tmp_path / "t").exists() and not (tmp_path / "m").exists()
 
 
@@ -159,14 +93,6 @@ def damaged(run_dir: Path, tmp_path: Path, name: str, edit) -> Path:
 
 def checkpoints(run_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*.pt"))}
-
-
-def refused(main, argv: list[str], capsys, expect: str) -> None:
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert expect in err, err
 
 
 def setting(name, value):
@@ -207,7 +133,7 @@ def test_damaged_saved_settings_are_one_line_and_touch_nothing(tmp_path, capsys,
         copy = damaged(run_dir, tmp_path, f"{run_dir.name}-{name}", edit)
         before = checkpoints(copy)
         resume = ["train"] if main is char_cli.main else []
-        refused(main, [*resume, "--resume", str(copy), "--max-steps" if resume or main is
+        one_line_error(main, [*resume, "--resume", str(copy), "--max-steps" if resume or main is
                        forecast_cli.main else "--total-steps", "800"], capsys, expect)
         assert checkpoints(copy) == before, name
     for main, argv, expect in [
@@ -215,80 +141,7 @@ def test_damaged_saved_settings_are_one_line_and_touch_nothing(tmp_path, capsys,
             (forecast_cli.main, ["predict"], "it has no series")]:
         run_dir = agent if main is agent_cli.main else series
         name = "str_number" if main is agent_cli.main else "no_series"
-        refused(main, [*argv, str(tmp_path / f"{run_dir.name}-{name}")], capsys, expect)
-
-
-# --- Ctrl-C, then --resume: the same curve as a run never interrupted ------------------------
-
-def ctrl_c_during(cls_or_module, name: str, when) -> None:
-    """Make ``cls_or_module.name`` press Ctrl-C (a real SIGINT) after it ran, when
-    ``when(args)``: the signal lands in the middle of a step."""
-    real = getattr(cls_or_module, name)
-
-    def pressed(*args, **kwargs):
-        out = real(*args, **kwargs)  # random numbers drawn, hidden state carried on
-        if when(args):
-            signal.raise_signal(signal.SIGINT)
-        return out
-
-    return pressed
-
-
-def table(run_dir: Path, skip=("wall_time_s",)) -> list[dict[str, str]]:
-    with open(run_dir / "metrics.csv", newline="") as f:
-        return [{k: v for k, v in row.items() if k not in skip} for row in csv.DictReader(f)]
-
-
-def test_ctrl_c_mid_rollout_then_resume_equals_an_uninterrupted_train_agent_run(
-        tmp_path, monkeypatch, capsys):
-    argv = ["--env-kwargs", "obs_type=state", "--batch-sessions", "16", "--eval-sessions", "16",
-            "--eval-every", "2", "--video-sessions", "0", "--seed", "3", "--total-steps", "4799",
-            "--no-progress"]
-    assert agent_cli.main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
-    calls = iter(range(100))
-    monkeypatch.setattr(reinforce, "collect", ctrl_c_during(reinforce, "collect",
-                                                            lambda a: next(calls) == 2))
-    assert agent_cli.main([*argv, "--run-dir", str(tmp_path / "split")]) == 130
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "interrupted after 3 updates" in err.splitlines()[-1], err
-    assert load_checkpoint(tmp_path / "split")["counters"]["updates"] == 3  # the step finished
-    monkeypatch.undo()
-    assert agent_cli.main(["--resume", str(tmp_path / "split")]) == 0
-    assert table(tmp_path / "split") == table(tmp_path / "straight")
-
-
-def test_ctrl_c_mid_step_then_resume_equals_an_uninterrupted_char_rnn_run(
-        tmp_path, monkeypatch, capsys):
-    text = make_corpus(tmp_path / "words.txt")
-    argv = ["train", "--corpus", str(text), "--hidden", "16", "--embed", "8", "--seq-len", "16",
-            "--batch-size", "4", "--max-steps", "20", "--eval-every", "4", "--log-every", "1",
-            "--dropout", "0.2", "--no-progress"]
-    assert char_cli.main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
-    monkeypatch.setattr(CharTask, "train_loss", ctrl_c_during(CharTask, "train_loss",
-                                                              lambda a: a[2] == 5))
-    assert char_cli.main([*argv, "--run-dir", str(tmp_path / "split")]) == 130
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "interrupted at step 6" in err.splitlines()[-1], err
-    monkeypatch.undo()
-    assert char_cli.main(["train", "--resume", str(tmp_path / "split")]) == 0
-    assert table(tmp_path / "split") == table(tmp_path / "straight")
-
-
-def test_ctrl_c_mid_step_then_resume_equals_an_uninterrupted_forecast_run(
-        tmp_path, monkeypatch, capsys):
-    argv = ["--dataset", "sunspots", "--hidden", "8", "--max-steps", "12", "--eval-every", "4",
-            "--seed", "0", "1", "--baselines", "naive", "--no-progress"]
-    assert forecast_cli.main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
-    monkeypatch.setattr(WindowTask, "train_loss", ctrl_c_during(
-        WindowTask, "train_loss", lambda a: a[0].seed == 1 and a[2] == 5))
-    assert forecast_cli.main([*argv, "--run-dir", str(tmp_path / "split")]) == 130
-    assert "Traceback" not in capsys.readouterr().err
-    monkeypatch.undo()
-    assert forecast_cli.main(["--resume", str(tmp_path / "split")]) == 0
-    for part in ("seed-0", "seed-1"):
-        assert table(tmp_path / "split" / part) == table(tmp_path / "straight" / part)
-    assert (tmp_path / "split" / "backtest.csv").read_text() == \
-        (tmp_path / "straight" / "backtest.csv").read_text()
+        one_line_error(main, [*argv, str(tmp_path / f"{run_dir.name}-{name}")], capsys, expect)
 
 
 # --- devices: every command that computes takes --device, checked before anything is written --
@@ -308,9 +161,9 @@ def test_lab_and_predict_take_a_device_and_refuse_a_missing_gpu(tmp_path, capsys
                               "--baselines", "naive", "--no-progress",
                               "--run-dir", str(series)]) == 0
     capsys.readouterr()
-    refused(forecast_cli.main, ["predict", str(series), "--device", "cuda"], capsys,
+    one_line_error(forecast_cli.main, ["predict", str(series), "--device", "cuda"], capsys,
             "no CUDA device")
-    refused(forecast_cli.main, ["predict", str(series), "--device", "tpu"], capsys,
+    one_line_error(forecast_cli.main, ["predict", str(series), "--device", "tpu"], capsys,
             "invalid choice")
     assert forecast_cli.main(["predict", str(series), "--device", "auto"]) == 0
 

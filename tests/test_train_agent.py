@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import one_line_error
 from pucklab.agents import cli, reinforce
 from pucklab.agents.trained import load_run
 from pucklab.agents.video import CAPTION, HOLD, LOST, WON, play_sessions
@@ -239,11 +240,7 @@ def test_generic_gymnasium_env(tmp_path, capsys):
 
 
 def bad(argv: list[str], capsys, expect: str) -> None:
-    code = cli.main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert expect in err, err
+    one_line_error(cli.main, argv, capsys, expect)
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
