@@ -63,6 +63,15 @@ class LabExperiment:
     duration: str = "about 15 minutes"  # of the default size on 2 CPU cores
 
 
+def size(ns: argparse.Namespace, flag: str, quick: Any, full: Any) -> Any:
+    """The value of size flag ``flag`` (steps, epochs, ...): as given, or the experiment's
+    ``quick`` / ``full`` default. A given 0 stays 0, for the experiment's check to refuse."""
+    value = getattr(ns, flag)
+    if value is not None:
+        return value
+    return quick if ns.quick else full
+
+
 def experiments() -> dict[str, LabExperiment]:
     """Every registered experiment by name (entry points of the group ``pucklab.lab``)."""
     found = {}

@@ -17,6 +17,8 @@ from pucklab.seqmodels.lab import gradients as seqlab
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
                         "regularisation", "hyperparameter-search")
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
+BASICS_EXPERIMENTS = ("perceptron", "backprop", "activations", "initialisation",
+                      "gradient-descent")
 
 
 def rows_of(run_dir):
@@ -36,14 +38,14 @@ def numbers(row):
 
 def test_experiments_are_registered_and_listed(capsys):
     found = lab.experiments()
-    assert set(SEQUENCE_EXPERIMENTS) | set(RL_EXPERIMENTS) <= set(found)
+    assert set(SEQUENCE_EXPERIMENTS) | set(RL_EXPERIMENTS) | set(BASICS_EXPERIMENTS) <= set(found)
     assert lab.main([]) == 0
     out = capsys.readouterr().out
     for name in found:
         assert name in out and found[name].claim in out
 
 
-@pytest.mark.parametrize("name", SEQUENCE_EXPERIMENTS + RL_EXPERIMENTS)
+@pytest.mark.parametrize("name", SEQUENCE_EXPERIMENTS + RL_EXPERIMENTS + BASICS_EXPERIMENTS)
 def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     run_dir = tmp_path / name
     extra = []
@@ -63,11 +65,17 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     assert conclusions and all(any(ch.isdigit() for ch in c) for c in conclusions)
     for row in rows:  # every number is finite or an explicit "never reached" (inf) / nan "-"
         for key, value in numbers(row).items():
-            assert math.isfinite(value) or math.isinf(value) or key in (
-                "final_loss", "first_blow_up_step"), (key, value)
+            assert math.isfinite(value) or math.isinf(value) or key in NOT_MEASURED, (key, value)
     assert (run_dir / "figure.png").stat().st_size > 10_000
     by_first_column = {r[header[0]]: {**r, **numbers(r)} for r in rows}
-    DIRECTION[name](rows if name == "memory-length" else by_first_column)
+    DIRECTION[name](rows if name in ("memory-length", "perceptron", "initialisation")
+                    else by_first_column)
+
+
+#: Columns left empty (nan, "-") where they do not apply: a run that blew up has no final loss
+#: or accuracy; saturation is for sigmoid / tanh, never-active units for the ReLUs.
+NOT_MEASURED = ("final_loss", "first_blow_up_step", "saturated_at_end", "never_active_at_end",
+                "dead_at_end", "unit_spread_after", "final_test_accuracy", "test_accuracy")
 
 
 def _vanishing(by):
@@ -120,12 +128,63 @@ def _frame_difference(by):
         assert 0 <= r["final_eval_win_rate_min"] <= r["final_eval_win_rate"] <= 1
 
 
+def _perceptron(rows):
+    by = {(r["learner"], r["gate"]): r for r in rows}
+    for learner in ("perceptron", "logistic regression", "one hidden layer"):
+        for gate in ("AND", "OR"):
+            assert by[learner, gate]["solved"] == "2/2", (learner, gate)
+    for learner in ("perceptron", "logistic regression"):  # no line separates XOR
+        assert by[learner, "XOR"]["solved"] == "0/2"
+        assert float(by[learner, "XOR"]["mean_accuracy"]) <= 0.75
+        assert by[learner, "XOR"]["median_updates_to_solve"] == "inf"
+    assert by["one hidden layer", "XOR"]["solved"] == "2/2"
+
+
+def _backprop(by):
+    for r in by.values():
+        assert r["parameters"] == 64 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
+        assert r["max_diff_autograd"] < 1e-12 and r["max_diff_finite_diff"] < 1e-6
+        assert r["test_acc_hand"] == r["test_acc_torch"] > 0.2  # better than chance (0.1)
+        assert r["weight_gap_after"] < 1e-9
+
+
+def _activations(by):
+    assert list(by) == ["sigmoid", "tanh", "relu", "leaky_relu"]
+    assert by["sigmoid"]["first_over_last"] < 1e-3  # vanished through 8 sigmoid layers
+    for name in ("tanh", "relu", "leaky_relu"):
+        assert by[name]["first_over_last"] > 0.1, name
+        assert by[name]["final_test_accuracy"] > by["sigmoid"]["final_test_accuracy"]
+    assert by["leaky_relu"]["dead_at_end"] == 0 and by["relu"]["dead_at_end"] >= 0
+
+
+def _initialisation(rows):
+    by = {(r["activation"], r["start"]): {**r, **numbers(r)} for r in rows}
+    for act in ("tanh", "relu"):
+        zero, small = by[act, "zero"], by[act, "N(0, 0.01^2)"]
+        assert zero["unit_spread_after"] == 0 and zero["output_std_layer_1"] == 0
+        assert small["output_std_layer_8"] < 1e-6 * small["output_std_layer_1"]
+    assert by["relu", "N(0, 1)"]["output_std_layer_8"] > 1e3
+    assert by["tanh", "N(0, 1)"]["output_std_layer_8"] > 0.8  # saturated near +-1
+    assert by["tanh", "Xavier"]["final_test_accuracy"] > 0.8
+    assert by["relu", "He"]["unit_spread_after"] > 0
+
+
+def _descent(by):
+    assert by["lr too large"]["diverged"] == "2/2"
+    assert by["stochastic GD"]["updates"] == 3 * 1347 and by["batch GD"]["updates"] == 3
+    assert by["mini-batch GD"]["final_train_loss"] < by["batch GD"]["final_train_loss"]
+    assert by["lr too small"]["final_train_loss"] > by["mini-batch GD"]["final_train_loss"]
+    assert by["lr too small"]["diverged"] == "0/2"
+
+
 #: What each experiment's quick run must show, beyond its files: the direction of the result
 #: where it is robust at quick size, else the structure of the table.
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "memory-length": _memory, "regularisation": _regularisation,
              "hyperparameter-search": _search, "session-decay": _session_decay,
-             "frame-difference": _frame_difference}
+             "frame-difference": _frame_difference, "perceptron": _perceptron,
+             "backprop": _backprop, "activations": _activations,
+             "initialisation": _initialisation, "gradient-descent": _descent}
 
 
 def test_vanishing_gradients_rnn_far_below_lstm_at_distance_50():
@@ -200,6 +259,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                          (["regularisation", "--chars", "10"], "--chars must be"),
                          (["regularisation", "--corpus", str(corpus), "--chars", "99999"],
                           "more than the corpus holds"),
+                         (["perceptron", "--hidden", "0"], "--steps and --hidden must be"),
+                         (["gradient-descent", "--epochs", "0"], "--epochs must be >= 1"),
+                         (["memory-length", "--steps", "0"], "--steps and --hidden >= 1"),
+                         (["backprop", "--device", "tpu"], "invalid choice"),
                          (["vanishing-gradients", "--bogus"], "unrecognized arguments")):
         capsys.readouterr()
         assert lab.main(argv) == 2

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pucklab.runs import RunError, progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome
+from pucklab.runs.lab import LabExperiment, LabOutcome, size
 from pucklab.seqmodels.lab.recall import SYMBOLS, train_clipping
 
 BLOWN_UP = 3  # a run "blew up" when its loss went above this many times chance
@@ -99,7 +99,7 @@ def draw(fig: Any, curves: Curves, ns: argparse.Namespace, steps: int) -> None:
 
 
 def run_gradient_clipping(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    steps = ns.steps or (500 if ns.quick else 1500)
+    steps = size(ns, "steps", 500, 1500)
     if steps < 10 or ns.lr <= 0 or ns.clip <= 0 or ns.lag < 0:
         raise RunError("--steps must be >= 10, --lr and --clip > 0, --lag >= 0")
     conds = {"no clipping": 0.0, f"clip {ns.clip:g}": ns.clip}

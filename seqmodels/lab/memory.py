@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pucklab.runs import RunError, progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome
+from pucklab.runs.lab import LabExperiment, LabOutcome, size
 from pucklab.seqmodels.lab.recall import SYMBOLS, train_recall
 
 MEMORY_CELLS = ("rnn", "lstm", "gru", "lstm-chrono")
@@ -98,7 +98,7 @@ def draw(fig: Any, acc: Accuracies, lags: list[int], steps: int, hidden: int) ->
 
 def run_memory_length(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
     lags = sorted(set(ns.lags or ((2, 10) if ns.quick else (2, 5, 10, 20, 50, 100))))
-    steps = ns.steps or (300 if ns.quick else 1000)
+    steps = size(ns, "steps", 300, 1000)
     chrono_max = ns.chrono_max or max(lags)
     if min(lags) < 0 or steps < 1 or ns.lr <= 0 or ns.hidden < 1 or chrono_max < 2:
         raise RunError("--lags must be >= 0, --steps and --hidden >= 1, --lr > 0, "

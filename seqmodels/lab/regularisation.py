@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pucklab.runs import RunError, progress_bar, read_metrics
-from pucklab.runs.lab import LabExperiment, LabOutcome
+from pucklab.runs.lab import LabExperiment, LabOutcome, size
 from pucklab.seqmodels.charrnn import CharRNNSettings, run
 from pucklab.seqmodels.charrnn.data import read_corpus
 from pucklab.seqmodels.train_config import TrainConfig
@@ -122,7 +122,7 @@ def draw(fig: Any, results: Histories, rows: list[dict[str, Any]]) -> None:
 
 def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
     chars = ns.chars or (8000 if ns.quick else 60000)
-    epochs = ns.epochs or (4.0 if ns.quick else 20.0)
+    epochs = size(ns, "epochs", 4.0, 20.0)
     if chars < 2000 or epochs <= 0:
         raise RunError(f"--chars must be >= 2000 and --epochs > 0, got {chars} and {epochs:g}")
     text, _ = read_corpus(ns.corpus)
