@@ -27,6 +27,8 @@ class TrainConfig(Settings):
                                "char-rnn's adam 3e-3)", above=0)
     momentum: float = setting(0.9, "momentum of momentum / nesterov", low=0, below=1)
     weight_decay: float = setting(0.0, "L2 penalty; decoupled for adamw", low=0)
+    l1: float = setting(0.0, "L1 penalty: adds l1 * sum |w| over the weight matrices (not "
+                        "biases) to the training loss", low=0)
     schedule: str = setting("none", "learning-rate schedule: step (lower by --lr-decay every "
                             "--step-every epochs), cosine (to zero over the budget), plateau "
                             "(lower when the validation loss stalls)", choices=SCHEDULES)

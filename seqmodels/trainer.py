@@ -231,9 +231,12 @@ class Trainer:
         cfg, val = self.cfg, math.nan
         eval_every = cfg.eval_every or self.spe
         params = [p for p in self.model.parameters() if p.requires_grad]
+        matrices = [p for p in params if p.dim() >= 2]  # what --l1 penalises
         while not self.finished and not self._out_of_budget():
             loss = self.task.train_loss(self.model, self.step)
-            loss_value = loss.item()
+            loss_value = loss.item()  # the data loss; the L1 penalty is not logged in it
+            if cfg.l1 > 0:
+                loss = loss + cfg.l1 * sum(p.abs().sum() for p in matrices)
             if not math.isfinite(loss_value):
                 return (f"non-finite loss ({loss_value}) at step {self.step + 1}; kept the last "
                         f"good checkpoint (step {self.saved_step}); try a lower --lr or --clip",

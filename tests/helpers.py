@@ -66,6 +66,20 @@ def make_corpus(path: Path, n: int = 6000, seed: int = 0) -> Path:
     return path
 
 
+def zipf_corpus(path: Path, n: int = 30_000, vocab: int = 3000, seed: int = 0) -> Path:
+    """``n`` words drawn with Zipf's law from ``vocab`` made-up words of shared syllables: a few
+    frequent words, a long tail of rare ones (some seen fewer than 5 times, or only late)."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ren", "tu", "sha", "vor", "ne", "pil", "dra", "ost", "em"]
+    words = sorted({"".join(rng.choice(syllables) for _ in range(rng.randint(1, 4)))
+                    for _ in range(vocab)})
+    rng.shuffle(words)
+    weights = [1.0 / (rank + 1) for rank in range(len(words))]
+    text = " ".join(rng.choices(words, weights, k=n))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def one_line_error(main, argv: list[str], capsys, expect: str) -> None:
     """``main(argv)`` exits 2 with one line on stderr that holds ``expect``, no traceback."""
     code = main(argv)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from helpers import make_corpus
+from helpers import make_corpus, zipf_corpus
 from pucklab.runs import lab
 from pucklab.seqmodels.lab import clipping, recall, search
 from pucklab.seqmodels.lab import gradients as seqlab
@@ -18,7 +18,7 @@ SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clippi
                         "regularisation", "hyperparameter-search")
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
 BASICS_EXPERIMENTS = ("perceptron", "backprop", "activations", "initialisation",
-                      "gradient-descent")
+                      "gradient-descent", "word2vec")
 
 
 def rows_of(run_dir):
@@ -51,6 +51,8 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     extra = []
     if name == "regularisation":  # a corpus of our own: CI may have no Tiny Shakespeare
         extra = ["--corpus", str(make_corpus(tmp_path / "words.txt", n=12000))]
+    if name == "word2vec":  # the same: a made-up language with Zipf's word frequencies
+        extra = ["--corpus", str(zipf_corpus(tmp_path / "zipf.txt"))]
     assert lab.main([name, "--quick", "--no-progress", "--run-dir", str(run_dir), *extra]) == 0
     out = capsys.readouterr().out
     for file in ("results.csv", "results.md", "figure.png", "config.json"):
@@ -68,14 +70,18 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
             assert math.isfinite(value) or math.isinf(value) or key in NOT_MEASURED, (key, value)
     assert (run_dir / "figure.png").stat().st_size > 10_000
     by_first_column = {r[header[0]]: {**r, **numbers(r)} for r in rows}
-    DIRECTION[name](rows if name in ("memory-length", "perceptron", "initialisation")
-                    else by_first_column)
+    if name == "word2vec":
+        DIRECTION[name](by_first_column, run_dir)
+    else:
+        DIRECTION[name](rows if name in ("memory-length", "perceptron", "initialisation")
+                        else by_first_column)
 
 
 #: Columns left empty (nan, "-") where they do not apply: a run that blew up has no final loss
 #: or accuracy; saturation is for sigmoid / tanh, never-active units for the ReLUs.
 NOT_MEASURED = ("final_loss", "first_blow_up_step", "saturated_at_end", "never_active_at_end",
-                "dead_at_end", "unit_spread_after", "final_test_accuracy", "test_accuracy")
+                "dead_at_end", "unit_spread_after", "final_test_accuracy", "test_accuracy",
+                "score_unseen", "score_rare", "score_medium", "score_frequent")
 
 
 def _vanishing(by):
@@ -99,11 +105,12 @@ def _memory(rows):
 
 
 def _regularisation(by):
-    assert set(by) == {"none", "dropout 0.3", "weight decay 0.1 (adamw)",
-                       "early stopping (patience 3)"}
+    assert set(by) == {"none", "dropout 0.3", "L2 1e-4 (adam, coupled)",
+                       "weight decay 0.1 (adamw)", "L1 1e-5", "early stopping (patience 3)"}
     for r in by.values():  # the model a run leaves is never worse than its last validation
         assert r["kept_model_val_loss"] <= r["final_val_loss"] + 1e-9
         assert r["best_val_loss"] <= r["final_val_loss"] + 1e-9 and 0 < r["epochs_run"] <= 4
+        assert 0 <= r["small_weights"] <= 1
 
 
 def _search(by):
@@ -177,6 +184,21 @@ def _descent(by):
     assert by["lr too small"]["diverged"] == "0/2"
 
 
+def _word2vec(by, run_dir):
+    assert list(by) == ["skip-gram", "cbow", "skip-gram + char n-grams", "skip-gram, little data",
+                        "cbow, little data"]
+    assert by["cbow"]["words_per_s"] > by["skip-gram"]["words_per_s"]  # one example per word
+    for name, r in by.items():
+        assert 0 <= r["score_frequent"] <= 1 and r["vocab"] >= 2, name
+        assert math.isnan(r["score_unseen"]) == ("n-grams" not in name), name
+    assert by["skip-gram, little data"]["training_words"] < by["skip-gram"]["training_words"]
+    neighbours = (run_dir / "neighbours.md").read_text()
+    assert "(unseen in training)" in neighbours and "(no vector)" in neighbours
+    for line in neighbours.splitlines():  # n-grams give every word, seen or not, neighbours
+        if line.startswith("- skip-gram + char n-grams:"):
+            assert "(no vector)" not in line
+
+
 #: What each experiment's quick run must show, beyond its files: the direction of the result
 #: where it is robust at quick size, else the structure of the table.
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
@@ -184,7 +206,8 @@ DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "hyperparameter-search": _search, "session-decay": _session_decay,
              "frame-difference": _frame_difference, "perceptron": _perceptron,
              "backprop": _backprop, "activations": _activations,
-             "initialisation": _initialisation, "gradient-descent": _descent}
+             "initialisation": _initialisation, "gradient-descent": _descent,
+             "word2vec": _word2vec}
 
 
 def test_vanishing_gradients_rnn_far_below_lstm_at_distance_50():
@@ -248,6 +271,7 @@ def test_recall_batch_targets_the_first_symbol():
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     corpus = make_corpus(tmp_path / "words.txt", n=5000)
+    short = make_corpus(tmp_path / "short.txt", n=400)
     for argv, expect in ((["nosuch"], "unknown experiment"),
                          (["vanishing-gradients", "--seeds", "0"], "--seeds must be >= 1"),
                          (["vanishing-gradients", "--length", "1"], "--length must be"),
@@ -262,6 +286,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                          (["perceptron", "--hidden", "0"], "--steps and --hidden must be"),
                          (["gradient-descent", "--epochs", "0"], "--epochs must be >= 1"),
                          (["memory-length", "--steps", "0"], "--steps and --hidden >= 1"),
+                         (["word2vec", "--little", "0"], "--little must lie in (0, 1]"),
+                         (["word2vec", "--corpus", str(short)], "word vectors need 1,000"),
                          (["backprop", "--device", "tpu"], "invalid choice"),
                          (["vanishing-gradients", "--bogus"], "unrecognized arguments")):
         capsys.readouterr()

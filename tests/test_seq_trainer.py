@@ -79,6 +79,23 @@ def test_clipping_bounds_the_update(tmp_path):
                max_steps=1)
 
 
+def test_l1_adds_l1_times_the_sign_of_each_weight_to_its_gradient(tmp_path):
+    steps = {}
+    for l1 in (0.0, 0.5):
+        torch.manual_seed(0)
+        model = nn.Linear(5, 3)
+        before = model.weight.detach().clone()
+        fit(tmp_path, model=model, name=f"l1-{l1}", optimizer="sgd", lr=0.1, clip=0, l1=l1,
+            max_steps=1)
+        steps[l1] = (before, model.weight.detach().clone(), model.bias.detach().clone())
+    w0, plain, bias_plain = steps[0.0]
+    _, penalised, bias_penalised = steps[0.5]
+    torch.testing.assert_close(penalised - plain, -0.1 * 0.5 * torch.sign(w0))
+    torch.testing.assert_close(bias_penalised, bias_plain)  # biases are not penalised
+    logged = [read_metrics(tmp_path / f"l1-{l1}")[0]["train_loss"] for l1 in (0.0, 0.5)]
+    assert logged[0] == logged[1]  # the logged loss is the data loss alone
+
+
 def test_step_decay_lowers_the_lr_every_epochs(tmp_path):
     _, result = fit(tmp_path, optimizer="sgd", lr=0.1, schedule="step", step_every=2,
                     lr_decay=0.5, epochs=6)

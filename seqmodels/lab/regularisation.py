@@ -1,8 +1,11 @@
-"""``lab regularisation``: dropout, L2 (AdamW's decoupled weight decay) and early stopping
-against overfitting, on a char-RNN that memorises a small slice of a corpus.
+"""``lab regularisation``: dropout, L2 (coupled, as Adam's ``weight_decay`` adds it to the
+gradient, and AdamW's decoupled decay), L1 and early stopping against overfitting, on a char-RNN
+that memorises a small slice of a corpus.
 
 Every condition is a real ``char-rnn train`` run (:func:`pucklab.seqmodels.charrnn.run`) in its
-own folder under the lab run; the table and figure come from their ``metrics.csv``.
+own folder under the lab run; the table and figure come from their ``metrics.csv``, and the
+sparsity column (share of weight-matrix entries under 0.01 in size, the bias vectors aside) from
+each run's last weights: L1 is the regulariser that pushes weights to zero.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pucklab.runs import RunError, progress_bar, read_metrics
+from pucklab.runs import RunError, load_checkpoint, progress_bar, read_metrics
 from pucklab.runs.lab import LabExperiment, LabOutcome, size
 from pucklab.seqmodels.charrnn import CharRNNSettings, run
 from pucklab.seqmodels.charrnn.data import read_corpus
@@ -28,10 +31,13 @@ def _reg_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=float, help="epochs per run (default: 20; 4 with --quick)")
 
 
+SMALL = 0.01  # a weight this small counts as (nearly) zero in the sparsity column
 REG_CONDITIONS = {
     "none": {},
     "dropout 0.3": {"dropout": 0.3},
+    "L2 1e-4 (adam, coupled)": {"weight_decay": 1e-4},
     "weight decay 0.1 (adamw)": {"optimizer": "adamw", "weight_decay": 0.1},
+    "L1 1e-5": {"l1": 1e-5},
     "early stopping (patience 3)": {"patience": 3},
 }
 
@@ -48,15 +54,23 @@ def measure(ns: argparse.Namespace, seeds: list[int], corpus: Path, epochs: floa
     for cond, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
         opts = dict(REG_CONDITIONS[cond])
         cfg = TrainConfig(optimizer=opts.pop("optimizer", "adam"), lr=2e-3, epochs=epochs,
-                          weight_decay=opts.pop("weight_decay", 0.0),
+                          weight_decay=opts.pop("weight_decay", 0.0), l1=opts.pop("l1", 0.0),
                           patience=opts.pop("patience", 0), seed=seed, progress=False,
                           device=ns.device)
         settings = CharRNNSettings(corpus=str(corpus), hidden=hidden, layers=2, seq_len=64,
                                    batch_size=16, train=cfg, **opts)
         result = run(settings, run_dir / f"{cond.split(' ')[0]}-seed{seed}")
         results[cond].append(read_metrics(result.run_dir))
-        fits[cond].append(result.details)
+        fits[cond].append((result.details, sparsity(result.run_dir)))
     return results, fits
+
+
+def sparsity(run_dir: Path, below: float = SMALL) -> float:
+    """Share of the weight-matrix entries of the run's saved model smaller than ``below``."""
+    model = load_checkpoint(run_dir, command="char-rnn", keys=("model",))["model"]
+    matrices = [w for w in model.values() if w.dim() >= 2]
+    return float(sum(int((w.abs() < below).sum()) for w in matrices)
+                 / sum(w.numel() for w in matrices))
 
 
 def _column(metrics: list[dict[str, float]], name: str) -> list[float]:
@@ -74,13 +88,14 @@ def aggregate(results: Histories, fits: dict[str, list[Any]]) -> list[dict[str, 
             finals_val.append(vals[-1])
             bests.append(min(vals))
             gaps.append(vals[-1] - last_train)
-        kept = [r.val_loss for r in fits[cond]]  # what the run leaves (best under early stop)
+        kept = [r.val_loss for r, _ in fits[cond]]  # what the run leaves (best under early stop)
         rows.append({"regulariser": cond, "final_train_loss": float(np.mean(finals_train)),
                      "final_val_loss": float(np.mean(finals_val)),
                      "best_val_loss": float(np.mean(bests)),
                      "kept_model_val_loss": float(np.mean(kept)),
                      "val_minus_train": float(np.mean(gaps)),
-                     "epochs_run": float(np.mean([r.epochs for r in fits[cond]]))})
+                     "epochs_run": float(np.mean([r.epochs for r, _ in fits[cond]])),
+                     "small_weights": float(np.mean([sp for _, sp in fits[cond]]))})
     return rows
 
 
@@ -97,6 +112,11 @@ def conclude(rows: list[dict[str, Any]], hidden: int, chars: int) -> list[str]:
         + f"; the lowest is {best['regulariser']}.",
         "Train-validation gap at the end: " + ", ".join(
             f"{r['regulariser']} {r['val_minus_train']:.3f}" for r in rows) + ".",
+        f"Share of weights under {SMALL:g} in size: " + ", ".join(
+            f"{r['regulariser']} {r['small_weights']:.1%}" for r in rows)
+        + ". L1 makes the weights sparsest: "
+        + ("held." if max(rows, key=lambda r: r["small_weights"])["regulariser"].startswith("L1")
+           else "did not hold here."),
     ]
 
 
@@ -135,9 +155,11 @@ def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
     rows = aggregate(results, fits)
     return LabOutcome(list(rows[0]), rows, conclude(rows, hidden, chars),
                       lambda fig: draw(fig, results, rows),
-                      {k: ".3f" for k in rows[0] if k != "regulariser"} | {"epochs_run": ".1f"})
+                      {k: ".3f" for k in rows[0] if k != "regulariser"}
+                      | {"epochs_run": ".1f", "small_weights": ".1%"})
 
 
 REGULARISATION = LabExperiment(
-    "regularisation", "Dropout, L2 and early stopping fight overfitting.", run_regularisation,
+    "regularisation", "Dropout, L2, L1 and early stopping fight overfitting; L1 makes weights "
+    "sparse.", run_regularisation,
     _reg_arguments, default_seeds=2, duration="about 10 minutes", uses_device=True)

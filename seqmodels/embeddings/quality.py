@@ -1,0 +1,85 @@
+"""How good are word vectors? A held-out score per word-frequency band, and nearest neighbours.
+
+The score needs no labelled data and treats skip-gram and CBOW alike: on text the model never
+saw, take every (word, neighbour within ``window``) pair, draw a random word from the noise
+distribution, and count how often the model scores the true neighbour above the random one,
+``v_word . u_neighbour > v_word . u_random`` (input vector against output vectors: what both
+objectives train, CBOW's with a single context word). 0.5 is chance, 1 is perfect. Split by how
+often the word occurred in training, it says which words a model represents well; on words not
+in the vocabulary it scores fastText's n-gram vectors. Nearest neighbours use the input vectors
+(cosine), as usual.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from pucklab.seqmodels.embeddings.corpus import Vocab
+from pucklab.seqmodels.embeddings.model import WordVectors
+
+#: Training-count bands of the centre word: [low, high).
+BANDS = {"rare": (0, 20), "medium": (20, 200), "frequent": (200, math.inf)}
+
+
+def heldout_pairs(tokens: list[str], window: int) -> list[tuple[str, str]]:
+    """(word, neighbour) for every pair of words at most ``window`` apart, both orders."""
+    pairs = []
+    for i, w in enumerate(tokens):
+        for j in range(max(0, i - window), min(len(tokens), i + window + 1)):
+            if j != i:
+                pairs.append((w, tokens[j]))
+    return pairs
+
+
+def neighbour_score(model: WordVectors, vocab: Vocab, pairs: list[tuple[str, str]],
+                    seed: int = 0) -> dict[str, float]:
+    """Share of held-out pairs where the neighbour beats a random word, per band, and for
+    ``unseen`` words (outside the vocabulary: n-gram vectors, nan without them). Neighbours must
+    be in the vocabulary."""
+    rng = np.random.default_rng(seed)
+    vectors = model.all_vectors().cpu()
+    outputs = model.out.weight.detach().cpu()
+    kept = [(w, vocab.index[o]) for w, o in pairs if o in vocab.index]
+    others = sorted({w for w, _ in kept if w not in vocab.index})
+    extra = [model.unseen_vector(w) for w in others]
+    usable = [w for w, v in zip(others, extra, strict=True) if v is not None]
+    if usable:  # unseen words' vectors go after the vocabulary's
+        table = torch.cat([vectors, torch.stack([v.cpu() for v in extra if v is not None])])
+    else:
+        table = vectors
+    row = {**{w: len(vocab) + k for k, w in enumerate(usable)}, **vocab.index}
+    kept = [(w, o) for w, o in kept if w in row]
+    words = torch.tensor([row[w] for w, _ in kept], dtype=torch.long)
+    near = torch.tensor([o for _, o in kept], dtype=torch.long)
+    rand = torch.from_numpy(rng.choice(len(vocab), size=len(kept), p=vocab.noise()))
+    v = table[words]
+    true, fake = (v * outputs[near]).sum(1), (v * outputs[rand]).sum(1)
+    hit = (true > fake).float() + 0.5 * (true == fake).float()
+    counts = np.append(vocab.counts, np.full(len(usable), -1))[words.numpy()]
+    scores = {}
+    for band, (lo, hi) in {**BANDS, "unseen": (-1, 0)}.items():
+        mask = torch.from_numpy((counts >= lo) & (counts < hi))
+        scores[band] = float(hit[mask].mean()) if mask.any() else math.nan
+    return scores
+
+
+def nearest(model: WordVectors, vocab: Vocab, word: str, k: int = 5) -> list[str]:
+    """The ``k`` vocabulary words most similar (cosine) to ``word`` (an unseen word through its
+    n-grams; [] when it has no vector)."""
+    vectors = F.normalize(model.all_vectors().cpu(), dim=1)
+    i = vocab.index.get(word)
+    if i is not None:
+        v = vectors[i]
+    else:
+        u = model.unseen_vector(word)
+        if u is None:
+            return []
+        v = F.normalize(u.cpu(), dim=0)
+    sims = vectors @ v
+    if i is not None:
+        sims[i] = -2.0
+    return [vocab.words[int(j)] for j in torch.topk(sims, k).indices]

@@ -1,0 +1,191 @@
+"""``lab word2vec``: skip-gram against CBOW, and fastText's character n-grams.
+
+Our word vectors (:mod:`pucklab.seqmodels.embeddings`) on a real corpus, Tiny Shakespeare's
+words by default (any UTF-8 text with ``--corpus``). The first 90 % of the words trains, the
+last 10 % scores (:func:`~pucklab.seqmodels.embeddings.quality.neighbour_score`: how often a
+word's vector ranks a true held-out neighbour above a random word, per band of how often the
+word occurred in training). Models, each with gensim's default settings:
+
+- skip-gram and CBOW on the whole training text: speed (words per second) and the score by band;
+- skip-gram with character n-grams (fastText): vectors for words it never saw;
+- skip-gram and CBOW on a small slice (``--little``, 10 %): which one copes with little data.
+
+``neighbours.md`` in the run folder lists the nearest neighbours of a few words and of unseen
+words for each model.
+
+Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pucklab.runs import RunError, atomic_write, progress_bar, resolve_device
+from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.seqmodels.charrnn.data import read_corpus
+from pucklab.seqmodels.embeddings.corpus import words
+from pucklab.seqmodels.embeddings.quality import BANDS, heldout_pairs, nearest, neighbour_score
+from pucklab.seqmodels.embeddings.train import EmbeddingConfig, Trained, train
+
+MODELS = {  # name -> (mode, character n-grams, share of the training text)
+    "skip-gram": ("skipgram", False, "all"),
+    "cbow": ("cbow", False, "all"),
+    "skip-gram + char n-grams": ("skipgram", True, "all"),
+    "skip-gram, little data": ("skipgram", False, "little"),
+    "cbow, little data": ("cbow", False, "little"),
+}
+PROBES = ("king", "love", "death", "night", "sword", "france")
+HELDOUT = 0.1
+QUICK_WORDS = 60_000  # --quick: the first words of the corpus only
+BAND_NAMES = (*BANDS, "unseen")
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", default="shakespeare", help="UTF-8 text (default: Tiny "
+                   "Shakespeare)")
+    p.add_argument("--epochs", type=int, help="epochs (default: 5, gensim's; 1 with --quick)")
+    p.add_argument("--dim", type=int, help="vector size (default: 100; 32 with --quick)")
+    p.add_argument("--little", type=float, default=0.1, help="share of the training text the "
+                   "little-data models get (default: 0.1)")
+
+
+def measure(ns: argparse.Namespace, tokens: list[str], seeds: list[int], run_dir: Path
+            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Trained]]:
+    cut = int(len(tokens) * (1 - HELDOUT))
+    train_words, held = tokens[:cut], tokens[cut:]
+    little = train_words[:int(len(train_words) * ns.little)]
+    cfg = EmbeddingConfig(epochs=size(ns, "epochs", 1, 5), dim=size(ns, "dim", 32, 100))
+    pairs = heldout_pairs(held, cfg.window)
+    device = resolve_device(ns.device)
+    results: dict[str, list[dict[str, Any]]] = {m: [] for m in MODELS}
+    first: dict[str, Trained] = {}
+    jobs = [(m, s) for m in MODELS for s in seeds]
+    for name, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="models"):
+        mode, ngrams, share = MODELS[name]
+        text = train_words if share == "all" else little
+        trained = train(text, EmbeddingConfig(**{**cfg.__dict__, "mode": mode,
+                                                 "ngrams": ngrams, "seed": seed}), device)
+        if len(trained.vocab) < 2:
+            raise RunError(f"{name}: fewer than 2 words occur {cfg.min_count} times in its "
+                           f"{len(text):,} training words; give a longer --corpus")
+        scores = neighbour_score(trained.model, trained.vocab, pairs, seed)
+        results[name].append({"training_words": len(text), "vocab": len(trained.vocab),
+                              "seconds": trained.seconds,
+                              "words_per_s": trained.words / trained.seconds,
+                              "final_loss": trained.final_loss, **scores})
+        first.setdefault(name, trained)
+    write_neighbours(run_dir / "neighbours.md", first, held)
+    return results, first
+
+
+def unseen_words(held: list[str], trained: Trained, k: int = 4) -> list[str]:
+    """The ``k`` most frequent held-out words outside ``trained``'s vocabulary."""
+    counts = Counter(w for w in held if w not in trained.vocab.index and len(w) > 3)
+    return [w for w, _ in counts.most_common(k)]
+
+
+def write_neighbours(path: Path, models: dict[str, Trained], held: list[str]) -> None:
+    full = [m for m in models if MODELS[m][2] == "all"]
+    probes = [w for w in PROBES if w in models[full[0]].vocab.index]
+    unseen = unseen_words(held, models[full[0]])
+    lines = ["# Nearest neighbours (cosine of input vectors; first seed)", ""]
+    for word in probes + unseen:
+        tag = " (unseen in training)" if word in unseen else ""
+        lines.append(f"**{word}**{tag}")
+        for name in full:
+            found = nearest(models[name].model, models[name].vocab, word)
+            lines.append(f"- {name}: {', '.join(found) if found else '(no vector)'}")
+        lines.append("")
+    data = "\n".join(lines).encode()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def run_word2vec(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
+    if not 0 < ns.little <= 1 or (ns.epochs is not None and ns.epochs < 1) or (
+            ns.dim is not None and ns.dim < 1):
+        raise RunError("--little must lie in (0, 1], --epochs and --dim >= 1")
+    text, _ = read_corpus(ns.corpus)
+    tokens = words(text)[:QUICK_WORDS] if ns.quick else words(text)
+    if len(tokens) < 1000:
+        raise RunError(f"corpus {ns.corpus}: {len(tokens)} words; word vectors need 1,000 or more")
+    results, first = measure(ns, tokens, seeds, run_dir)
+    rows = []
+    for name, runs in results.items():
+        row: dict[str, Any] = {"model": name}
+        for key in ("training_words", "vocab", "seconds", "words_per_s", "final_loss",
+                    *BAND_NAMES):
+            values = [r[key] for r in runs]
+            row[key if key not in BAND_NAMES else f"score_{key}"] = (
+                math.nan if all(map(math.isnan, values)) else float(np.nanmean(values)))
+        rows.append(row)
+    unseen = unseen_words(tokens[int(len(tokens) * (1 - HELDOUT)):], first["skip-gram"])
+    return LabOutcome(list(rows[0]), rows, conclude(rows, first, unseen),
+                      lambda fig: draw(fig, rows),
+                      {"training_words": ",.0f", "vocab": ",.0f", "seconds": ".1f",
+                       "words_per_s": ",.0f", "final_loss": ".3f"}
+                      | {f"score_{b}": ".3f" for b in BAND_NAMES})
+
+
+def conclude(rows: list[dict[str, Any]], first: dict[str, Trained], unseen: list[str]
+             ) -> list[str]:
+    by = {r["model"]: r for r in rows}
+    sg, cb = by["skip-gram"], by["cbow"]
+    sgl, cbl, ft = by["skip-gram, little data"], by["cbow, little data"], by[
+        "skip-gram + char n-grams"]
+    word = unseen[0] if unseen else None
+    shown = (nearest(first["skip-gram + char n-grams"].model,
+                     first["skip-gram + char n-grams"].vocab, word, 4) if word else [])
+
+    def held(ok: bool) -> str:
+        return "held" if ok else "did not hold here"
+
+    def mean_score(r: dict[str, Any]) -> float:
+        return float(np.nanmean([r[f"score_{b}"] for b in BANDS]))
+
+    return [
+        f"CBOW trained at {cb['words_per_s']:,.0f} words/s, skip-gram at "
+        f"{sg['words_per_s']:,.0f}: CBOW is faster: {held(cb['words_per_s'] > sg['words_per_s'])}"
+        f" ({cb['words_per_s'] / sg['words_per_s']:.1f}x).",
+        f"Rare words (under {BANDS['rare'][1]} training occurrences): skip-gram "
+        f"{sg['score_rare']:.3f}, CBOW {cb['score_rare']:.3f}: skip-gram represents rare words "
+        f"better: {held(sg['score_rare'] > cb['score_rare'])}. Frequent words (over "
+        f"{BANDS['frequent'][0]}): CBOW {cb['score_frequent']:.3f}, skip-gram "
+        f"{sg['score_frequent']:.3f}: CBOW better for frequent words: "
+        f"{held(cb['score_frequent'] > sg['score_frequent'])} (0.5 = chance).",
+        f"On {sgl['training_words']:,.0f} training words, skip-gram scored {mean_score(sgl):.3f} "
+        f"and CBOW {mean_score(cbl):.3f} (mean over the bands): skip-gram works with little "
+        f"data: {held(mean_score(sgl) > mean_score(cbl))}.",
+        f"Words never seen in training get vectors from their character n-grams: score "
+        f"{ft['score_unseen']:.3f} on them against chance 0.5 "
+        f"({held(ft['score_unseen'] > 0.5)}); word2vec has none."
+        + (f" Nearest to unseen '{word}': {', '.join(shown)}." if shown else ""),
+    ]
+
+
+def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    width = 0.8 / len(rows)
+    for k, r in enumerate(rows):
+        ax1.bar(np.arange(len(BAND_NAMES)) + k * width,
+                [0 if math.isnan(r[f"score_{b}"]) else r[f"score_{b}"] for b in BAND_NAMES],
+                width, label=r["model"])
+    ax1.axhline(0.5, color="grey", ls="--", lw=1)
+    ax1.set(xticks=np.arange(len(BAND_NAMES)) + 0.4 - width / 2, xticklabels=BAND_NAMES,
+            ylim=(0.4, None), ylabel="held-out neighbour score (0.5 = chance)",
+            title="quality by word frequency")
+    ax1.legend(fontsize=7)
+    ax2.barh([r["model"] for r in rows], [r["words_per_s"] for r in rows], color="tab:grey")
+    ax2.set(xlabel="training words per second", title="speed")
+    ax2.tick_params(axis="y", labelsize=7)
+
+
+WORD2VEC = LabExperiment(
+    "word2vec", "Skip-gram represents rare words better and copes with little data; CBOW is "
+    "faster and better for frequent words; character n-grams give unseen words vectors.",
+    run_word2vec, _arguments, default_seeds=2, uses_device=True, duration="about 5 minutes")
