@@ -6,7 +6,7 @@ window 5, 5 negatives, 5 epochs, min_count 5, sample 1e-3. Measured: training wo
 and :func:`~pucklab.seqmodels.embeddings.quality.neighbour_score` on the last 10 %, computed on
 gensim's own input and output vectors (``wv.vectors``, ``syn1neg``) exactly as on ours.
 
-    pip install gensim        # benchmark only; not a pucklab dependency
+    pip install -e ".[bench]"     # gensim: a benchmark-only extra
     PUCKLAB_DATA=../shared/data python benchmarks/word2vec_gensim.py [--corpus FILE] [--epochs 5]
 """
 
