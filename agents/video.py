@@ -21,6 +21,7 @@ HOLD = 10  # frames the last picture of a session is held, so its end can be see
 FORMATS = ("mp4", "gif")
 CAPTION = 20  # pixels of the caption bar (even, as yuv420p mp4 needs)
 WON, LOST, PLAIN = (90, 220, 90), (235, 80, 80), (235, 235, 235)
+MIN_WIDTH = 300  # narrower game pictures are scaled up (whole times) so the captions fit
 
 
 def outcome(total: float) -> tuple[str, tuple[int, int, int]]:
@@ -81,6 +82,8 @@ def play_sessions(env, policy: Callable[[torch.Tensor], torch.Tensor], sessions:
 
     def picture(obs: np.ndarray, status: str, colour: tuple[int, int, int] = PLAIN) -> np.ndarray:
         game = np.asarray(env.render())
+        scale = max(1, -(-MIN_WIDTH // game.shape[1]))  # Atari's 160 pixels: twice as large
+        game = game.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else game
         titles = [(0, "game")]
         if side_by_side:
             titles.append((game.shape[1], "what the agent saw"))
