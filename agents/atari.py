@@ -8,7 +8,7 @@ a (1, 80, 80) Box, the same observation format as pucklab's own envs, so the sam
 
 ``ALE/Pong-v5`` trains on :class:`PgPongVector`: ale-py's own threaded ``AtariVectorEnv`` (the
 games step in C++ threads) with the same preprocessing applied to the whole batch at once. On 2
-cores that measured 1.3x the env steps per second of Gymnasium's ``SyncVectorEnv`` of wrapped
+cores that measured 1.3-1.4x the env steps per second of Gymnasium's ``SyncVectorEnv`` of wrapped
 games (``benchmarks/ale_speed.py``: the emulator is most of the cost). Videos still play one
 game through :class:`PgPongPreprocess`.
 

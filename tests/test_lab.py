@@ -4,6 +4,7 @@ quick version already shows the claimed effect robustly, it is asserted."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -70,6 +71,10 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
             assert math.isfinite(value) or math.isinf(value) or key in NOT_MEASURED, (key, value)
     assert (run_dir / "figure.png").stat().st_size > 10_000
     by_first_column = {r[header[0]]: {**r, **numbers(r)} for r in rows}
+    if name == "regularisation":  # only the dropout condition drops out
+        for cond, dropout in (("none", 0.0), ("dropout", 0.3), ("L1", 0.0)):
+            saved = json.loads((run_dir / f"{cond}-seed0" / "config.json").read_text())
+            assert saved["settings"]["dropout"] == dropout, cond
     if name == "word2vec":
         DIRECTION[name](by_first_column, run_dir)
     else:

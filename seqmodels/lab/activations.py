@@ -99,6 +99,8 @@ def run_activations(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> 
                      f"updates_to_{TARGET:.0%}": float(np.median(reached)),
                      "final_test_accuracy": float(np.mean([r["rows"][-1]["test_accuracy"]
                                                            for r in runs])),
+                     "final_train_loss": float(np.mean([r["rows"][-1]["train_loss"]
+                                                        for r in runs])),
                      "saturated_at_end": float(np.mean([r["saturated"] for r in runs])),
                      "never_active_at_end": float(np.mean([r["never_active"] for r in runs])),
                      "dead_at_end": float(np.mean([r["dead"] for r in runs]))})
@@ -106,7 +108,8 @@ def run_activations(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> 
                       lambda fig: draw(fig, results),
                       {"grad_norm_first_layer": ".2e", "grad_norm_last_layer": ".2e",
                        "first_over_last": ".2e", f"updates_to_{TARGET:.0%}": ".0f",
-                       "final_test_accuracy": ".3f", "saturated_at_end": ".1%",
+                       "final_test_accuracy": ".3f", "final_train_loss": ".2e",
+                       "saturated_at_end": ".1%",
                        "never_active_at_end": ".1%", "dead_at_end": ".1%"})
 
 
@@ -136,7 +139,10 @@ def conclude(rows: list[dict[str, Any]], ns: argparse.Namespace, steps: int) -> 
         f"Updates to {TARGET:.0%} test accuracy (median): "
         + ", ".join(f"{a} {reach(a)}" for a in by)
         + f". ReLU trains fastest: {'held' if relu_fastest else 'did not hold here'} "
-        f"({fastest} was fastest at lr {ns.lr:g}, each with its recommended initialisation).",
+        f"({fastest} was fastest at lr {ns.lr:g}, each with its recommended initialisation). "
+        "Training loss at the end: "
+        + ", ".join(f"{a} {by[a]['final_train_loss']:.1e}" for a in by)
+        + f" (lowest: {min(by, key=lambda a: by[a]['final_train_loss'])}).",
         f"At the end {dead:.1%} of the ReLU units were dead (never active on any test input, "
         f"so no gradient ever reaches them); leaky ReLU: {leaky_dead:.1%} dead, while "
         f"{by['leaky_relu']['never_active_at_end']:.1%} sat in the negative part, still "
@@ -171,4 +177,4 @@ def draw(fig: Any, results: dict[str, list[dict[str, Any]]]) -> None:
 ACTIVATIONS = LabExperiment(
     "activations", "Sigmoid's gradients vanish with depth; ReLU trains fastest but leaves dead "
     "units; leaky ReLU keeps them alive.", run_activations, _arguments, default_seeds=3,
-    uses_device=True, duration="about 1 minute")
+    uses_device=True, duration="under a minute")

@@ -168,4 +168,4 @@ def draw(fig: Any, curves: list[dict[str, list[float]]], rows: list[dict[str, An
 BACKPROP = LabExperiment(
     "backprop", "Backpropagation by hand is the chain rule: it equals autograd and finite "
     "differences, and trains as well.", run_backprop, _arguments, default_seeds=3,
-    uses_device=True, duration="about 30 seconds")
+    uses_device=True, duration="about 10 seconds")

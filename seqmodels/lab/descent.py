@@ -164,4 +164,4 @@ def draw(fig: Any, results: dict[Condition, list[dict[str, Any]]]) -> None:
 GRADIENT_DESCENT = LabExperiment(
     "gradient-descent", "Mini-batch is the practical compromise; the learning rate must be "
     "neither too small nor too large, and large-then-decaying is best.", run_descent,
-    _arguments, default_seeds=3, uses_device=True, duration="about 2 minutes")
+    _arguments, default_seeds=3, uses_device=True, duration="under a minute")

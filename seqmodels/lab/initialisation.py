@@ -172,4 +172,4 @@ def draw(fig: Any, results: dict[tuple[str, str], list[dict[str, Any]]]) -> None
 INITIALISATION = LabExperiment(
     "initialisation", "Zero start keeps units identical; too small or too large stalls; Xavier "
     "(tanh) and He (ReLU) train.", run_initialisation, _arguments, default_seeds=3,
-    uses_device=True, duration="about 2 minutes")
+    uses_device=True, duration="about a minute")

@@ -57,8 +57,11 @@ def measure(ns: argparse.Namespace, seeds: list[int], corpus: Path, epochs: floa
                           weight_decay=opts.pop("weight_decay", 0.0), l1=opts.pop("l1", 0.0),
                           patience=opts.pop("patience", 0), seed=seed, progress=False,
                           device=ns.device)
+        # dropout 0 unless the condition sets it: char-rnn's own default (0.25) would
+        # regularise every condition
         settings = CharRNNSettings(corpus=str(corpus), hidden=hidden, layers=2, seq_len=64,
-                                   batch_size=16, train=cfg, **opts)
+                                   batch_size=16, train=cfg, dropout=opts.pop("dropout", 0.0),
+                                   **opts)
         result = run(settings, run_dir / f"{cond.split(' ')[0]}-seed{seed}")
         results[cond].append(read_metrics(result.run_dir))
         fits[cond].append((result.details, sparsity(result.run_dir)))

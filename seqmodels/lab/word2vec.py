@@ -188,4 +188,4 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 WORD2VEC = LabExperiment(
     "word2vec", "Skip-gram represents rare words better and copes with little data; CBOW is "
     "faster and better for frequent words; character n-grams give unseen words vectors.",
-    run_word2vec, _arguments, default_seeds=2, uses_device=True, duration="about 5 minutes")
+    run_word2vec, _arguments, default_seeds=2, uses_device=True, duration="about 4 minutes")
