@@ -165,4 +165,4 @@ def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
 REGULARISATION = LabExperiment(
     "regularisation", "Dropout, L2, L1 and early stopping fight overfitting; L1 makes weights "
     "sparse.", run_regularisation,
-    _reg_arguments, default_seeds=2, duration="about 10 minutes", uses_device=True)
+    _reg_arguments, default_seeds=2, duration="about 11 minutes", uses_device=True)
