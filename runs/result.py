@@ -32,6 +32,11 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run; its checkpoint was written. The message says how to continue."""
 
 
+#: The signals a run takes at the end of a step, each with the handler that means "nobody else
+#: handles it": Python's own Ctrl-C handler, and the default action for SIGTERM.
+TAKEN = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+
+
 class CtrlC:
     """Ctrl-C during a training loop, taken at the end of a step, where the run is whole.
 
@@ -43,32 +48,36 @@ class CtrlC:
     run saves the checkpoint it would have saved there. A second Ctrl-C stops at once (the
     checkpoint is then written mid-step: nothing is lost, but the resumed curve may differ).
 
-    Outside the main thread, or where Ctrl-C is handled by someone else, nothing changes.
+    SIGTERM (``kill``, a scheduler stopping a job) is taken the same way, so a run stopped from
+    outside also leaves a clean checkpoint. Outside the main thread, or where a signal is already
+    handled (or ignored) by someone else, nothing changes for it.
     """
 
     def __init__(self) -> None:
         self.pending = False
-        self._before: Any = None
+        self._before: dict[int, Any] = {}
 
     def __enter__(self) -> CtrlC:
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._before = signal.signal(signal.SIGINT, self._note)
+        if threading.current_thread() is threading.main_thread():
+            for sig, untouched in TAKEN.items():
+                if signal.getsignal(sig) is untouched:
+                    self._before[sig] = signal.signal(sig, self._note)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._before is not None:
-            signal.signal(signal.SIGINT, self._before)
-            self._before = None
+        for sig, before in self._before.items():
+            signal.signal(sig, before)
+        self._before = {}
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
         if self.pending:
             raise KeyboardInterrupt
         self.pending = True
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         # os.write, not print: a handler that prints while the loop prints can hit a
         # reentrant-write error in Python's buffered stderr.
-        os.write(2, b"\nCtrl-C: stopping at the end of this step (Ctrl-C again: at once)\n")
+        os.write(2, f"\n{name}: stopping at the end of this step (again: at once)\n".encode())
 
     def check(self) -> None:
         """At the end of a step: stop here if Ctrl-C was pressed during it."""

@@ -75,15 +75,15 @@ def test_every_command_has_its_entry_point():
 
 # --- Ctrl-C, then --resume: the same curve as a run never interrupted ------------------------
 
-def ctrl_c_during(cls_or_module, name: str, when) -> None:
-    """Make ``cls_or_module.name`` press Ctrl-C (a real SIGINT) after it ran, when
+def ctrl_c_during(cls_or_module, name: str, when, sig=signal.SIGINT) -> None:
+    """Make ``cls_or_module.name`` press Ctrl-C (a real SIGINT, or ``sig``) after it ran, when
     ``when(args)``: the signal lands in the middle of a step."""
     real = getattr(cls_or_module, name)
 
     def pressed(*args, **kwargs):
         out = real(*args, **kwargs)  # random numbers drawn, hidden state carried on
         if when(args):
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(sig)
         return out
 
     return pressed
@@ -94,18 +94,20 @@ def table(run_dir: Path, skip=("wall_time_s",)) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if k not in skip} for row in csv.DictReader(f)]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_mid_rollout_then_resume_equals_an_uninterrupted_train_agent_run(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, sig):
     argv = ["--env-kwargs", "obs_type=state", "--batch-sessions", "16", "--eval-sessions", "16",
             "--eval-every", "2", "--video-sessions", "0", "--seed", "3", "--total-steps", "4799",
             "--no-progress"]
     assert agent_cli.main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
     calls = iter(range(100))
     monkeypatch.setattr(reinforce, "collect", ctrl_c_during(reinforce, "collect",
-                                                            lambda a: next(calls) == 2))
+                                                            lambda a: next(calls) == 2, sig))
     assert agent_cli.main([*argv, "--run-dir", str(tmp_path / "split")]) == 130
     err = capsys.readouterr().err
     assert "Traceback" not in err and "interrupted after 3 updates" in err.splitlines()[-1], err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # given back after the run
     assert load_checkpoint(tmp_path / "split")["counters"]["updates"] == 3  # the step finished
     monkeypatch.undo()
     assert agent_cli.main(["--resume", str(tmp_path / "split")]) == 0
