@@ -118,6 +118,17 @@ def _check_action_space(env_id: str, space: gym.Space) -> int:
     return int(space.n)
 
 
+def ale_sync(env_id: str, num_envs: int, noop: bool = False, observation: str = "difference",
+             **kwargs: Any) -> Any:
+    """A ``SyncVectorEnv`` of ALE games with pg-pong's preprocessing, then ``observation``:
+    the path of ALE ids other than ``ALE/Pong-v5`` (and ``benchmarks/ale_speed.py``'s baseline)."""
+    from pucklab.agents.atari import PgPongPreprocess
+
+    env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                       wrappers=[lambda e: PgPongPreprocess(e, noop=noop)], **kwargs)
+    return _pixels_vector(env, observation)
+
+
 def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None,
              noop: bool = False, observation: str = "difference",
              vectorization: str = "sync") -> EnvSetup:
@@ -144,11 +155,7 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
             env = _pixels_vector(PgPongVector(num_envs, noop=noop, **kwargs), observation)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, True, False
         elif is_ale(env_id):
-            from pucklab.agents.atari import PgPongPreprocess
-
-            env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
-                               wrappers=[lambda e: PgPongPreprocess(e, noop=noop)], **kwargs)
-            env = _pixels_vector(env, observation)
+            env = ale_sync(env_id, num_envs, noop, observation, **kwargs)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, True, False
         else:
             require_choice("vectorization", vectorization, VECTORIZATIONS)

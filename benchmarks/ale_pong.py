@@ -33,6 +33,8 @@ import numpy as np
 import torch
 
 from pucklab.agents.env_setup import make_single_env
+from pucklab.agents.harness import Logits
+from pucklab.agents.settings import AgentSettings
 from pucklab.agents.trained import load_run
 from pucklab.agents.video import play_sessions, write_video
 from pucklab.runs import pyplot, read_metrics, save_figure
@@ -57,9 +59,9 @@ def play_game(env, policy, seed: int, max_steps: int = 50_000) -> tuple[int, int
     return won, lost, steps
 
 
-def evaluate_games(run_dir: Path, games: int) -> tuple[list[tuple[int, int, int]], float]:
-    """The final checkpoint's scores in ``games`` full games (seeds EVAL_SEED + k), and seconds."""
-    settings, policy, _ = load_run(run_dir)
+def evaluate_games(settings: AgentSettings, policy: Logits, games: int
+                   ) -> tuple[list[tuple[int, int, int]], float]:
+    """The policy's scores in ``games`` full games (seeds EVAL_SEED + k), and seconds."""
     env = make_single_env(settings.env, settings.env_kwargs, render_mode=None,
                           noop=settings.noop, observation=settings.observation)
     t0 = time.perf_counter()
@@ -70,10 +72,9 @@ def evaluate_games(run_dir: Path, games: int) -> tuple[list[tuple[int, int, int]
     return scores, time.perf_counter() - t0
 
 
-def record_game(run_dir: Path, seed: int, path: Path) -> float:
+def record_game(settings: AgentSettings, policy: Logits, seed: int, path: Path) -> float:
     """Replay the game of ``seed`` (greedy play and ALE's seeded sticky actions repeat it) with
     the agent's view beside it, to ``path``; returns its score difference."""
-    settings, policy, _ = load_run(run_dir)
     env = make_single_env(settings.env, settings.env_kwargs, noop=settings.noop,
                           observation=settings.observation)
     try:
@@ -127,7 +128,8 @@ def main() -> None:
     ns = p.parse_args()
     rows = read_metrics(ns.run_dir)
     torch.set_num_threads(1)
-    scores, seconds = evaluate_games(ns.run_dir, ns.games)
+    settings, policy, _ = load_run(ns.run_dir)  # the final checkpoint
+    scores, seconds = evaluate_games(settings, policy, ns.games)
     diffs = [w - lost for w, lost, _ in scores]
     won_games = [k for k, d in enumerate(diffs) if d > 0]
     ns.out.mkdir(parents=True, exist_ok=True)
@@ -136,7 +138,7 @@ def main() -> None:
     if won_games:
         video = ns.run_dir / "videos" / "won-game.mp4"
         best = max(won_games, key=lambda k: diffs[k])
-        replayed = record_game(ns.run_dir, EVAL_SEED + best, video)
+        replayed = record_game(settings, policy, EVAL_SEED + best, video)
         assert replayed == diffs[best], "a greedy replay must repeat its game"
         shutil.copyfile(video, ns.out / "ale_pong_won_game.mp4")
 

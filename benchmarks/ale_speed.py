@@ -26,11 +26,10 @@ import torch
 
 from pucklab.agents import reinforce
 from pucklab.agents.atari import PgPongPreprocess, PgPongVector, require_ale
-from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, EnvSetup, make_env
+from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, EnvSetup, ale_sync, make_env
 from pucklab.agents.harness import Counters
 from pucklab.agents.policies import make_policy, policy_args
 from pucklab.agents.settings import AgentSettings
-from pucklab.envs.wrappers import VectorFrameDifference
 from pucklab.runs import make_optimizer
 
 
@@ -116,8 +115,7 @@ def reinforce_training_rate(setup: EnvSetup, seconds: float, seed: int = 0) -> f
 
 def sync_setup(n: int) -> EnvSetup:
     """train-agent's ALE path before PgPongVector: a SyncVectorEnv of wrapped games."""
-    env = VectorFrameDifference(gym.make_vec("ALE/Pong-v5", num_envs=n, vectorization_mode="sync",
-                                             wrappers=[PgPongPreprocess]), copy=False)
+    env = ale_sync("ALE/Pong-v5", n)
     return EnvSetup(env=env, obs_shape=(1, 80, 80), num_actions=2,
                     rollout_steps=DEFAULT_ROLLOUT_STEPS, reset_on_reward=True,
                     first_session_only=False)

@@ -235,12 +235,12 @@ class Trainer:
         while not self.finished and not self._out_of_budget():
             loss = self.task.train_loss(self.model, self.step)
             loss_value = loss.item()  # the data loss; the L1 penalty is not logged in it
-            if cfg.l1 > 0:
-                loss = loss + cfg.l1 * sum(p.abs().sum() for p in matrices)
             if not math.isfinite(loss_value):
                 return (f"non-finite loss ({loss_value}) at step {self.step + 1}; kept the last "
                         f"good checkpoint (step {self.saved_step}); try a lower --lr or --clip",
                         val)
+            if cfg.l1 > 0:
+                loss = loss + cfg.l1 * sum(p.abs().sum() for p in matrices)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             norm = nn.utils.clip_grad_norm_(params, cfg.clip if cfg.clip > 0 else math.inf)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def measure(ns: argparse.Namespace, tokens: list[str], seeds: list[int], run_dir: Path
-            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Trained]]:
+            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Trained], list[str]]:
+    """Every model and seed's row, each model's first-seed training, and the held-out words
+    outside the vocabulary (most frequent first); writes ``neighbours.md``."""
     cut = int(len(tokens) * (1 - HELDOUT))
     train_words, held = tokens[:cut], tokens[cut:]
     little = train_words[:int(len(train_words) * ns.little)]
@@ -69,8 +72,7 @@ def measure(ns: argparse.Namespace, tokens: list[str], seeds: list[int], run_dir
     for name, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="models"):
         mode, ngrams, share = MODELS[name]
         text = train_words if share == "all" else little
-        trained = train(text, EmbeddingConfig(**{**cfg.__dict__, "mode": mode,
-                                                 "ngrams": ngrams, "seed": seed}), device)
+        trained = train(text, replace(cfg, mode=mode, ngrams=ngrams, seed=seed), device)
         if len(trained.vocab) < 2:
             raise RunError(f"{name}: fewer than 2 words occur {cfg.min_count} times in its "
                            f"{len(text):,} training words; give a longer --corpus")
@@ -80,8 +82,9 @@ def measure(ns: argparse.Namespace, tokens: list[str], seeds: list[int], run_dir
                               "words_per_s": trained.words / trained.seconds,
                               "final_loss": trained.final_loss, **scores})
         first.setdefault(name, trained)
-    write_neighbours(run_dir / "neighbours.md", first, held)
-    return results, first
+    unseen = unseen_words(held, first["skip-gram"])
+    write_neighbours(run_dir / "neighbours.md", first, unseen)
+    return results, first, unseen
 
 
 def unseen_words(held: list[str], trained: Trained, k: int = 4) -> list[str]:
@@ -90,10 +93,9 @@ def unseen_words(held: list[str], trained: Trained, k: int = 4) -> list[str]:
     return [w for w, _ in counts.most_common(k)]
 
 
-def write_neighbours(path: Path, models: dict[str, Trained], held: list[str]) -> None:
+def write_neighbours(path: Path, models: dict[str, Trained], unseen: list[str]) -> None:
     full = [m for m in models if MODELS[m][2] == "all"]
     probes = [w for w in PROBES if w in models[full[0]].vocab.index]
-    unseen = unseen_words(held, models[full[0]])
     lines = ["# Nearest neighbours (cosine of input vectors; first seed)", ""]
     for word in probes + unseen:
         tag = " (unseen in training)" if word in unseen else ""
@@ -114,7 +116,7 @@ def run_word2vec(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> Lab
     tokens = words(text)[:QUICK_WORDS] if ns.quick else words(text)
     if len(tokens) < 1000:
         raise RunError(f"corpus {ns.corpus}: {len(tokens)} words; word vectors need 1,000 or more")
-    results, first = measure(ns, tokens, seeds, run_dir)
+    results, first, unseen = measure(ns, tokens, seeds, run_dir)
     rows = []
     for name, runs in results.items():
         row: dict[str, Any] = {"model": name}
@@ -124,7 +126,6 @@ def run_word2vec(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> Lab
             row[key if key not in BAND_NAMES else f"score_{key}"] = (
                 math.nan if all(map(math.isnan, values)) else float(np.nanmean(values)))
         rows.append(row)
-    unseen = unseen_words(tokens[int(len(tokens) * (1 - HELDOUT)):], first["skip-gram"])
     return LabOutcome(list(rows[0]), rows, conclude(rows, first, unseen),
                       lambda fig: draw(fig, rows),
                       {"training_words": ",.0f", "vocab": ",.0f", "seconds": ".1f",
