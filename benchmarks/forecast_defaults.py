@@ -56,7 +56,7 @@ def main() -> None:
     ns = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="forecast-defaults-"))
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; python "
-          f"{platform.python_version()}; runs in {work}\n")
+          f"{platform.python_version()}\n")
     print("| command | differencing | network MASE | seasonal naive | ETS | ARIMA | wall s |")
     print("|---|---|---|---|---|---|---|")
     for name, argv in CASES.items():

@@ -18,28 +18,20 @@ names of their own, flattened (``--lr``, not ``--train-lr``).
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
+import functools
 import json
 import math
-import sys
+import operator
 import types
 import typing
 from collections.abc import Iterator
 from dataclasses import MISSING, Field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pucklab.runs.store import RunError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, from PyPI
-    import tomli as tomllib
-
 S = TypeVar("S", bound="Settings")
-_BASIC = (bool, int, float, str)
 
 
 def setting(default: Any = MISSING, help: str = "", *, default_factory: Any = MISSING,
@@ -68,7 +60,7 @@ def _unwrap(tp: Any) -> tuple[Any, bool]:
     """(the type without ``| None``, whether None is allowed)."""
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), len(args) < len(
+        return (args[0] if len(args) == 1 else functools.reduce(operator.or_, args)), len(args) < len(
             typing.get_args(tp))
     return tp, False
 

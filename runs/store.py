@@ -14,7 +14,6 @@ so a checkpoint cannot run code.
 
 from __future__ import annotations
 
-from shlex import quote
 import json
 import os
 import platform
@@ -24,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from shlex import quote
 from typing import IO, Any
 
 CONFIG_FILE = "config.json"
