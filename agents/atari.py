@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pucklab.runs import RunError
+from pucklab.runs.store import RunError
 
 CROP = (35, 195)  # rows of the playing field in a 210-row frame
 BACKGROUND = (144, 109)  # red-channel values of Pong's two background colours
@@ -68,7 +68,7 @@ class PgPongPreprocess(gym.Wrapper):
 
     def __init__(self, env: gym.Env, noop: bool = False) -> None:
         super().__init__(env)
-        meanings = list(env.unwrapped.get_action_meanings())
+        meanings = list(env.unwrapped.get_action_meanings())  # type: ignore[attr-defined]  # ALE's
         wanted = (["NOOP"] if noop else []) + ["RIGHT", "LEFT"]  # RIGHT moves Pong's paddle up
         missing = [m for m in wanted if m not in meanings]
         if missing:
@@ -84,7 +84,7 @@ class PgPongPreprocess(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(int(self._actions[int(action)]))
-        return prepro(obs), reward, terminated, truncated, info
+        return prepro(obs), float(reward), terminated, truncated, info
 
 
 class PgPongVector(gym.vector.VectorEnv):

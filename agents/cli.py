@@ -15,15 +15,18 @@ and exits with 130.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from pucklab.agents.runner import COMMAND, run
-from pucklab.agents.settings import MAX_SEED, VIDEO_FORMATS, AgentSettings
+from pucklab.agents.play import AIR_HOCKEY, PONG
+from pucklab.agents.runner import COMMAND, check, run
+from pucklab.agents.settings import VIDEO_FORMATS, AgentSettings
 from pucklab.agents.trained import evaluate_run, record_run
-from pucklab.runs import DEVICES, RunError
-from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
+from pucklab.runs.cli import dispatch, parse_run_args, parse_settings, print_config
+from pucklab.runs.device import DEVICES
+from pucklab.runs.settings import Settings, seed_setting, setting
+from pucklab.runs.store import RunError
 
 DESCRIPTION = ("Train an agent (REINFORCE, or SB3 PPO/A2C) and record it. Subcommands: "
                "evaluate RUN_DIR, record RUN_DIR, play [RUN_DIR] (see train-agent play -h).")
@@ -32,7 +35,7 @@ DESCRIPTION = ("Train an agent (REINFORCE, or SB3 PPO/A2C) and record it. Subcom
 def run_train(argv: list[str]) -> int:
     args = parse_run_args(AgentSettings, argv, COMMAND, COMMAND, DESCRIPTION)
     if args.print_config:
-        return print_config(args, COMMAND)
+        return print_config(args, COMMAND, check)
     s = args.settings
     result = run(s, args.run_dir, resume=args.resume)
     m = result.metrics
@@ -48,30 +51,45 @@ def run_train(argv: list[str]) -> int:
     return 0
 
 
-def _run_parser(command: str, description: str) -> Parser:
-    p = Parser(prog=f"{COMMAND} {command}", description=description)
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder train-agent wrote")
-    p.add_argument("--sessions", type=int, default=None,
-                   help="sessions to play (default: the run's --eval-sessions / --video-sessions)")
-    p.add_argument("--stochastic", action="store_true",
-                   help="sample actions instead of taking the most likely one")
-    p.add_argument("--seed", type=int, default=0, help="which sessions to play (default 0)")
-    p.add_argument("--device", default="cpu", choices=DEVICES, help="(default cpu)")
-    return p
+@dataclass
+class TrainedSettings(Settings):
+    """``train-agent evaluate RUN_DIR``: a trained run's play over fixed sessions."""
+
+    run_dir: str = setting(help="a folder train-agent wrote", positional=True, metavar="RUN_DIR")
+    sessions: int | None = setting(None, "sessions to play (default: the run's --eval-sessions "
+                                   "/ --video-sessions)", low=1)
+    stochastic: bool = setting(False, "sample actions instead of taking the most likely one")
+    seed: int = seed_setting("which sessions to play")
+    device: str = setting("cpu", "where the policy runs", choices=DEVICES)
 
 
-def _checked(ns: argparse.Namespace) -> argparse.Namespace:
-    """The checks argparse cannot do: --sessions >= 1, --seed a valid 32-bit seed."""
-    if ns.sessions is not None and ns.sessions < 1:
-        raise RunError(f"--sessions must be >= 1, got {ns.sessions}")
-    if not 0 <= ns.seed <= MAX_SEED:
-        raise RunError(f"--seed must be in [0, {MAX_SEED}], got {ns.seed}")
-    return ns
+@dataclass
+class RecordSettings(TrainedSettings):
+    """``train-agent record RUN_DIR``: videos of sessions a trained run plays."""
+
+    format: str = setting("mp4", "video file format", choices=VIDEO_FORMATS)
+    out: str | None = setting(None, "output file without suffix (default: "
+                              "RUN_DIR/videos/record-seed<S>)")
+    side_by_side: bool = setting(True, "show the frame difference the agent saw next to the game")
+
+
+@dataclass
+class PlaySettings(Settings):
+    """``train-agent play [RUN_DIR]``: a person against a trained Pong agent, or alone."""
+
+    run_dir: str | None = setting(None, f"a {PONG} run to play against", positional=True,
+                                  metavar="RUN_DIR")
+    env: str | None = setting(None, f"without RUN_DIR: the game to play alone (default "
+                              f"{AIR_HOCKEY})", choices=(AIR_HOCKEY, PONG))
+
+    def check(self) -> None:
+        if self.run_dir is not None and self.env is not None:
+            raise RunError("give RUN_DIR (play its agent) or --env (play alone), not both")
 
 
 def run_evaluate(argv: list[str]) -> int:
-    ns = _checked(_run_parser("evaluate", "Win rate of a trained run over K sessions.")
-                  .parse_args(argv))
+    ns = parse_settings(TrainedSettings, argv, f"{COMMAND} evaluate",
+                        "Win rate of a trained run over K sessions.")
     ev = evaluate_run(Path(ns.run_dir), ns.sessions, ns.seed, ns.stochastic, ns.device)
     print(f"win rate {ev.win_rate:.3f} over {ev.sessions:,} sessions "
           f"({'sampled actions' if ns.stochastic else 'greedy'}), "
@@ -80,13 +98,8 @@ def run_evaluate(argv: list[str]) -> int:
 
 
 def run_record(argv: list[str]) -> int:
-    p = _run_parser("record", "Videos of K sessions played by a trained run.")
-    p.add_argument("--format", choices=VIDEO_FORMATS, default="mp4")
-    p.add_argument("--out", default=None,
-                   help="output file without suffix (default RUN_DIR/videos/record-seed<S>)")
-    p.add_argument("--side-by-side", action=argparse.BooleanOptionalAction, default=True,
-                   help="show the frame difference the agent saw next to the game")
-    ns = _checked(p.parse_args(argv))
+    ns = parse_settings(RecordSettings, argv, f"{COMMAND} record",
+                        "Videos of K sessions played by a trained run.")
     for path in record_run(Path(ns.run_dir), ns.sessions, ns.seed, ns.stochastic, ns.device,
                            ns.format, ns.out, ns.side_by_side):
         print(path)
@@ -94,17 +107,11 @@ def run_record(argv: list[str]) -> int:
 
 
 def run_play(argv: list[str]) -> int:
-    from pucklab.agents.play import AIR_HOCKEY, PONG, game, play_game
+    from pucklab.agents.play import game, play_game
 
-    p = Parser(prog=f"{COMMAND} play", description="Play against a trained agent of "
-               f"{PONG} (you: the left paddle), or alone without RUN_DIR. Arrow keys or W/S "
-               "move your paddle; Esc or closing the window quits.")
-    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help=f"a {PONG} run to play against")
-    p.add_argument("--env", choices=(AIR_HOCKEY, PONG), default=None,
-                   help=f"without RUN_DIR: the game to play alone (default {AIR_HOCKEY})")
-    ns = p.parse_args(argv)
-    if ns.run_dir is not None and ns.env is not None:
-        raise RunError("give RUN_DIR (play its agent) or --env (play alone), not both")
+    ns = parse_settings(PlaySettings, argv, f"{COMMAND} play", f"Play against a trained agent "
+                        f"of {PONG} (you: the left paddle), or alone without RUN_DIR. Arrow "
+                        "keys or W/S move your paddle; Esc or closing the window quits.")
     play_game(game(Path(ns.run_dir) if ns.run_dir else None, ns.env))
     return 0
 

@@ -25,7 +25,7 @@ CLI prints as one line.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -33,9 +33,10 @@ from gymnasium import spaces
 from gymnasium.wrappers import FlattenObservation, TimeLimit
 
 import pucklab.envs  # noqa: F401  (registers the pucklab ids)
+from pucklab.agents.rollout import FrameBuffer
 from pucklab.envs.frames import VectorFrameStack, frame_stack
 from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
-from pucklab.runs import RunError, require_choice
+from pucklab.runs.store import RunError, require_choice
 
 DEFAULT_ROLLOUT_STEPS = 1000  # cap on one rollout for envs without a known session length
 #: What a policy sees of a pixel env: the frame difference (the default, pg-pong's), the
@@ -67,6 +68,7 @@ class EnvSetup:
     rollout_steps: int  # max steps of one rollout
     reset_on_reward: bool  # a non-zero reward closes a credit window (ALE points)
     first_session_only: bool  # count one session per sub-env and rollout (pucklab)
+    frames: FrameBuffer = field(default_factory=FrameBuffer)  # its rollouts' observations
 
     def close(self) -> None:
         self.env.close()
@@ -160,7 +162,8 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
         else:
             require_choice("vectorization", vectorization, VECTORIZATIONS)
             env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization,
-                               wrappers=[generic], **kwargs)
+                               wrappers=[generic],  # type: ignore[list-item]  # may add none
+                               **kwargs)
             rollout, reset_on_reward, first_only = DEFAULT_ROLLOUT_STEPS, False, False
     except gym.error.DependencyNotInstalled as err:  # LunarLander without Box2D
         raise _unavailable(env_id, err) from err
@@ -169,7 +172,7 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = Non
     except ValueError as err:  # a keyword our envs validate (GameConfig, obs_type)
         raise RunError(f"{env_id}: {str(err).splitlines()[0]}") from err
     num_actions = _check_action_space(env_id, env.single_action_space)
-    return EnvSetup(env=env, obs_shape=tuple(env.single_observation_space.shape),
+    return EnvSetup(env=env, obs_shape=tuple(env.single_observation_space.shape or ()),
                     num_actions=num_actions, rollout_steps=rollout,
                     reset_on_reward=reset_on_reward, first_session_only=first_only)
 
@@ -182,6 +185,8 @@ def make_single_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
     _check_id(env_id)
     if render_mode == "rgb_array":  # pygame renderers off screen: no sound device either
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+        if not is_pucklab(env_id):  # nor a screen (toy-text's pygame.init() probes for one);
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # ours draw without pygame
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
     except gym.error.DependencyNotInstalled as err:

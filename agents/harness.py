@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from shlex import quote
 from typing import Any
 
 import torch
@@ -26,16 +25,12 @@ from pucklab.agents.env_setup import EnvSetup, is_pucklab, make_env, make_single
 from pucklab.agents.rollout import collect
 from pucklab.agents.settings import AgentSettings
 from pucklab.agents.video import play_sessions, write_video
-from pucklab.runs import (
-    Interrupted,
-    MetricsLogger,
-    Report,
-    RunError,
-    plot_curves,
-    progress_bar,
-    read_metrics,
-    rng_state,
-)
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.metrics import MetricsLogger, plot_curves, read_metrics
+from pucklab.runs.result import Report
+from pucklab.runs.rng import rng_state
+from pucklab.runs.stopping import StopFlag, stopping
+from pucklab.runs.store import checkpoint_path, save_checkpoint
 
 COLUMNS = ["env_steps", "wall_time_s", "sessions", "updates", "win_rate", "mean_session_reward",
            "loss", "entropy", "eval_win_rate", "eval_session_reward"]
@@ -63,36 +58,43 @@ class Counters:
     last_eval: dict[str, float] = field(default_factory=dict)
 
 
-class Progress:
-    """The progress bar of a run, over env steps (``--total-steps``) or seconds (``--minutes``)."""
+@dataclass(frozen=True)
+class Budget:
+    """How long a run trains: env steps (``--total-steps``), training seconds (``--minutes``),
+    or both (whichever ends first)."""
 
-    def __init__(self, settings: AgentSettings, counters: Counters) -> None:
-        self.max_steps, self.max_seconds = settings.budget()
-        self.bar = progress_bar(settings.progress,
-                                total=self.max_steps if self.max_steps is not None
-                                else round(self.max_seconds or 0),
-                                initial=self.position(counters),
-                                unit="step" if self.max_steps is not None else "s",
-                                unit_scale=self.max_steps is not None,
-                                desc=f"{settings.env} {settings.algo}")
+    max_steps: int | None
+    max_seconds: float | None
+
+    def done(self, c: Counters) -> bool:
+        return (self.max_steps is not None and c.env_steps >= self.max_steps) or self.out_of_time(c)
+
+    def out_of_time(self, c: Counters) -> bool:
+        return self.max_seconds is not None and c.wall_time_s >= self.max_seconds
 
     def position(self, c: Counters) -> int:
+        """Where a progress bar over the budget stands (steps, or whole seconds)."""
         if self.max_steps is not None:
             return min(c.env_steps, self.max_steps)
         return min(round(c.wall_time_s), round(self.max_seconds or 0))
 
-    def done(self, c: Counters) -> bool:
-        return ((self.max_steps is not None and c.env_steps >= self.max_steps)
-                or self.out_of_time(c))
 
-    def out_of_time(self, c: Counters) -> bool:
-        return self.max_seconds is not None and c.wall_time_s >= self.max_seconds
+class Progress:
+    """The progress bar of a run, over its budget."""
+
+    def __init__(self, settings: AgentSettings, budget: Budget, counters: Counters) -> None:
+        self.budget = budget
+        steps = budget.max_steps is not None
+        self.bar = progress_bar(settings.progress,
+                                total=budget.max_steps if steps else round(budget.max_seconds or 0),
+                                initial=budget.position(counters), unit="step" if steps else "s",
+                                unit_scale=steps, desc=f"{settings.env} {settings.algo}")
 
     def show(self, c: Counters, row: dict[str, float]) -> None:
         self.bar.set_postfix(win=f"{row['win_rate']:.2f}",
                              reward=f"{row['mean_session_reward']:+.2f}",
                              eval=f"{c.last_eval.get('win_rate', math.nan):.2f}", refresh=False)
-        self.bar.update(self.position(c) - self.bar.n)
+        self.bar.update(self.budget.position(c) - self.bar.n)
 
     def close(self) -> None:
         self.bar.close()
@@ -111,6 +113,7 @@ def make_eval_env(settings: AgentSettings, sessions: int | None = None) -> EnvSe
     """The evaluation env: pucklab plays every session in one rollout (one per game); other
     envs run rollouts of the training width until enough sessions ended."""
     n = settings.eval_sessions if sessions is None else sessions
+    assert settings.num_envs is not None, "resolved settings"
     return make_env(settings.env, n if is_pucklab(settings.env) else settings.num_envs,
                     settings.env_kwargs, noop=settings.noop, observation=settings.observation,
                     vectorization=settings.vectorization)
@@ -163,17 +166,20 @@ class Harness:
     Args:
         settings: The run's (resolved) settings.
         run_dir: The run folder.
-        counters: Where the run stands (zeros, or a checkpoint's on resume).
+        counters: Where the run stands (zeros, or a checkpoint's on resume); the algorithm
+            counts, the harness reads.
         device: Where the policy runs.
+        state: What a checkpoint holds now (:func:`checkpoint`); the harness decides when.
         report: Called as ``report(env_steps, metrics)`` after each evaluation.
         resumed: Continue ``metrics.csv`` after the checkpoint's row instead of starting it.
     """
 
     def __init__(self, settings: AgentSettings, run_dir: Path, counters: Counters,
-                 device: torch.device, report: Report | None = None,
-                 resumed: bool = False) -> None:
+                 device: torch.device, state: Callable[[], dict[str, Any]],
+                 report: Report | None = None, resumed: bool = False) -> None:
         self.s, self.run_dir, self.c, self.device = settings, run_dir, counters, device
-        self.report = report
+        self.state, self.report = state, report
+        self.budget = Budget(*settings.budget())
         self.eval_setup = make_eval_env(settings)
         self.metrics = MetricsLogger(run_dir, COLUMNS, TAGS,
                                      resume_from=counters.env_steps if resumed else None)
@@ -181,17 +187,21 @@ class Harness:
         # its final evaluation row, at these env steps: finish() must not write it twice.
         self.final_row_at = (counters.env_steps if resumed
                              and _ends_with_final_row(run_dir, counters.env_steps) else None)
-        self.progress = Progress(settings, counters)
+        self.progress = Progress(settings, self.budget, counters)
         self.last_save = time.monotonic()
         self.files: list[Path] = []  # videos recorded along the way
         self.final: Evaluation | None = None  # the evaluation at the end
         self._closed = False
 
     def done(self) -> bool:
-        return self.progress.done(self.c)
+        return self.budget.done(self.c)
 
-    def after_update(self, row: dict[str, float], policy: Logits,
-                     save: Callable[[], None]) -> None:
+    def save(self) -> None:
+        """Write ``checkpoints/last.pt`` from :attr:`state`."""
+        save_checkpoint(self.run_dir, self.state(), command=COMMAND)
+        self.last_save = time.monotonic()
+
+    def after_update(self, row: dict[str, float], policy: Logits) -> None:
         """Evaluate now and then (and report), log the row, checkpoint, record a video."""
         s, c = self.s, self.c
         if s.eval_every and c.updates % s.eval_every == 0:
@@ -204,36 +214,30 @@ class Harness:
         if "eval_win_rate" in row and self.report is not None:
             self.report(c.env_steps, dict(row))
         if time.monotonic() - self.last_save >= s.checkpoint_minutes * 60:
-            save()
-            self.last_save = time.monotonic()
+            self.save()
         if s.video_every and c.updates % s.video_every == 0:
             self.files += record(s, policy, self.run_dir / "videos" / f"update-{c.updates:06d}",
                                  self.device, s.seed)
 
     @contextmanager
-    def stopping_cleanly(self, save: Callable[[], None], where: Callable[[], str]
-                         ) -> Iterator[None]:
-        """Around the training loop: on Ctrl-C or an exception from ``report``, write the
-        checkpoint (``save``), close every file and env, and raise (Ctrl-C as
-        :class:`Interrupted`). A :class:`RunError` closes without a checkpoint."""
+    def training(self, where: Callable[[], str]) -> Iterator[StopFlag]:
+        """Around the training loop: the stop flag (see :func:`pucklab.runs.stopping.stopping`:
+        a stop or an exception from ``report`` writes the checkpoint); every file and env is
+        closed on the way out."""
         try:
-            yield
-        except RunError:
-            self.close()
-            raise
-        except KeyboardInterrupt:
-            save()
-            self.close()
-            raise Interrupted(f"interrupted after {where()}; checkpoint saved, continue with: "
-                              f"train-agent --resume {quote(str(self.run_dir))}") from None
+            with stopping(self.save, lambda: f"after {where()}") as flag:
+                yield flag
         except BaseException:
-            save()
             self.close()
             raise
 
-    def finish(self, policy: Logits) -> Evaluation:
-        """The end of a run: a final evaluation row, the learning curve, a video."""
+    def finish(self, policy: Logits, trained: bool = True) -> Evaluation:
+        """The end of a run: its checkpoint (unless it took no step: a resumed run whose budget
+        was already spent keeps the one it has), a final evaluation row, the learning curve, a
+        video."""
         s, c = self.s, self.c
+        if trained:
+            self.save()
         self.progress.close()
         ev = evaluate(self.eval_setup, policy, s.eval_sessions, s.seed, not s.eval_stochastic,
                       self.device)
@@ -243,7 +247,7 @@ class Harness:
                               "eval_win_rate": ev.win_rate,
                               "eval_session_reward": ev.session_reward})
         self.close()
-        self.files[:0] = [self.run_dir / "checkpoints" / "last.pt", self.learning_curve()]
+        self.files[:0] = [checkpoint_path(self.run_dir), self.learning_curve()]
         self.files += record(s, policy, self.run_dir / "videos" / "final", self.device, s.seed)
         self.final = ev
         return ev

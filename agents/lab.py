@@ -7,16 +7,16 @@
   the last two frames stacked (``train-agent --observation``): learning curves and sessions to
   an 80% evaluation win rate.
 
-Registered as entry points of ``pucklab.lab`` (pyproject.toml); ``pucklab.runs.lab`` runs them
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs them
 and writes results.csv / results.md / figure.png. Each run is a real ``train-agent`` run (its
 own folder under the lab run, with metrics.csv, checkpoint and curve).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +25,33 @@ import torch
 
 from pucklab.agents.env_setup import make_env
 from pucklab.agents.harness import COMMAND
-from pucklab.agents.policies import make_policy
+from pucklab.agents.policies import POLICIES, make_policy
 from pucklab.agents.reinforce import advantages, collect_batch, loss
 from pucklab.agents.runner import run
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import RunError, load_checkpoint, read_metrics
-from pucklab.runs.lab import LabExperiment, LabOutcome
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.metrics import read_metrics
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError, load_checkpoint
 
 TARGET = 0.8  # evaluation win rate that counts as learnt
 
 
-def _sd_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gammas", type=float, nargs="+", help="decays to compare (default: 1.0 "
-                   "0.99 0.95 0.9)")
-    p.add_argument("--env-steps", type=int, help="env steps per run (default: 1,500,000; "
-                   "12,800 with --quick)")
-    p.add_argument("--variance-batches", type=int, help="independent batches for the gradient "
-                   "variance (default: 8; 2 with --quick)")
+@dataclass
+class SessionDecaySettings(TorchLabSettings):
+    gammas: list[float] = setting(help="decays to compare", metavar="GAMMA",
+                                  default_factory=lambda: [1.0, 0.99, 0.95, 0.9])
+    env_steps: int | None = setting(None, "env steps per run", sizes=(1_500_000, 12_800))
+    variance_batches: int | None = setting(None, "independent batches for the gradient variance",
+                                           sizes=(8, 2))
+
+    def check(self) -> None:
+        super().check()
+        assert self.env_steps is not None and self.variance_batches is not None
+        if any(not 0 <= g <= 1 for g in self.gammas):
+            raise RunError("--gammas must lie in [0, 1]")
+        if self.env_steps < 1 or self.variance_batches < 2:
+            raise RunError("--env-steps must be >= 1 and --variance-batches >= 2")
 
 
 def gradient_variance(policy: torch.nn.Module, args: AgentSettings, batches: int,
@@ -49,6 +59,7 @@ def gradient_variance(policy: torch.nn.Module, args: AgentSettings, batches: int
     """Relative variance E||g - mean g||^2 / ||mean g||^2 of the REINFORCE gradient estimate
     (the training pipeline's own: normalised returns, entropy bonus) over ``batches``
     independent batches of ``args.batch_sessions`` sessions with ``policy`` held fixed."""
+    assert args.num_envs is not None and args.entropy is not None, "resolved settings"
     setup = make_env(args.env, args.num_envs, args.env_kwargs,
                      observation=args.observation)
     grads = []
@@ -77,7 +88,7 @@ def _sessions_to(metrics: list[dict[str, float]], level: float) -> float:
     return math.inf
 
 
-def _size(quick: bool, progress: bool = False) -> dict[str, Any]:
+def _size(quick: bool, progress: bool | None = False) -> dict[str, Any]:
     """Run settings the lab changes from train-agent's: no videos (the lab compares numbers;
     each run's folder still has its curve and checkpoint), and cheaper evaluations."""
     if quick:
@@ -90,7 +101,7 @@ Curves = dict[str, list[list[dict[str, float]]]]
 
 
 def _train_all(conditions: dict[str, dict[str, Any]], seeds: list[int], env_steps: int,
-               ns: argparse.Namespace, run_dir: Path) -> tuple[Curves, dict[str, list[float]]]:
+               ns: TorchLabSettings, run_dir: Path) -> tuple[Curves, dict[str, list[float]]]:
     """One train-agent run per (condition, seed), each in ``run_dir/<condition>-seed<s>``;
     every run's metrics rows and final evaluation win rate, by condition."""
     curves: Curves = {c: [] for c in conditions}
@@ -154,14 +165,9 @@ def _draw_curves(ax: Any, curves: Curves, labels: dict[str, str], title: str) ->
     ax.legend()
 
 
-def run_session_decay(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    gammas = ns.gammas or [1.0, 0.99, 0.95, 0.9]
-    if any(not 0 <= g <= 1 for g in gammas):
-        raise RunError("--gammas must lie in [0, 1]")
-    env_steps = ns.env_steps or (12_800 if ns.quick else 1_500_000)
-    nvar = ns.variance_batches or (2 if ns.quick else 8)
-    if env_steps < 1 or nvar < 2:
-        raise RunError("--env-steps must be >= 1 and --variance-batches >= 2")
+def run_session_decay(ns: SessionDecaySettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    gammas, env_steps, nvar = ns.gammas, ns.env_steps, ns.variance_batches
+    assert env_steps is not None and nvar is not None
     conditions = {f"gamma{g:g}": {"gamma": g} for g in gammas}
     curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)
     variance_init: dict[float, list[float]] = {g: [] for g in gammas}
@@ -223,8 +229,7 @@ def _count(v: float) -> str:
 
 SESSION_DECAY = LabExperiment(
     "session-decay", "Reward spread over the session's steps, decaying with distance, helps "
-    "stability.", run_session_decay, _sd_arguments, default_seeds=3, duration="about 13 minutes",
-    uses_device=True)
+    "stability.", run_session_decay, SessionDecaySettings, duration="about 13 minutes")
 
 
 # -- frame difference ----------------------------------------------------------------------------
@@ -232,23 +237,23 @@ OBSERVATION_LABELS = {"difference": "frame difference", "frame": "current frame"
                       "frames2": "2 stacked frames"}
 
 
-def _fd_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--observations", nargs="+", choices=tuple(OBSERVATION_LABELS),
-                   help="what the agent sees, compared (default: difference frame frames2)")
-    p.add_argument("--env-steps", type=int, help="env steps per run (default: 1,600,000; "
-                   "12,800 with --quick)")
-    p.add_argument("--gamma", type=float, default=0.99, help="session-reward decay of every run "
-                   "(default: 0.99, the fastest in session-decay)")
-    p.add_argument("--policy", default="pooled", help="policy of every run (default: pooled, "
-                   "train-agent's)")
+@dataclass
+class FrameDifferenceSettings(TorchLabSettings):
+    observations: list[str] = setting(help="what the agent sees, compared", metavar="OBSERVATION",
+                                      choices=tuple(OBSERVATION_LABELS),
+                                      default_factory=lambda: list(OBSERVATION_LABELS))
+    env_steps: int | None = setting(None, "env steps per run", low=1, sizes=(1_600_000, 12_800))
+    gamma: float = setting(0.99, "session-reward decay of every run (0.99: the fastest in "
+                           "session-decay)", low=0, high=1)
+    policy: str = setting("pooled", "policy of every run (pooled: train-agent's)",
+                          choices=POLICIES)
 
 
-def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    observations = list(dict.fromkeys(ns.observations or OBSERVATION_LABELS))
-    env_steps = ns.env_steps or (12_800 if ns.quick else 1_600_000)
-    if env_steps < 1:
-        raise RunError("--env-steps must be >= 1")
-    AgentSettings(policy=ns.policy, gamma=ns.gamma).validate()  # bad values fail before any run
+def run_frame_difference(ns: FrameDifferenceSettings, seeds: list[int], run_dir: Path
+                         ) -> LabOutcome:
+    observations = list(dict.fromkeys(ns.observations))
+    env_steps = ns.env_steps
+    assert env_steps is not None
     conditions = {o: {"observation": o, "policy": ns.policy, "gamma": ns.gamma}
                   for o in observations}
     curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)
@@ -269,5 +274,4 @@ def run_frame_difference(ns: argparse.Namespace, seeds: list[int], run_dir: Path
 
 FRAME_DIFFERENCE = LabExperiment(
     "frame-difference", "Give the agent the difference of the previous and the next frame.",
-    run_frame_difference, _fd_arguments, default_seeds=3, duration="about 15 minutes",
-    uses_device=True)
+    run_frame_difference, FrameDifferenceSettings, duration="about 15 minutes")

@@ -27,7 +27,7 @@ import torch
 
 from pucklab.agents.env_setup import make_single_env
 from pucklab.agents.video import LOST, PLAIN, WON, captioned
-from pucklab.runs import RunError
+from pucklab.runs.store import RunError
 
 PONG, AIR_HOCKEY = "pucklab/Pong-v0", "pucklab/AirHockey-v0"
 STAY, UP, DOWN = 0, 1, 2
@@ -102,7 +102,7 @@ class PersonVsAgent(Scoreboard):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         assert self._obs is not None, "call reset() first"
-        self.env.unwrapped.set_opponent_action(int(action))
+        self.env.unwrapped.set_opponent_action(int(action))  # type: ignore[attr-defined]  # Pong's
         obs, reward, terminated, truncated, info = self.env.step(self.agent(self._obs))
         self._obs = self._count(obs, terminated, truncated, info)
         return self._obs, -float(reward), False, False, info

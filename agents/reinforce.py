@@ -22,21 +22,16 @@ from torch import nn
 from torch.distributions import Categorical
 
 from pucklab.agents.env_setup import EnvSetup, make_env
-from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, misfit
+from pucklab.agents.harness import Counters, Harness, checkpoint, misfit
 from pucklab.agents.policies import make_policy, policy_args
 from pucklab.agents.returns import normalise as normalise_returns
 from pucklab.agents.rollout import Batch, collect
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import (
-    CtrlC,
-    Report,
-    RunError,
-    load_weights,
-    make_optimizer,
-    resolve_device,
-    restore_rng,
-    save_checkpoint,
-)
+from pucklab.runs.device import resolve_device
+from pucklab.runs.optim import make_optimizer
+from pucklab.runs.result import Report
+from pucklab.runs.rng import restore_rng
+from pucklab.runs.store import RunError, load_weights
 
 BASELINE_DECAY = 0.9  # running-mean baseline: weight of the past per update
 
@@ -68,12 +63,13 @@ def collect_batch(setup: EnvSetup, policy: nn.Module, settings: AgentSettings,
     Rollout k plays the games seeded from ``(settings.seed, k)``; returns the batch and how
     many rollouts it took. Each sub-env plays a session; each action gets its session's credit.
     """
+    assert settings.gamma is not None, "resolved settings"
     batches: list[Batch] = []
     while not batches or sum(b.sessions for b in batches) < settings.batch_sessions:
         batches.append(collect(
             setup.env, policy, settings.gamma, setup.rollout_steps,
             reset_on_reward=setup.reset_on_reward, device=device,
-            first_session_only=setup.first_session_only,
+            first_session_only=setup.first_session_only, frames=setup.frames,
             seed=rollout_seed(settings.seed, first_rollout + len(batches))))
         if len(batches) >= 1000 and not any(b.sessions for b in batches):
             raise RunError(f"{settings.env}: no session ended in 1000 rollouts of "
@@ -123,6 +119,7 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
 
     Returns the finished harness: its counters, final evaluation and files."""
     s = settings
+    assert s.num_envs is not None and s.lr is not None, "resolved settings"
     device = resolve_device(s.device)
     torch.manual_seed(s.seed)
     setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation,
@@ -136,24 +133,22 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
         optimizer.load_state_dict(resume["optimizer"])
         counters = Counters(**resume["counters"])
         restore_rng(resume["rng"])
-    harness = Harness(s, run_dir, counters, device, report, resumed=resume is not None)
 
-    def save() -> None:
-        save_checkpoint(run_dir, checkpoint("reinforce", s.env, policy.state_dict(),
-                                            optimizer.state_dict(), counters, policy_args=pargs),
-                        command=COMMAND)
+    def state() -> dict[str, Any]:
+        return checkpoint("reinforce", s.env, policy.state_dict(), optimizer.state_dict(),
+                          counters, policy_args=pargs)
 
+    harness = Harness(s, run_dir, counters, device, state, report, resumed=resume is not None)
+    start = counters.updates
     try:
-        with harness.stopping_cleanly(save, lambda: f"{counters.updates} updates"), \
-                CtrlC() as ctrl_c:
+        with harness.training(lambda: f"{counters.updates} updates") as flag:
             while not harness.done():
                 row = train_step(s, setup, policy, optimizer, counters, device)
-                harness.after_update(row, policy, save)
-                ctrl_c.check()  # Ctrl-C stops here, between updates: resume is exact
+                harness.after_update(row, policy)
+                flag.check()  # a stop is taken here, between updates: resume is exact
     finally:
         setup.close()
-    save()
-    harness.finish(policy)
+    harness.finish(policy, trained=counters.updates > start)
     return harness
 
 
@@ -161,6 +156,7 @@ def train_step(s: AgentSettings, setup: EnvSetup, policy: nn.Module,
                optimizer: torch.optim.Optimizer, counters: Counters,
                device: torch.device) -> dict[str, float]:
     """Collect a batch, take one step, count; the metrics row of this update."""
+    assert s.entropy is not None, "resolved settings"
     t0 = time.perf_counter()
     batch, rollouts = collect_batch(setup, policy, s, counters.rollouts, device)
     centre = counters.baseline if s.baseline and counters.updates > 0 else None

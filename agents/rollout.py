@@ -16,12 +16,12 @@ long (won) sessions count equally.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.distributions import Categorical
 
 from pucklab.agents.returns import discounted_returns
@@ -41,10 +41,12 @@ class Batch:
 
 
 @torch.no_grad()
-def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
+def collect(env: Any, policy: Callable[[torch.Tensor], torch.Tensor], gamma: float,
+            max_steps: int,
             reset_on_reward: bool = False, device: torch.device | str = "cpu",
             greedy: bool = False, first_session_only: bool = True,
-            seed: int | None = None, keep_obs: bool = True) -> Batch:
+            seed: int | None = None, keep_obs: bool = True,
+            frames: FrameBuffer | None = None) -> Batch:
     """Run ``env`` (a VectorEnv with next-step autoreset) until each sub-env ends a session.
 
     Args:
@@ -59,23 +61,31 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
             would otherwise fit in a second (short, lost) session while the slowest one plays
             on, and short sessions would be over-counted. False counts every finished credit
             window (for long ALE episodes cut into points).
+        seed: Seeds the env's reset (the rollout's games).
+        keep_obs: Keep every observation for the update (False: evaluation, none kept).
+        frames: Where to keep them, reused from one rollout to the next (the training loop
+            holds one, :attr:`EnvSetup.frames <pucklab.agents.env_setup.EnvSetup>`); None: a
+            new buffer for this rollout.
     """
     device = torch.device(device)
     n = env.num_envs
     obs, _ = env.reset(seed=seed)
     # One buffer for the whole rollout: each observation is copied into it once. (Keeping a view
     # of the env's obs instead would break with copy=False envs, whose buffer the next step
-    # overwrites: every kept frame would silently become the last one.) The buffer is reused by
-    # the next rollout of the same shape (Batch.obs is a copy out of it), which spares a few
-    # hundred MB of fresh pages per rollout.
+    # overwrites: every kept frame would silently become the last one.) Reused by the next
+    # rollout of the same shape (Batch.obs is a copy out of it), it spares a few hundred MB of
+    # fresh pages per rollout.
     shape = (max_steps, n, *np.shape(obs)[1:])
-    frames = _buffer(shape, device) if keep_obs else torch.empty(shape[1:], device=device)[None]
+    if keep_obs:
+        buffer = (frames or FrameBuffer()).get(shape, device)
+    else:
+        buffer = torch.empty(shape[1:], device=device)[None]
     actions = torch.empty((max_steps, n), dtype=torch.long, device=device)
     rewards, ends, autoreset = [], [], []
     done_once = np.zeros(n, dtype=bool)
     just_ended = np.zeros(n, dtype=bool)  # next step is an autoreset step for these
     for t in range(max_steps):
-        x = frames[t if keep_obs else 0]
+        x = buffer[t if keep_obs else 0]
         x.copy_(torch.from_numpy(np.asarray(obs)))  # copy_ casts to float32
         logits = policy(x)
         actions[t] = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
@@ -94,7 +104,7 @@ def collect(env: Any, policy: nn.Module, gamma: float, max_steps: int,
                                    reset_on_reward, first_session_only)
     valid_dev = valid.to(device)
     return Batch(
-        obs=frames[:steps][valid_dev] if keep_obs else frames[:0, 0],
+        obs=buffer[:steps][valid_dev] if keep_obs else buffer[:0, 0],
         actions=actions[:steps][valid_dev],
         returns=returns.to(device)[valid_dev],
         sessions=int(totals.numel()),
@@ -130,16 +140,18 @@ def count(rewards: np.ndarray, ends: np.ndarray, autoreset: np.ndarray, gamma: f
     return valid, returns, totals
 
 
-_BUFFERS: dict[tuple[Any, ...], torch.Tensor] = {}
+class FrameBuffer:
+    """The float32 observations of a rollout, (T, B, *obs_shape), kept from one rollout to the
+    next by whoever runs them: a new tensor only when the shape or the device changes."""
 
+    def __init__(self) -> None:
+        self._tensor: torch.Tensor | None = None
 
-def _buffer(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """A float32 rollout buffer of ``shape``, reused across rollouts (only the latest shape)."""
-    key = (shape, str(device))
-    if key not in _BUFFERS:
-        _BUFFERS.clear()
-        _BUFFERS[key] = torch.empty(shape, dtype=torch.float32, device=device)
-    return _BUFFERS[key]
+    def get(self, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+        t = self._tensor
+        if t is None or tuple(t.shape) != shape or t.device != device:
+            t = self._tensor = torch.empty(shape, dtype=torch.float32, device=device)
+        return t
 
 
 def _closes_later(marks: torch.Tensor) -> torch.Tensor:

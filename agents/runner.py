@@ -10,25 +10,31 @@ TensorBoard events, ``checkpoints/last.pt``, ``learning_curve.png`` and ``videos
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from pucklab.agents import reinforce, sb3
-from pucklab.agents.harness import CHECKPOINT_KEYS, COMMAND
+from pucklab.agents import reinforce
+from pucklab.agents.env_setup import make_env
+from pucklab.agents.harness import CHECKPOINT_KEYS, COMMAND, Harness
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import (
-    Report,
-    RunError,
-    RunResult,
-    claim_run_dir,
-    discard_unstarted,
-    load_checkpoint,
-    resolve_device,
-    run_lock,
-    save_run_config,
-)
+from pucklab.runs.device import resolve_device
+from pucklab.runs.lifecycle import open_run
+from pucklab.runs.result import Report, RunResult
+from pucklab.runs.store import RunError, load_checkpoint
 from pucklab.runs.sweep_study import Trainable
 
-TRAINERS = {"reinforce": reinforce.train, "ppo": sb3.train, "a2c": sb3.train}
+Train = Callable[[AgentSettings, Path, "dict[str, Any] | None", "Report | None"], Harness]
+
+
+def _trainer(algo: str) -> Train:
+    """The training function of ``algo``: REINFORCE's, or stable-baselines3's (imported only
+    for its algorithms: it takes a second to load)."""
+    if algo == "reinforce":
+        return reinforce.train
+    from pucklab.agents import sb3
+
+    return sb3.train
 
 
 def run(settings: AgentSettings, run_dir: Path | str | None = None, *,
@@ -48,36 +54,43 @@ def run(settings: AgentSettings, run_dir: Path | str | None = None, *,
     """
     settings.validate()
     settings = settings.resolved()
-    state = None
-    if resume:
-        if run_dir is None:
-            raise RunError("resume needs the run folder")
-        path = Path(run_dir)
+    device = resolve_device(settings.device)  # fail before a run folder exists
+    total_steps, seconds = settings.budget()
+
+    def load(path: Path) -> dict[str, Any]:
         state = load_checkpoint(path, command=COMMAND, keys=CHECKPOINT_KEYS)
         if state.get("env") != settings.env or state.get("algo") != settings.algo:
             raise RunError(f"{path} holds a {state.get('algo')} checkpoint for "
                            f"{state.get('env')}, not {settings.algo} on {settings.env}")
-    else:
-        path = claim_run_dir(run_dir, f"{settings.env.replace('/', '-')}-{settings.algo}")
-    total_steps, seconds = settings.budget()
-    with run_lock(path, new=not resume):
-        try:
-            device = resolve_device(settings.device)
-            save_run_config(path, COMMAND, settings, resolved={
-                "device": str(device), "total_steps": total_steps, "seconds": seconds})
-            harness = TRAINERS[settings.algo](settings, path, state, report)
-        except RunError:
-            if not resume:
-                discard_unstarted(path)  # a bad env id must not leave an empty run behind
-            raise
+        return state
+
+    with open_run(COMMAND, settings, run_dir, resume=resume, load=load,
+                  name=f"{settings.env.replace('/', '-')}-{settings.algo}",
+                  facts={"resolved": {"device": str(device), "total_steps": total_steps,
+                                      "seconds": seconds}}) as opened:
+        harness = _trainer(settings.algo)(settings, opened.dir, opened.state, report)
     c, ev = harness.c, harness.final
     assert ev is not None
-    return RunResult(path, {
+    return RunResult(opened.dir, {
         "eval_win_rate": ev.win_rate, "eval_session_reward": ev.session_reward,
         "eval_sessions": float(ev.sessions), "env_steps": float(c.env_steps),
         "sessions": float(c.sessions), "updates": float(c.updates),
         "wall_time_s": c.wall_time_s}, files=harness.files, details=c)
 
 
+def check(settings: AgentSettings) -> None:
+    """What :func:`run` checks before it starts, without starting: the settings, the device, and
+    that the env can be made with its kwargs (``--print-config`` and sweeps call it)."""
+    settings.validate()
+    settings = settings.resolved()
+    resolve_device(settings.device)
+    make_env(settings.env, 1, settings.env_kwargs, noop=settings.noop,
+             observation=settings.observation).close()
+
+
+METRICS = ("eval_win_rate", "eval_session_reward", "eval_sessions", "env_steps", "sessions",
+           "updates", "wall_time_s")
+
 #: What ``sweep train-agent`` searches with: the final evaluation win rate, maximised.
-TRAINABLE = Trainable(COMMAND, AgentSettings, run, metric="eval_win_rate", direction="maximize")
+TRAINABLE = Trainable(COMMAND, AgentSettings, run, metric="eval_win_rate", direction="maximize",
+                      metrics=METRICS, check=check)

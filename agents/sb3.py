@@ -31,24 +31,20 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
 from pucklab.agents.env_setup import make_env
-from pucklab.agents.harness import COMMAND, Counters, Harness, checkpoint, misfit
+from pucklab.agents.harness import Counters, Harness, checkpoint, misfit
 from pucklab.agents.policies import pooled_features, pooled_size
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import (
-    CtrlC,
-    Report,
-    RunError,
-    load_weights,
-    resolve_device,
-    restore_rng,
-    save_checkpoint,
-)
+from pucklab.runs.device import resolve_device
+from pucklab.runs.result import Report
+from pucklab.runs.rng import restore_rng
+from pucklab.runs.stopping import StopFlag
+from pucklab.runs.store import RunError, load_weights
 
 # rl-zoo's Atari settings, the closest published ones for a pixel Pong: short rollouts, several
 # epochs of minibatches (PPO); 5-step rollouts (A2C).
-PPO_KWARGS = {"n_steps": 128, "n_epochs": 4, "batch_size": 256, "clip_range": 0.1,
-              "vf_coef": 0.5}
-A2C_KWARGS = {"n_steps": 5, "vf_coef": 0.25}
+PPO_KWARGS: dict[str, Any] = {"n_steps": 128, "n_epochs": 4, "batch_size": 256,
+                              "clip_range": 0.1, "vf_coef": 0.5}
+A2C_KWARGS: dict[str, Any] = {"n_steps": 5, "vf_coef": 0.25}
 
 
 class SB3VecEnv(VecEnv):
@@ -121,17 +117,18 @@ def make_model(settings: AgentSettings, venv: VecEnv, device: torch.device) -> A
     """An SB3 PPO or A2C model for ``venv`` with our policy shapes."""
     from stable_baselines3 import A2C, PPO
 
-    pixels = len(venv.observation_space.shape) >= 2
-    image = pixels and len(venv.observation_space.shape) == 3 and settings.policy == "cnn"
+    shape = venv.observation_space.shape or ()
+    pixels = len(shape) >= 2
+    image = pixels and len(shape) == 3 and settings.policy == "cnn"
     hidden = settings.hidden or 200
     policy_kwargs: dict[str, Any] = ({"normalize_images": False} if image
                                      else {"net_arch": {"pi": [hidden], "vf": [hidden]}})
     if pixels and settings.policy == "pooled":  # the same 4x4 sign-split pooling as REINFORCE's
         policy_kwargs["features_extractor_class"] = PooledExtractor
-    common = {"learning_rate": settings.lr, "gamma": settings.gamma, "ent_coef": settings.entropy,
-              "max_grad_norm": settings.max_grad_norm if settings.max_grad_norm > 0 else 1e9,
-              "seed": settings.seed, "device": device, "verbose": 0,
-              "policy_kwargs": policy_kwargs}
+    common: dict[str, Any] = {
+        "learning_rate": settings.lr, "gamma": settings.gamma, "ent_coef": settings.entropy,
+        "max_grad_norm": settings.max_grad_norm if settings.max_grad_norm > 0 else 1e9,
+        "seed": settings.seed, "device": device, "verbose": 0, "policy_kwargs": policy_kwargs}
     kind = "CnnPolicy" if image else "MlpPolicy"
     if settings.algo == "ppo":
         batch = min(PPO_KWARGS["batch_size"], PPO_KWARGS["n_steps"] * venv.num_envs)
@@ -167,9 +164,9 @@ class _Callback(BaseCallback):
     propagate out of ``learn``; Ctrl-C too, taken when the next rollout starts (the last
     update done, its row written)."""
 
-    def __init__(self, harness: Harness, save: Any, ctrl_c: CtrlC) -> None:
+    def __init__(self, harness: Harness, flag: StopFlag) -> None:
         super().__init__()
-        self.h, self.c, self.save, self.ctrl_c = harness, harness.c, save, ctrl_c
+        self.h, self.c, self.flag = harness, harness.c, flag
         self.wins = self.ended = 0
         self.reward_sum = 0.0
         self.running: np.ndarray | None = None
@@ -181,7 +178,7 @@ class _Callback(BaseCallback):
         return self.base_time + time.perf_counter() - self.t0 - self.excluded
 
     def _on_rollout_start(self) -> None:
-        self.ctrl_c.check()
+        self.flag.check()
 
     def _on_step(self) -> bool:
         rewards, dones = self.locals["rewards"], self.locals["dones"]
@@ -197,7 +194,7 @@ class _Callback(BaseCallback):
         self.c.wall_time_s = self.wall()
         # A step budget is learn()'s total_timesteps: SB3 ends after the rollout that reaches
         # it, and trains on it. Stopping here instead would drop that last update.
-        return not self.h.progress.out_of_time(self.c)
+        return not self.h.budget.out_of_time(self.c)
 
     def _on_rollout_end(self) -> None:
         # The loss and entropy SB3 logged are those of the last update (one rollout behind).
@@ -215,7 +212,7 @@ class _Callback(BaseCallback):
         self.wins = self.ended = 0
         self.reward_sum = 0.0
         t = time.perf_counter()
-        self.h.after_update(row, sb3_logits(self.model), self.save)
+        self.h.after_update(row, sb3_logits(self.model))
         self.excluded += time.perf_counter() - t
 
 
@@ -224,6 +221,7 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
     """Train (or continue) an SB3 PPO / A2C run; the same outputs as REINFORCE's
     (:func:`pucklab.agents.reinforce.train`). Returns the finished harness."""
     s = settings
+    assert s.num_envs is not None, "resolved settings"
     device = resolve_device(s.device)
     setup = make_env(s.env, s.num_envs, s.env_kwargs, noop=s.noop, observation=s.observation,
                      vectorization=s.vectorization)
@@ -239,22 +237,21 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
         counters = Counters(**resume["counters"])
         model.num_timesteps = counters.env_steps
         restore_rng(resume["rng"])
-    harness = Harness(s, run_dir, counters, device, report, resumed=resume is not None)
     callback: _Callback | None = None
 
-    def save() -> None:
+    def state() -> dict[str, Any]:
         if callback is not None:
             counters.wall_time_s = callback.wall()
-        save_checkpoint(run_dir, checkpoint(s.algo, s.env, model.policy.state_dict(),
-                                            model.policy.optimizer.state_dict(), counters),
-                        command=COMMAND)
+        return checkpoint(s.algo, s.env, model.policy.state_dict(),
+                          model.policy.optimizer.state_dict(), counters)
 
-    ctrl_c = CtrlC()
-    callback = _Callback(harness, save, ctrl_c)
-    max_steps = harness.progress.max_steps
+    harness = Harness(s, run_dir, counters, device, state, report, resumed=resume is not None)
+    max_steps = harness.budget.max_steps
     remaining = (max_steps - counters.env_steps) if max_steps is not None else 10**12
+    start = counters.updates
     try:
-        with harness.stopping_cleanly(save, lambda: f"{counters.env_steps:,} env steps"), ctrl_c:
+        with harness.training(lambda: f"{counters.env_steps:,} env steps") as flag:
+            callback = _Callback(harness, flag)
             if remaining > 0 and not harness.done():
                 try:
                     model.learn(total_timesteps=remaining, callback=callback,
@@ -264,6 +261,5 @@ def train(settings: AgentSettings, run_dir: Path, resume: dict[str, Any] | None 
                                    f"{str(err).splitlines()[0]}") from err
     finally:
         setup.close()
-    save()
-    harness.finish(sb3_logits(model))
+    harness.finish(sb3_logits(model), trained=counters.updates > start)
     return harness

@@ -14,7 +14,8 @@ from typing import Any
 
 from pucklab.agents.env_setup import OBSERVATIONS, VECTORIZATIONS, is_pucklab
 from pucklab.agents.policies import POLICIES
-from pucklab.runs import DEVICES, Settings, setting
+from pucklab.runs.device import DEVICES
+from pucklab.runs.settings import Settings, seed_setting, setting
 
 ALGOS = ("reinforce", "ppo", "a2c")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -29,7 +30,11 @@ DEFAULT_ENTROPY = {"reinforce": 0.045, "ppo": 0.01, "a2c": 0.01}
 # sessions: REINFORCE there keeps pg-pong's own discount.
 ALE_GAMMA = 0.99
 DEFAULT_TOTAL_STEPS = 6_400_000  # the no-argument run: 500 updates, 3-6 minutes on 2 cores
-MAX_SEED = 2**32 - 1  # numpy's and Gymnasium's seeds are unsigned 32-bit
+
+
+def _by_algo(values: dict[str, float]) -> str:
+    """``reinforce 0.008, ppo 0.00025, a2c 0.0007``: a per-algorithm default, for help text."""
+    return ", ".join(f"{algo} {value:g}" for algo, value in values.items())
 
 
 @dataclass
@@ -57,17 +62,15 @@ class AgentSettings(Settings):
     minutes: float | None = setting(None, "stop after this much training time (wall clock, "
                                     "evaluation excluded; counts on over --resume)", above=0,
                                     resumable=True)
-    lr: float | None = setting(None, "learning rate (default: reinforce 8e-3, ppo 2.5e-4, "
-                               "a2c 7e-4)", above=0)
+    lr: float | None = setting(None, f"learning rate (default: {_by_algo(DEFAULT_LR)})", above=0)
     optimizer: str = setting("adam", "adam, or rmsprop (pg-pong's, decay 0.99)",
                              choices=OPTIMIZERS)
     gamma: float | None = setting(None, "decay of a session's outcome per step away from its "
                                   "end, 1 = every action gets the full outcome (default: "
-                                  "reinforce 0.999, 0.99 on ALE as pg-pong; ppo and a2c 0.99, "
-                                  "their discount)",
-                                  low=0, high=1)
-    entropy: float | None = setting(None, "entropy bonus coefficient (default: reinforce "
-                                    "0.045, ppo and a2c 0.01)", low=0)
+                                  f"{_by_algo(DEFAULT_GAMMA)}; reinforce {ALE_GAMMA:g} on ALE "
+                                  "ids, as pg-pong)", low=0, high=1)
+    entropy: float | None = setting(None, "entropy bonus coefficient (default: "
+                                    f"{_by_algo(DEFAULT_ENTROPY)})", low=0)
     baseline: bool = setting(False, "centre returns on a running mean instead of the batch mean")
     max_grad_norm: float = setting(1.0, "clip the gradient norm to this (0 = no clipping)", low=0)
     noop: bool = setting(False, "ALE Pong: add NOOP to the UP/DOWN actions")
@@ -75,8 +78,7 @@ class AgentSettings(Settings):
                                  "process) or async (Gymnasium's AsyncVectorEnv, a process per "
                                  "env); pucklab's games and ALE Pong have their own",
                                  choices=VECTORIZATIONS)
-    seed: int = setting(0, "random seed (policy init, sampling, every rollout's games)", low=0,
-                        high=MAX_SEED)
+    seed: int = seed_setting("random seed (policy init, sampling, every rollout's games)")
     device: str = setting("auto", "where the policy runs", choices=DEVICES, resumable=True)
     eval_sessions: int = setting(512, "sessions per evaluation (the same sessions every time)",
                                  low=1, resumable=True)

@@ -25,13 +25,8 @@ from pucklab.agents.harness import (
 from pucklab.agents.policies import make_policy
 from pucklab.agents.sb3 import sb3_logits_fn
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import (
-    RunError,
-    build_model,
-    load_checkpoint,
-    load_run_settings,
-    resolve_device,
-)
+from pucklab.runs.device import resolve_device
+from pucklab.runs.store import RunError, build_model, load_checkpoint, load_run_settings
 
 
 def load_run(run_dir: Path, device: str = "cpu") -> tuple[AgentSettings, Logits, torch.device]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from pucklab.runs import atomic_path
+from pucklab.runs.store import atomic_path
 
 FPS = 30
 HOLD = 10  # frames the last picture of a session is held, so its end can be seen
@@ -125,8 +126,9 @@ def write_video(frames: list[np.ndarray], path: Path | str, fps: int = FPS) -> P
             # macro_block_size=1: our frame sizes are multiples of 16 anyway; no silent resizing.
             with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7,
                                     macro_block_size=1, pixelformat="yuv420p") as writer:
+                out: Any = writer  # imageio's writers are typed as its base class
                 for frame in frames:
-                    writer.append_data(frame)
+                    out.append_data(frame)
         else:
-            imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
+            imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)  # type: ignore[arg-type]
     return path

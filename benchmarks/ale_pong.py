@@ -37,7 +37,8 @@ from pucklab.agents.harness import Logits
 from pucklab.agents.settings import AgentSettings
 from pucklab.agents.trained import load_run
 from pucklab.agents.video import play_sessions, write_video
-from pucklab.runs import pyplot, read_metrics, save_figure
+from pucklab.runs.figures import pyplot, save_figure
+from pucklab.runs.metrics import read_metrics
 
 FRAMESKIP = 4  # ALE/Pong-v5: Atari frames per env step
 EVAL_SEED = 20_000  # full-game evaluation seeds: never a training rollout's

@@ -30,7 +30,7 @@ from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, EnvSetup, ale_sync, 
 from pucklab.agents.harness import Counters
 from pucklab.agents.policies import make_policy, policy_args
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import make_optimizer
+from pucklab.runs.optim import make_optimizer
 
 
 def rate(step, reset, n: int, seconds: float, rng: np.random.Generator) -> float:

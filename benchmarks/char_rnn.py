@@ -34,7 +34,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pucklab.runs import read_metrics
+from pucklab.runs.metrics import read_metrics
+from pucklab.runs.store import BEST_CHECKPOINT
 from pucklab.seqmodels.charrnn import CharRNNSettings, load_model, run
 from pucklab.seqmodels.charrnn.data import CharTask, read_corpus
 from pucklab.seqmodels.charrnn.model import CharRNN
@@ -150,7 +151,7 @@ def main() -> None:
             f"hand-tuned {HAND_TUNED_15MIN}; bare loop {REFERENCE_15MIN}",
             f"{result.steps} steps, {result.epochs:.1f} epochs", "<= 1.43"))
         if not sample:
-            model, vocab = load_model(run_dir, "best.pt", device="cpu")
+            model, vocab = load_model(run_dir, BEST_CHECKPOINT, device="cpu")
             sample = "ROMEO:" + "".join(generate(model, vocab, "ROMEO:", 400,
                                                  temperature=0.8, seed=seed))
             curve = run_dir / "loss_curve.png"

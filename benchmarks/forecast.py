@@ -30,7 +30,8 @@ from pathlib import Path
 
 import torch
 
-from pucklab.runs import RunResult, load_config
+from pucklab.runs.result import RunResult
+from pucklab.runs.store import load_config
 from pucklab.seqmodels.forecast import ForecastSettings
 from pucklab.seqmodels.forecast import run as run_forecast
 

@@ -25,8 +25,9 @@ from pathlib import Path
 import torch
 
 from pucklab.agents import AgentSettings, run
-from pucklab.runs import load_run_settings, read_metrics
 from pucklab.runs.cli import parse_key_values
+from pucklab.runs.metrics import read_metrics
+from pucklab.runs.store import load_run_settings
 
 
 def first_reach(run_dir: Path, target: float) -> tuple[float, float] | None:

@@ -106,9 +106,7 @@ class VectorFrameStack(VectorWrapper):
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        mask = EpisodeStarts.reset_mask(options)
-        obs, info = self.env.reset(seed=seed, options=None if options is None else dict(options))
-        first = self._starts.after_reset(mask)
+        obs, info, _, first = self._starts.reset(self.env, seed, options)
         # Games outside the mask go on: their observation stays the last stack they saw.
         return self._push(obs, first, rows=first), info
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -17,6 +17,9 @@ from pucklab.envs.physics import (
     check_obs_type,
     state_bounds,
 )
+
+if TYPE_CHECKING:  # drawing is imported only when a frame is drawn
+    from pucklab.envs.render import HumanViewer
 
 RENDER_FPS = 30
 
@@ -61,7 +64,7 @@ class PuckEnv(gym.Env[np.ndarray, np.int64]):
         self._reset = np.ones(1, dtype=np.bool_)
         self._serves = np.zeros((1, 3), dtype=np.float64)
         self._session_over = True
-        self._viewer = None
+        self._viewer: HumanViewer | None = None
 
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
+
+from pucklab.envs.jit import njit
 
 FIELD = 80  # the observation is FIELD x FIELD pixels; physics runs in the same units
 BALL = 2  # puck side, pixels
@@ -177,12 +178,12 @@ class PuckCore:
 # The compiled kernel. Plain loops over games; every function below runs under numba.
 
 
-@nb.njit(cache=True, inline="always")
+@njit(inline="always")
 def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if v < lo else (hi if v > hi else v)
 
 
-@nb.njit(cache=True)
+@njit
 def _bounce(yc: float, paddle_top: float, paddle_h: float, speed: float, direction: float):
     """Velocity of a puck leaving a paddle: steeper the further from the paddle's centre it hits."""
     offset = ((yc + BALL / 2) - (paddle_top + paddle_h / 2)) / (paddle_h / 2 + BALL / 2)
@@ -190,7 +191,7 @@ def _bounce(yc: float, paddle_top: float, paddle_h: float, speed: float, directi
     return direction * speed * math.cos(angle), speed * math.sin(angle)
 
 
-@nb.njit(cache=True)
+@njit
 def _serve(s, p, u) -> None:
     """Start a session: paddles centred, puck served from uniforms ``u`` (3 values in [0, 1))."""
     speed = p[P_SPEED]
@@ -211,7 +212,7 @@ def _serve(s, p, u) -> None:
     s[T] = 0.0
 
 
-@nb.njit(cache=True)
+@njit
 def _physics(s, p, action) -> int:
     """One step of play for one game; returns the outcome it decided (0 if none)."""
     paddle_h = p[P_PADDLE_H]
@@ -266,12 +267,12 @@ def _physics(s, p, action) -> int:
     return outcome
 
 
-@nb.njit(cache=True)
+@njit
 def _set_rect(rects, k, y0, y1, x0, x1) -> None:
     rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3] = y0, y1, x0, x1
 
 
-@nb.njit(cache=True)
+@njit
 def _move_paddle(frame, rects, k, old_y, y, x, h, full) -> None:
     """Move a paddle in column x from row old_y to row y, touching only rows that change.
 
@@ -300,7 +301,7 @@ def _move_paddle(frame, rects, k, old_y, y, x, h, full) -> None:
         _set_rect(rects, k + 1, y + h, old_y + h, x, x + w)
 
 
-@nb.njit(cache=True)
+@njit
 def _redraw(s, p, frame, drawn, rects, full) -> None:
     """Redraw one game's sprites and record where the frame changed (5 rectangles).
 
@@ -332,7 +333,7 @@ def _redraw(s, p, frame, drawn, rects, full) -> None:
     drawn[D_BX], drawn[D_BY] = bx, by
 
 
-@nb.njit(cache=True)
+@njit
 def _step_games(state, drawn, actions, reset_mask, step_others, serves, p, frames, rects,
                 rewards, terminated, truncated, outcome) -> None:
     session_length = p[P_SESSION]

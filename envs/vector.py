@@ -97,11 +97,14 @@ class PuckVectorEnv(VectorEnv):
             seeds: list[int | None] = [int(seed) + i for i in range(self.num_envs)]
         elif seed is None:
             seeds = [None] * self.num_envs
-        else:
+        elif isinstance(seed, (list, tuple, np.ndarray)):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed must be an int, None or a list of {self.num_envs} seeds, "
                                  f"got a list of {len(seeds)}")
+        else:
+            raise ValueError(f"seed must be an int, None or a list of {self.num_envs} seeds, "
+                             f"got {seed!r}")
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
         if not self._rngs:

@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-import numba as nb
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+
+from pucklab.envs.jit import njit
 
 
 def frame_shape(space: gym.Space) -> tuple[int, int]:
@@ -39,8 +40,10 @@ def frame_shape(space: gym.Space) -> tuple[int, int]:
                      f"got observation shape {shape}")
 
 
-def frame_scale(space: spaces.Box) -> tuple[float, float]:
+def frame_scale(space: gym.Space[Any]) -> tuple[float, float]:
     """(low, 1 / (high - low)): maps the space's frames to [0, 1]."""
+    if not isinstance(space, spaces.Box):
+        raise ValueError(f"frame difference needs a Box observation space, got {space}")
     low, high = np.min(space.low), np.max(space.high)
     if not (np.isfinite(low) and np.isfinite(high) and high > low):
         raise ValueError(f"frame difference needs finite frame bounds, got [{low}, {high}]")
@@ -51,7 +54,7 @@ def _difference_space(h: int, w: int) -> spaces.Box:
     return spaces.Box(-1.0, 1.0, (1, h, w), dtype=np.float32)
 
 
-@nb.njit(cache=True)
+@njit
 def _diff_full(frames, prev, out, reset, low, scale) -> None:
     """out = scaled(frames) - prev on every pixel (zero for games in ``reset``); prev = scaled."""
     for g in range(frames.shape[0]):
@@ -62,7 +65,7 @@ def _diff_full(frames, prev, out, reset, low, scale) -> None:
                 prev[g, y, x] = v
 
 
-@nb.njit(cache=True)
+@njit
 def _diff_rects(frames, prev, out, rects, last_rects, reset, scale) -> None:
     """Update ``out`` = frames - prev (scaled) only inside the changed rectangles.
 
@@ -157,6 +160,16 @@ class EpisodeStarts:
         self._ended[first] = False
         return first
 
+    def reset(self, env: VectorEnv, seed: int | list[int | None] | None,
+              options: dict[str, Any] | None
+              ) -> tuple[Any, dict[str, Any], np.ndarray | None, np.ndarray]:
+        """``env.reset`` (seed: one int, or one per sub-env); (obs, info, the reset mask or
+        None, which sub-envs start an episode)."""
+        mask = self.reset_mask(options)
+        obs, info = env.reset(seed=seed,  # type: ignore[arg-type]  # a list is fine too
+                              options=None if options is None else dict(options))
+        return obs, info, mask, self.after_reset(mask)
+
     def after_step(self, terminations: Any, truncations: Any) -> np.ndarray:
         if self.mode == AutoresetMode.SAME_STEP:
             return np.logical_or(terminations, truncations)
@@ -203,7 +216,8 @@ class VectorFrameDifference(VectorWrapper):
         frames = np.asarray(obs).reshape(self._shape)
         out = self._out.reshape(self._shape)
         if self._fast:
-            _diff_rects(frames, self._prev, out, self.env.unwrapped.changed_rects,
+            rects = self.env.unwrapped.changed_rects  # type: ignore[attr-defined]  # ours (_fast)
+            _diff_rects(frames, self._prev, out, rects,
                         self._last_rects, first, np.float32(self._scale))
         else:
             _diff_full(frames, self._prev, out, first, self._low, self._scale)
@@ -211,9 +225,7 @@ class VectorFrameDifference(VectorWrapper):
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        mask = EpisodeStarts.reset_mask(options)
-        obs, info = self.env.reset(seed=seed, options=None if options is None else dict(options))
-        first = self._starts.after_reset(mask)
+        obs, info, mask, first = self._starts.reset(self.env, seed, options)
         if mask is None and self._fast:  # start from a clean slate whatever the env did before
             self._prev[...] = np.asarray(obs).reshape(self._shape)
             self._out[...] = 0.0

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import sys
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import Field, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pucklab.runs.config_files import read_config_file, to_toml
-from pucklab.runs.result import Interrupted
-from pucklab.runs.settings import Settings, field_info, fields_of, flag_name
+from pucklab.runs.settings import S, Settings, defaults, field_info, flag_name, flat_names, walk
+from pucklab.runs.stopping import Interrupted
 from pucklab.runs.store import RunError, load_run_settings
 
 
@@ -40,14 +39,18 @@ def dispatch(prog: str, argv: list[str], commands: dict[str, Handler],
     """Run ``prog NAME ARGS`` as ``commands[NAME](ARGS)``, :func:`guarded`.
 
     Anything else goes whole to ``default`` (``train-agent [flags]``). Without a default, ``-h``
-    prints ``doc``, no arguments print ``usage`` (exit 2) and an unknown name is one line."""
+    prints ``doc``, no arguments print ``usage`` on stderr (exit 2) and an unknown name is one
+    line."""
     if argv and argv[0] in commands:
         handler, rest = commands[argv[0]], argv[1:]
     elif default is not None:
         handler, rest = default, argv
-    elif not argv or argv[0] in ("-h", "--help"):
-        print(doc if argv else usage)
-        return 0 if argv else 2
+    elif argv and argv[0] in ("-h", "--help"):
+        print(doc)
+        return 0
+    elif not argv:  # a usage error: what to type, on stderr
+        print(usage, file=sys.stderr)
+        return 2
     else:
         def handler(_: list[str]) -> int:
             raise RunError(f"unknown command {argv[0]!r}; {usage}")
@@ -98,44 +101,71 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def add_flags(parser: argparse.ArgumentParser, cls: type, defaults: Any = None,
-              skip: frozenset[str] = frozenset()) -> None:
-    """One flag per setting of ``cls`` (nested settings too), help with choices and default.
+def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per setting of ``cls`` (nested settings too), help with choices and default;
+    ``positional`` settings as arguments.
 
     Flags are parsed with ``argparse.SUPPRESS`` defaults: what the namespace holds was given.
     An outer setting's flag wins over a nested one of the same name (forecast's
     ``--seed SEED ...`` over the trainer's ``seed``, which forecast sets per network).
     """
-    defaults = defaults if defaults is not None else cls()
-    own = frozenset(flag_name(f) for f, tp, _ in fields_of(cls) if not dataclasses.is_dataclass(tp))
-    for f, tp, _ in fields_of(cls):
-        if not f.metadata.get("cli", True) or flag_name(f) in skip:
-            continue
-        value = getattr(defaults, f.name)
-        if dataclasses.is_dataclass(tp):
-            add_flags(parser, tp, value, skip | own)
-            continue
+    shown = defaults(cls)
+    entries = sorted(walk(cls), key=lambda e: e[3])  # outer settings claim their flags first
+    taken: set[str] = set()
+    for f, tp, _, _ in entries:
         m = f.metadata
-        text = m.get("help", "")
-        if m.get("choices"):
-            text += f" (one of: {', '.join(map(str, m['choices']))})"
-        if value is None or value == {}:  # the help text says what an unset value means
-            shown = ""
+        if not m.get("cli", True) or flag_name(f) in taken:
+            continue
+        taken.add(flag_name(f))
+        kw = _argument(f, tp, shown.get(f.name))
+        if m.get("positional"):
+            if f.name in shown:
+                kw["nargs"] = "?"
+            parser.add_argument(f.name, **{k: v for k, v in kw.items() if k != "dest"})
         else:
-            shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
-        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
-                              "help": f"{text} (default: {shown})" if shown else text}
-        origin = typing.get_origin(tp)
-        if tp is bool:
-            kw["action"] = argparse.BooleanOptionalAction
-        elif origin is dict:
-            kw.update(nargs="+", action="extend", metavar="KEY=VALUE")
-        elif origin is list:
-            (item,) = typing.get_args(tp)
-            kw.update(nargs="+", type=item, metavar=m.get("metavar") or f.name.upper().rstrip("S"))
-        else:
-            kw.update(type=tp, metavar=m.get("metavar") or (f.name.upper() if tp is str else None))
-        parser.add_argument(flag_name(f), **kw)
+            parser.add_argument(flag_name(f), **kw)
+
+
+def _argument(f: Field[Any], tp: Any, default: Any) -> dict[str, Any]:
+    """argparse's keywords for setting ``f``: its help (choices, the default), type, arity."""
+    m = f.metadata
+    text = m.get("help", "")
+    if m.get("choices"):
+        text += f" (one of: {', '.join(map(str, m['choices']))})"
+    if m.get("sizes") is not None:
+        full, quick = (" ".join(map(str, v)) if isinstance(v, (list, tuple)) else f"{v:,}"
+                       if isinstance(v, int) else str(v) for v in m["sizes"])
+        shown = f"{full}; {quick} with --quick"
+    elif default is None or default == {}:  # the help text says what an unset value means
+        shown = ""
+    elif isinstance(default, list):
+        shown = " ".join(map(str, default))
+    else:
+        shown = str(default) if str(default).isprintable() else repr(default)
+    kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
+                          "help": f"{text} (default: {shown})" if shown else text}
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif origin is dict:
+        kw.update(nargs="+", action="extend", metavar="KEY=VALUE")
+    elif origin is list:
+        (item,) = typing.get_args(tp)
+        kw.update(nargs="+", type=item, action="extend",  # repeatable: --param a --param b
+                  metavar=m.get("metavar") or f.name.upper().rstrip("S"))
+    else:
+        kw.update(type=tp, metavar=m.get("metavar") or (f.name.upper() if tp is str else None))
+    return kw
+
+
+def parse_settings(cls: type[S], argv: list[str], prog: str, description: str = "") -> S:
+    """A command's settings from ``argv``: one flag per setting (:func:`add_flags`), the
+    defaults for the rest, validated (:meth:`Settings.validate`) and resolved."""
+    p = Parser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
+    add_flags(p, cls)
+    settings = cls.from_dict(given_settings(cls, p.parse_args(argv)), source="flags")
+    settings.validate()
+    return settings.resolved()
 
 
 def given_settings(cls: type, ns: argparse.Namespace) -> dict[str, Any]:
@@ -182,7 +212,7 @@ def parse_run_args(cls: type[Settings], argv: list[str], prog: str, command: str
     changes: dict[str, Any] = {}
     if getattr(ns, "config", None):
         data = read_config_file(ns.config)
-        in_file = set(read_names(cls, data))
+        in_file = set(flat_names(cls, data, f"config {ns.config}"))
         from_file = cls.from_dict(data, source=f"config {ns.config}").to_dict()
         changes = {k: v for k, v in from_file.items() if k in in_file}
     changes.update(given_settings(cls, ns))
@@ -207,17 +237,9 @@ def parse_run_args(cls: type[Settings], argv: list[str], prog: str, command: str
     return RunArgs(settings, Path(resume_dir), True, show)
 
 
-def read_names(cls: type[Settings], data: dict[str, Any]) -> list[str]:
-    """The flat setting names a config table gives (a nested table's keys included)."""
-    nested = {f.name for f in cls.__dataclass_fields__.values()} - set(field_info(cls))
-    out = []
-    for key, value in data.items():
-        name = str(key).replace("-", "_")
-        out += read_names(cls, value) if name in nested and isinstance(value, dict) else [name]
-    return out
-
-
-def print_config(args: RunArgs, prog: str) -> int:
-    """``--print-config``: the resolved settings as TOML on stdout."""
+def print_config(args: RunArgs, prog: str, check: Callable[[Any], None]) -> int:
+    """``--print-config``: the resolved settings as TOML on stdout, once ``check(settings)``
+    (the command's checks before a start: files, env ids, devices) found nothing wrong."""
+    check(args.settings)
     sys.stdout.write(to_toml(args.settings, title=f"{prog} settings (load with --config FILE)"))
     return 0

@@ -1,7 +1,7 @@
 """Figures and progress bars: how a run shows itself to a person.
 
-:func:`figure` / :func:`save_figure` draw headless (matplotlib's Agg) and write PNGs atomically;
-:func:`progress_bar` is tqdm on a terminal, and whole lines every few percent in a log file.
+:func:`pyplot` / :func:`save_figure` draw headless (matplotlib's Agg) and write PNGs atomically;
+:func:`progress_bar` is tqdm on a terminal; asked for in a log file, whole lines every few percent.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def save_figure(fig: Any, path: Path | str) -> Path:
     return Path(path)
 
 
-class LogLines(tqdm):
+class LogLines(tqdm):  # type: ignore[misc]  # tqdm ships no type hints
     """tqdm for a log file or a pipe: a whole line each :attr:`STEP` of the total (every
     :attr:`EVERY_S` seconds without a total), never the carriage-return redraws a terminal
     bar writes many times a second."""
@@ -72,12 +72,14 @@ class LogLines(tqdm):
 
 
 def progress_bar(show: bool | None = None, **kwargs: Any) -> tqdm:
-    """A progress display: ``show`` True or False forces the tqdm bar on or off; None (the
-    default) draws the bar on a terminal and writes :class:`LogLines` elsewhere, so that a log
-    file gets a line every 5 %, not thousands of redraws."""
-    if show is None and not _terminal(kwargs.get("file", sys.stderr)):
+    """A progress display. ``show`` None (the default): the tqdm bar on a terminal, nothing
+    elsewhere (a pipe, a log file, a sweep's trials). True: the bar on a terminal, and
+    :class:`LogLines` elsewhere, so that a log file gets a line every 5 %, not thousands of
+    redraws. False: nothing."""
+    terminal = _terminal(kwargs.get("file", sys.stderr))
+    if show and not terminal:
         return LogLines(dynamic_ncols=False, ncols=100, **kwargs)
-    return tqdm(disable=not show if show is not None else False, dynamic_ncols=True, **kwargs)
+    return tqdm(disable=not (terminal if show is None else show), dynamic_ncols=True, **kwargs)
 
 
 def _terminal(stream: Any) -> bool:

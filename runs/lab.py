@@ -3,9 +3,9 @@
     lab                                    list the experiments and the claim each one tests
     lab vanishing-gradients [--quick] [--seeds N] [--seed S] [--run-dir DIR]
 
-An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab*``,
-RL ones in ``pucklab.agents.lab``) and registers under the entry-point group ``pucklab.lab`` in
-pyproject.toml, so this module -- the run plumbing -- needs to import neither half. Every
+An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab``,
+RL ones in ``pucklab.agents.lab``); :mod:`pucklab.runs.registry` lists them by name, so this
+module -- the run plumbing -- imports neither half. Every
 experiment gets the same flags and writes the same files into ``runs/lab-<name>__<time>/``:
 ``config.json``, ``results.csv`` (one row per measured condition), ``results.md`` (the claim,
 the table and the conclusions) and ``figure.png``; the command prints the table and the
@@ -14,24 +14,24 @@ conclusions, which the experiment states from its own numbers.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pucklab.runs.cli import Parser, guarded
+from pucklab.runs import registry
+from pucklab.runs.cli import guarded, parse_settings
 from pucklab.runs.device import DEVICES, resolve_device
 from pucklab.runs.figures import pyplot, save_figure
-from pucklab.runs.store import RunError, atomic_write, claim_run_dir, discard_unstarted, save_config
+from pucklab.runs.lifecycle import open_run
+from pucklab.runs.settings import MAX_SEED, Settings, field_info, names, seed_setting, setting, walk
+from pucklab.runs.store import RunError, atomic_write
 
 PROG = "lab"
-GROUP = "pucklab.lab"
 
 
 @dataclass
@@ -46,39 +46,87 @@ class LabOutcome:
 
 
 @dataclass
-class LabExperiment:
-    """One ``lab`` subcommand: its claim, its own flags, and the function that runs it.
+class LabSettings(Settings):
+    """The flags every experiment takes. An experiment's settings subclass this (or
+    :class:`TorchLabSettings`) with its own; a size (steps, epochs, seeds ...) is declared
+    ``setting(None, help, sizes=(full, quick))`` and filled in by :meth:`resolved`, so a given
+    value -- 0 included, for validation to refuse -- always wins."""
 
-    ``run(ns, seeds, run_dir)`` gets the parsed flags (``ns.quick`` among them), the seeds to
-    average over and the run folder for anything extra (e.g. training runs), and returns a
-    :class:`LabOutcome`.
+    quick: bool = setting(False, "a reduced version that finishes in well under a minute (what "
+                          "the tests run)")
+    seeds: int | None = setting(None, "how many seeds to average over", low=1, sizes=(3, 2))
+    seed: int = seed_setting("the first seed; the seeds are S, S+1, ...")
+    run_dir: str | None = setting(None, "where to write (default: runs/lab-<name>__<time>)")
+    progress: bool | None = setting(None, "progress bars (default: when stderr is a terminal)")
+
+    def resolved(self: L) -> L:
+        """A copy with every size not given set to the default run's, or to --quick's."""
+        sizes = {f.name: f.metadata["sizes"][1 if self.quick else 0]
+                 for f, *_ in walk(type(self)) if f.metadata.get("sizes") is not None
+                 and getattr(self, f.name) is None}
+        return self.replace(**sizes) if sizes else self
+
+    def validate(self) -> None:
+        """Validated as it will run: with its sizes filled in (so ``check`` sees them too)."""
+        Settings.validate(self.resolved())
+
+    def check(self) -> None:
+        n = self.seeds or 1
+        if self.seed + n - 1 > MAX_SEED:
+            raise RunError(f"--seed must be in [0, {MAX_SEED - n + 1}] for {n} seeds, "
+                           f"got {self.seed}")
+
+    def seed_list(self) -> list[int]:
+        """The seeds to average over (of resolved settings)."""
+        assert self.seeds is not None
+        return list(range(self.seed, self.seed + self.seeds))
+
+
+@dataclass
+class TorchLabSettings(LabSettings):
+    """An experiment that trains with torch: it takes ``--device`` too."""
+
+    device: str = setting("cpu", "where its runs train (cpu: where the README's numbers were "
+                          "measured)", choices=DEVICES)
+
+
+def lab_seeds(full: int) -> Any:
+    """The ``--seeds`` setting of an experiment whose default run averages ``full`` seeds."""
+    return setting(None, "how many seeds to average over", low=1, sizes=(full, 2))
+
+
+L = TypeVar("L", bound=LabSettings)
+
+
+@dataclass
+class LabExperiment:
+    """One ``lab`` subcommand: its claim, its settings, and the function that runs it.
+
+    ``run(settings, seeds, run_dir)`` gets the resolved settings (``settings.quick`` among
+    them), the seeds to average over and the run folder for anything extra (e.g. training
+    runs), and returns a :class:`LabOutcome`.
     """
 
     name: str
     claim: str
-    run: Callable[[argparse.Namespace, list[int], Path], LabOutcome]
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-    default_seeds: int = 3
-    uses_device: bool = False  # trains full runs: takes --device (cpu unless asked)
+    run: Callable[[Any, list[int], Path], LabOutcome]
+    settings: type[LabSettings]
     duration: str = "about 15 minutes"  # of the default size on 2 CPU cores
 
+    @property
+    def default_seeds(self) -> int:
+        seeds: int = field_info(self.settings)["seeds"][0].metadata["sizes"][0]
+        return seeds
 
-def size(ns: argparse.Namespace, flag: str, quick: Any, full: Any) -> Any:
-    """The value of size flag ``flag`` (steps, epochs, ...): as given, or the experiment's
-    ``quick`` / ``full`` default. A given 0 stays 0, for the experiment's check to refuse."""
-    value = getattr(ns, flag)
-    if value is not None:
-        return value
-    return quick if ns.quick else full
+    @property
+    def uses_device(self) -> bool:
+        """Whether it trains full runs with torch: it takes --device (cpu unless asked)."""
+        return "device" in names(self.settings)
 
 
 def experiments() -> dict[str, LabExperiment]:
-    """Every registered experiment by name (entry points of the group ``pucklab.lab``)."""
-    found = {}
-    for ep in entry_points(group=GROUP):
-        exp = ep.load()
-        found[exp.name] = exp
-    return dict(sorted(found.items()))
+    """Every experiment by name (:data:`pucklab.runs.registry.EXPERIMENTS`, and plug-ins')."""
+    return registry.find_all("experiments")
 
 
 def _cell(value: Any, spec: str | None) -> str:
@@ -120,45 +168,31 @@ def write_outcome(run_dir: Path, exp: LabExperiment, outcome: LabOutcome, comman
     return md
 
 
-def parser_for(exp: LabExperiment) -> Parser:
-    p = Parser(prog=f"{PROG} {exp.name}", description=f"Claim: {exp.claim}")
-    p.add_argument("--quick", action="store_true", help="a reduced version that finishes in "
-                   "well under a minute (what the tests run)")
-    p.add_argument("--seeds", type=int, default=None, help="how many seeds to average over "
-                   f"(default: {exp.default_seeds}; 2 with --quick)")
-    p.add_argument("--seed", type=int, default=0, help="the first seed; seeds are S, S+1, ... "
-                   "(default: 0)")
-    p.add_argument("--run-dir", help=f"where to write (default: runs/lab-{exp.name}__<time>)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (default: when stderr is a terminal)")
-    if exp.uses_device:
-        p.add_argument("--device", choices=DEVICES, default="cpu", help="where its runs train "
-                       "(default: cpu, where the README's numbers were measured)")
-    if exp.add_arguments is not None:
-        exp.add_arguments(p)
-    return p
-
-
 def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
     """Parse ``argv``, run, write the files; returns the run folder and the markdown."""
-    ns = parser_for(exp).parse_args(argv)
-    n = ns.seeds if ns.seeds is not None else (2 if ns.quick else exp.default_seeds)
-    if n < 1:
-        raise RunError(f"--seeds must be >= 1, got {n}")
-    if exp.uses_device:
-        resolve_device(ns.device)  # cuda without a GPU: one line, before a run folder exists
-    seeds = list(range(ns.seed, ns.seed + n))
-    run_dir = claim_run_dir(ns.run_dir, f"lab-{exp.name}", resumable=False)
-    command = " ".join([PROG, exp.name, *argv])
-    save_config(run_dir, {"lab": exp.name, "claim": exp.claim, "seeds": seeds,
-                          "args": {k: v for k, v in vars(ns).items() if k != "run_dir"},
-                          "command": command})
-    try:
-        outcome = exp.run(ns, seeds, run_dir)
-    except RunError:
-        discard_unstarted(run_dir)
-        raise
-    return run_dir, write_outcome(run_dir, exp, outcome, command)
+    s = parse_settings(exp.settings, argv, f"{PROG} {exp.name}", f"Claim: {exp.claim}")
+    if isinstance(s, TorchLabSettings):
+        resolve_device(s.device)  # cuda without a GPU: one line, before a run folder exists
+    command = " ".join([PROG, exp.name, *_without_run_dir(argv)])
+    settings = {"lab": exp.name, "claim": exp.claim, "seeds": s.seed_list(),
+                "args": {k: v for k, v in s.to_dict().items() if k != "run_dir"}}
+    with open_run(PROG, settings, s.run_dir, name=f"lab-{exp.name}", resumable=False,
+                  facts={"command_line": command}) as opened:
+        outcome = exp.run(s, s.seed_list(), opened.dir)
+        return opened.dir, write_outcome(opened.dir, exp, outcome, command)
+
+
+def _without_run_dir(argv: list[str]) -> list[str]:
+    """The command line as a reader would retype it: without ``--run-dir``, a machine's path."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--run-dir":
+            skip = True
+        elif not arg.startswith("--run-dir="):
+            out.append(arg)
+    return out
 
 
 def listing(found: dict[str, LabExperiment]) -> str:
@@ -173,19 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> int:
-        found = experiments()
-        if not argv or argv[0] in ("-h", "--help", "list"):
-            print(listing(found))
+        if not argv:  # like every other command: what to type, on stderr, exit 2
+            print(listing(experiments()), file=sys.stderr)
+            return 2
+        if argv[0] in ("-h", "--help", "list"):
+            print(listing(experiments()))
             return 0
         name, rest = argv[0], argv[1:]
-        if name not in found:
-            raise RunError(f"unknown experiment {name!r}; choose from {', '.join(found)}")
-        run_dir, md = run_experiment(found[name], rest)
+        if name not in registry.names("experiments"):
+            raise RunError(f"unknown experiment {name!r}; choose from "
+                           f"{', '.join(registry.names('experiments'))}")
+        run_dir, md = run_experiment(registry.find("experiments", name), rest)
         print(md.split("\n\n", 3)[-1].rstrip())  # the table and the conclusions
         print(f"run: {run_dir}  (results.csv, results.md, figure.png)")
         return 0
 
     return guarded(PROG, body)
+
 
 if __name__ == "__main__":
     sys.exit(main())

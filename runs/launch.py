@@ -3,8 +3,8 @@
 ``train-agent`` and ``char-rnn`` import torch, numba and gymnasium before they can do anything;
 a Ctrl-C in that second would otherwise end in a ``KeyboardInterrupt`` traceback from the
 middle of an import. So the scripts pyproject installs point here, at a module that imports
-nothing heavy; each finds its command's ``main`` in the ``pucklab.commands`` entry points (the
-plumbing names no module of either half) and imports it inside the guard.
+nothing heavy; each finds its command's ``main`` in :data:`pucklab.runs.registry.COMMANDS`
+and imports it inside the guard.
 
 A Ctrl-C while the command's modules load is noted, not raised: raised inside an import it
 can land in torch's C++ start-up code, which then aborts the process. Once the imports end (a
@@ -17,16 +17,15 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from types import FrameType
 
-GROUP = "pucklab.commands"
+from pucklab.runs import registry
 
 
 def load_main(name: str) -> Callable[[], int]:
-    """The ``main`` of command ``name``, from the ``pucklab.commands`` entry points."""
-    (point,) = [p for p in entry_points(group=GROUP) if p.name == name]
-    return point.load()
+    """The ``main`` of command ``name`` (:data:`pucklab.runs.registry.COMMANDS`)."""
+    main: Callable[[], int] = registry.find("commands", name)
+    return main
 
 
 def launch(name: str) -> int:

@@ -1,16 +1,20 @@
-"""The optimisers both halves train with, built in one place from a name.
+"""The optimisers and learning-rate schedules both halves train with, built from a name.
 
 ``sgd``, ``momentum`` (heavy ball), ``nesterov``, ``rmsprop``, ``adam``, ``adamw`` and ``adadelta``
-are ``torch.optim``'s own; this module only maps a settings value to one of them.
+are ``torch.optim``'s own, and the schedules ``torch.optim.lr_scheduler``'s; this module only maps
+a settings value to one of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "adadelta")
+SCHEDULES = ("none", "step", "cosine", "plateau")
 
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, *,
@@ -34,3 +38,26 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, *
     if name == "adadelta":
         return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def make_scheduler(name: str, optimizer: torch.optim.Optimizer, *, step_every: int = 1,
+                   decay: float = 0.5, patience: int = 2,
+                   progress: Callable[[], float] = lambda: 0.0) -> Any:
+    """Learning-rate schedule ``name`` (:data:`SCHEDULES`) of ``optimizer``, or None for none.
+
+    ``step``: StepLR, times ``decay`` every ``step_every`` steps of the schedule (the trainer
+    steps it once per epoch). ``plateau``: ReduceLROnPlateau by ``decay`` after ``patience``
+    validations without improvement (stepped with each validation loss). ``cosine``: half a
+    cosine over the budget, from the lr to zero; ``progress()`` is the share of the budget used
+    (steps or minutes), recomputed at every step, so the lr reaches zero as the run ends.
+    """
+    sched = torch.optim.lr_scheduler
+    if name == "step":
+        return sched.StepLR(optimizer, step_size=step_every, gamma=decay)
+    if name == "plateau":
+        return sched.ReduceLROnPlateau(optimizer, factor=decay, patience=patience)
+    if name == "cosine":
+        return sched.LambdaLR(optimizer, lambda _: 0.5 * (1 + math.cos(math.pi * progress())))
+    if name == "none":
+        return None
+    raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {name!r}")

@@ -34,11 +34,21 @@ from pucklab.runs.store import RunError
 S = TypeVar("S", bound="Settings")
 
 
+#: The seeds every command takes: numpy's, Gymnasium's and scikit-learn's are unsigned 32-bit.
+MAX_SEED = 2**32 - 1
+
+
+def seed_setting(help: str = "random seed", **kw: Any) -> Any:
+    """A ``--seed`` field: 0 by default, any seed numpy, Gymnasium and torch all accept."""
+    return setting(0, help, low=0, high=MAX_SEED, metavar="SEED", **kw)
+
+
 def setting(default: Any = MISSING, help: str = "", *, default_factory: Any = MISSING,
             choices: tuple[Any, ...] | None = None, low: float | None = None,
             high: float | None = None, above: float | None = None, below: float | None = None,
             flag: str | None = None, metavar: str | None = None, resumable: bool = False,
-            cli: bool = True) -> Any:
+            cli: bool = True, positional: bool = False,
+            sizes: tuple[Any, Any] | None = None) -> Any:
     """A settings field: its default, help text and what a valid value is.
 
     Args:
@@ -48,9 +58,13 @@ def setting(default: Any = MISSING, help: str = "", *, default_factory: Any = MI
         resumable: A ``--resume`` may change it (a budget, the device): it does not change what
             the run computes, only how long or where.
         cli: False for a field that is no flag (set by the program, kept in config.json).
+        positional: An argument, not a flag (``RUN_DIR``); optional when it has a default.
+        sizes: For a lab experiment's size (steps, epochs, seeds ...) whose default is None:
+            (the value of the default run, the value under ``--quick``).
     """
     meta = {"help": help, "choices": choices, "low": low, "high": high, "above": above,
-            "below": below, "flag": flag, "metavar": metavar, "resumable": resumable, "cli": cli}
+            "below": below, "flag": flag, "metavar": metavar, "resumable": resumable, "cli": cli,
+            "positional": positional, "sizes": sizes}
     if default_factory is not MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -65,7 +79,7 @@ def _unwrap(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def fields_of(cls: type) -> Iterator[tuple[Field, Any, bool]]:
+def fields_of(cls: type) -> Iterator[tuple[Field[Any], Any, bool]]:
     """(field, type without None, None allowed) of a settings dataclass, in order."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -73,7 +87,7 @@ def fields_of(cls: type) -> Iterator[tuple[Field, Any, bool]]:
         yield f, tp, optional
 
 
-def flag_name(f: Field) -> str:
+def flag_name(f: Field[Any]) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
@@ -119,7 +133,7 @@ class Settings:
         wrong type are a one-line :class:`RunError` naming ``source``."""
         if not isinstance(values, dict):
             raise RunError(f"{source} must be a table of settings, got {type(values).__name__}")
-        flat = _flatten(cls, values, source)
+        flat = flat_names(cls, values, source)
         return cls._build(flat, source)
 
     @classmethod
@@ -128,8 +142,9 @@ class Settings:
         for f, tp, optional in fields_of(cls):
             if dataclasses.is_dataclass(tp):
                 default = _default(f)
-                kwargs[f.name] = tp._build({**default.to_dict(), **{
-                    k: v for k, v in flat.items() if k in names(tp)}}, source)
+                inner = typing.cast("type[Settings]", tp)
+                kwargs[f.name] = inner._build({**default.to_dict(), **{
+                    k: v for k, v in flat.items() if k in names(inner)}}, source)
             elif f.name in flat:
                 value = flat[f.name]
                 if not (value is None and optional):
@@ -142,38 +157,41 @@ class Settings:
         return type(self)._build({**self.to_dict(), **changes}, "settings")
 
 
-def _default(f: Field) -> Any:
+def _default(f: Field[Any]) -> Any:
     return f.default_factory() if f.default_factory is not MISSING else f.default
 
 
 def names(cls: type) -> set[str]:
     """Every flat setting name of a settings class (nested fields included)."""
-    out: set[str] = set()
-    for f, tp, _ in fields_of(cls):
-        out |= names(tp) if dataclasses.is_dataclass(tp) else {f.name}
-    return out
+    return set(field_info(cls))
 
 
-def field_info(cls: type) -> dict[str, tuple[Field, Any, bool]]:
-    """Flat name -> (field, type, None allowed), nested settings included."""
-    out: dict[str, tuple[Field, Any, bool]] = {}
+def walk(cls: type, depth: int = 0) -> Iterator[tuple[Field[Any], Any, bool, int]]:
+    """Every setting of ``cls``, nested settings included, in order: (field, type without
+    None, None allowed, depth; 0 for a field of ``cls`` itself). The one walk of the settings
+    tree that flags, config files and validation share."""
     for f, tp, optional in fields_of(cls):
         if dataclasses.is_dataclass(tp):
-            out.update(field_info(tp))
+            yield from walk(typing.cast(type, tp), depth + 1)
         else:
-            out[f.name] = (f, tp, optional)
-    return out
+            yield f, tp, optional, depth
 
 
-def _flatten(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
-    """Names with ``-`` or ``_``; a nested table (``[train]``) is read into the flat names."""
+def field_info(cls: type) -> dict[str, tuple[Field[Any], Any, bool]]:
+    """Flat name -> (field, type, None allowed), nested settings included."""
+    return {f.name: (f, tp, optional) for f, tp, optional, _ in walk(cls)}
+
+
+def flat_names(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` by flat setting name: names with ``-`` or ``_``; a nested table (``[train]``)
+    read into the flat names; an unknown name is a one-line :class:`RunError`."""
     known = field_info(cls)
     nested = {f.name for f, tp, _ in fields_of(cls) if dataclasses.is_dataclass(tp)}
     flat: dict[str, Any] = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
         if name in nested and isinstance(value, dict):
-            flat.update(_flatten(cls, value, source))
+            flat.update(flat_names(cls, value, source))
         elif name in known:
             flat[name] = value
         else:
@@ -181,11 +199,23 @@ def _flatten(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
     return flat
 
 
+def defaults(cls: type) -> dict[str, Any]:
+    """Each setting's default by flat name (a nested class's as its outer field sets it); a
+    field without one (a required ``RUN_DIR``) is absent."""
+    out: dict[str, Any] = {}
+    for f, tp, _ in fields_of(cls):
+        if dataclasses.is_dataclass(tp):
+            out.update(_default(f).to_dict())
+        elif f.default is not MISSING or f.default_factory is not MISSING:
+            out[f.name] = _default(f)
+    return out
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _check_type(f: Field, tp: Any, value: Any, source: str) -> None:
+def _check_type(f: Field[Any], tp: Any, value: Any, source: str) -> None:
     """A config value of the wrong type (a string for lr, say) is one line."""
     origin = typing.get_origin(tp)
     if origin is list:
@@ -212,7 +242,7 @@ def _is(tp: Any, value: Any) -> bool:
     return True
 
 
-def _check_value(f: Field, tp: Any, value: Any) -> None:
+def _check_value(f: Field[Any], tp: Any, value: Any) -> None:
     """Choices, bounds and finiteness of one value (each item of a list); whole numbers fit
     int64."""
     name, m = flag_name(f), f.metadata
@@ -236,14 +266,14 @@ INT_RANGE = (-2**63, 2**63 - 1)
 def _check_bounds(name: str, m: Any, v: float) -> None:
     if isinstance(v, float) and not math.isfinite(v):
         raise RunError(f"{name} must be a finite number, got {v}")
-    if isinstance(v, int) and not INT_RANGE[0] <= v <= INT_RANGE[1]:
-        raise RunError(f"{name} is too large for a 64-bit integer: {v}")
     low, high, above, below = m.get("low"), m.get("high"), m.get("above"), m.get("below")
     lo = (low, ">=", "[") if low is not None else (above, ">", "(") if above is not None else None
     hi = (high, "<=", "]") if high is not None else (below, "<", ")") if below is not None else None
     ok = ((lo is None or (v >= lo[0] if lo[1] == ">=" else v > lo[0]))
           and (hi is None or (v <= hi[0] if hi[1] == "<=" else v < hi[0])))
     if ok:
+        if isinstance(v, int) and not INT_RANGE[0] <= v <= INT_RANGE[1]:
+            raise RunError(f"{name} is too large for a 64-bit integer: {v}")
         return
     if lo is not None and hi is not None:
         rule = f"in {lo[2]}{_number(lo[0])}, {_number(hi[0])}{hi[2]}"

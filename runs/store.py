@@ -7,8 +7,10 @@ A run folder (default ``./runs/<name>/``) holds everything one run produced::
     checkpoints/       last.pt (and best.pt where a trainer keeps one)
     *.png, videos/     plots and recordings
 
-Every file is written to a temporary name in the same folder and renamed into place, so a crash
-or Ctrl-C never leaves half a checkpoint; checkpoints load with ``torch.load(weights_only=True)``,
+``config.json``, checkpoints, figures and results are written to a temporary name in the same
+folder and renamed into place, so a crash or Ctrl-C never leaves half a file; ``metrics.csv``
+is appended row by row, each row flushed (a resume drops rows after its checkpoint, see
+metrics.py). Checkpoints load with ``torch.load(weights_only=True)``,
 so a checkpoint cannot run code.
 """
 
@@ -19,6 +21,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -29,7 +32,8 @@ from typing import IO, Any
 CONFIG_FILE = "config.json"
 LOCK_FILE = ".lock"
 CHECKPOINT_DIR = "checkpoints"
-LAST_CHECKPOINT = "last.pt"
+LAST_CHECKPOINT = "last.pt"  # where a run continues from
+BEST_CHECKPOINT = "best.pt"  # the lowest validation loss so far, where a trainer keeps one
 CHECKPOINT_FORMAT = 1  # raised when what a checkpoint holds changes incompatibly
 WRITTEN_BY = "written_by"
 DEFAULT_ROOT = Path("runs")
@@ -154,7 +158,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         raise
 
 
-def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: Path | str, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
@@ -186,7 +190,8 @@ def load_config(run_dir: Path | str) -> dict[str, Any]:
     """Read a run's ``config.json``; a missing or unreadable one is a :class:`RunError`."""
     path = Path(run_dir) / CONFIG_FILE
     try:
-        return json.loads(path.read_text())
+        config: dict[str, Any] = json.loads(path.read_text())
+        return config
     except FileNotFoundError as err:
         raise RunError(f"{run_dir} is not a run folder (no {CONFIG_FILE})") from err
     except (OSError, ValueError) as err:
@@ -214,7 +219,7 @@ def save_run_config(run_dir: Path | str, command: str, settings: Any, **extra: A
     return save_config(run_dir, {"command": command, "settings": settings.to_dict(), **extra})
 
 
-def load_run_settings(run_dir: Path | str, cls: type, command: str) -> Any:
+def load_run_settings(run_dir: Path | str, cls: Any, command: str) -> Any:
     """The settings a ``command`` run was made with, read through the same validation as
     the command line; a folder another command wrote is one line that says so."""
     config = load_config(run_dir)
@@ -290,7 +295,9 @@ def load_checkpoint(run_dir: Path | str, name: str = LAST_CHECKPOINT,
     if not path.is_file():
         raise RunError(f"no checkpoint in {run_dir} (expected {path})")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # e.g. torch on a legacy pickle: the refusal says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated, corrupt, or holding objects we refuse to unpickle
         raise RunError(f"cannot load checkpoint {path}: {str(err).splitlines()[0]}") from err
     tag = state.get(WRITTEN_BY) if isinstance(state, dict) else None
@@ -305,4 +312,5 @@ def load_checkpoint(run_dir: Path | str, name: str = LAST_CHECKPOINT,
     missing = [k for k in keys if k not in state]
     if missing:
         raise RunError(f"{path} is damaged: it lacks {', '.join(missing)}")
-    return state
+    checked: dict[str, Any] = state
+    return checked

@@ -86,7 +86,7 @@ def summary(study: Any, cfg: SweepConfig, table: list[dict[str, Any]], best: Any
         lines += ["", "Fixed: " + ", ".join(f"{k} = {v}" for k, v in cfg.fixed.items())]
     if cfg.sampler == "coarse-to-fine":
         lines += ["", "Stages (ranges around the best quarter of the finished trials):", ""]
-        seen = {}
+        seen: dict[Any, Any] = {}
         for t in study.get_trials(deepcopy=False):
             seen.setdefault(t.user_attrs.get("stage"), t.user_attrs.get("ranges"))
         lines += [f"- stage {s}: {r or 'the whole space'}" for s, r in sorted(
@@ -114,7 +114,8 @@ def draw(run_dir: Path, study: Any, cfg: SweepConfig) -> None:
     from pucklab.runs.figures import pyplot
 
     pyplot()  # the Agg backend, before optuna touches matplotlib
-    plots = {"history.png": vis.plot_optimization_history, "slice.png": vis.plot_slice}
+    plots: dict[str, Any] = {"history.png": vis.plot_optimization_history,
+                             "slice.png": vis.plot_slice}
     if importances(study):
         plots["importances.png"] = vis.plot_param_importances
     for name, plot in plots.items():

@@ -1,8 +1,8 @@
 """What a sweep is made of on Optuna: the trainables, the storage, the sampler, the objective.
 
-A *trainable* is a command's settings class, its ``run`` and the metric a sweep optimises; the
-halves register theirs as entry points of ``pucklab.trainables`` (pyproject.toml), so this
-module imports neither half. Every trial is an ordinary run folder, ``trials/<n>/``, made by the
+A *trainable* is a command's settings class, its ``run`` and the metric a sweep optimises;
+:data:`pucklab.runs.registry.TRAINABLES` lists them, so this module imports neither half.
+Every trial is an ordinary run folder, ``trials/<n>/``, made by the
 command's ``run(settings, report=...)``: ``report`` feeds each evaluation to the trial, and a
 trial the pruner stops ends with its checkpoint written (``optuna.TrialPruned`` goes through
 ``run`` unchanged).
@@ -21,16 +21,15 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from pucklab.runs import registry
 from pucklab.runs.result import RunResult
 from pucklab.runs.search_space import Param
 from pucklab.runs.settings import Settings
 from pucklab.runs.store import CONFIG_FILE, RunError, atomic_write, checkpoint_path
 
-GROUP = "pucklab.trainables"
 SAMPLERS = ("grid", "random", "tpe", "coarse-to-fine")
 PRUNERS = ("median", "hyperband", "none")
 SWEEP_FILE = "sweep.json"
@@ -38,8 +37,8 @@ HEARTBEAT_S = 10
 STAGES = 3  # coarse-to-fine: a random stage over the whole space, then two narrower ones
 TOP_SHARE = 0.25  # ... around the best quarter of the finished trials (at least 3)
 #: Pruning waits for this many finished trials, and a trial is judged from its this-many-th
-#: report on: early evaluations are noisy (an RL win rate after a few updates), and the first
-#: sweep of train-agent, judged from the first report against two trials, pruned 25 of 30.
+#: report on: early evaluations are noisy (an RL win rate after a few updates), and a trial
+#: judged from its first report against two others is pruned on noise.
 STARTUP_TRIALS = 5
 WARMUP_REPORTS = 3
 
@@ -52,17 +51,27 @@ def _retry_callback() -> Any:
 
 @dataclass
 class Trainable:
-    """A command a sweep can run: its settings, its ``run`` and what to optimise."""
+    """A command a sweep can run: its settings, its ``run`` and what to optimise.
+
+    Attributes:
+        metrics: Every name ``run``'s ``RunResult.metrics`` holds (what ``--metric`` may be).
+        check: ``check(settings)``: what a run checks of its inputs before it starts (the data
+            file exists, the env id is known, the device is there), without starting it; a
+            sweep checks its trials' settings with it before the first trial.
+    """
 
     name: str
     settings: type[Settings]
     run: Callable[..., RunResult]
     metric: str
     direction: str  # "minimize" or "maximize"
+    metrics: tuple[str, ...]
+    check: Callable[[Any], None]
 
 
 def trainables() -> dict[str, Trainable]:
-    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+    """Every command a sweep can run, by name."""
+    return registry.find_all("trainables")
 
 
 @dataclass

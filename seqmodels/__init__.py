@@ -5,5 +5,7 @@
     trainer       the one Trainer (its settings: train_config); sample: text from a char-RNN
     charrnn/      ``char-rnn``: corpus, vocabulary, model, run, CLI
     forecast/     ``forecast``: series, splits, baselines, model, task, run, report, CLI
+    basics/       the course's network basics: digits and logic gates, backprop by hand, MLPs
+    embeddings/   word2vec (skip-gram, CBOW, negative sampling) and fastText's n-grams
     lab/          the sequence half's ``lab`` experiments
 """

@@ -15,6 +15,7 @@ W_h* = rows of ``weight_hh``; sigma is the logistic sigmoid and * the element-wi
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,7 +34,7 @@ class _CellBase(nn.Module):
             raise ValueError(f"input_size and hidden_size must be positive, got "
                              f"{input_size} and {hidden_size}")
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        kw = {"device": device, "dtype": dtype}
+        kw: dict[str, Any] = {"device": device, "dtype": dtype}
         rows = self.gates * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **kw))
         self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size, **kw))

@@ -50,7 +50,8 @@ class ExplicitRecurrent(nn.Module):
         if state is None:
             zeros = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
             state = (zeros, zeros) if lstm else zeros
-        finals_h, finals_c = [], []
+        finals_h: list[torch.Tensor] = []
+        finals_c: list[torch.Tensor] = []
         for k, cell in enumerate(self.cells):
             s = (state[0][k], state[1][k]) if lstm else state[k]
             outputs = []
@@ -60,7 +61,7 @@ class ExplicitRecurrent(nn.Module):
             x = torch.stack(outputs, dim=1)
             if k < self.num_layers - 1:
                 x = self.dropout(x)
-            finals_h.append(s[0] if lstm else s)
+            finals_h.append(s[0] if isinstance(s, tuple) else s)
             if lstm:
                 finals_c.append(s[1])
         h = torch.stack(finals_h)

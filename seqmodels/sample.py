@@ -15,11 +15,14 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from pucklab.runs import RunError
+from pucklab.runs.store import RunError
 
 
 class Vocab(Protocol):
     """What sampling needs of a vocabulary (the char-RNN's :class:`~pucklab.seqmodels.charrnn.Vocab`)."""
+
+    @property
+    def chars(self) -> tuple[str, ...]: ...
 
     def __len__(self) -> int: ...
     def encode(self, text: str) -> torch.Tensor: ...

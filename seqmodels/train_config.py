@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pucklab.runs import DEVICES, OPTIMIZERS, RunError, Settings, setting
+from pucklab.runs.device import DEVICES
+from pucklab.runs.optim import OPTIMIZERS, SCHEDULES
+from pucklab.runs.settings import Settings, seed_setting, setting
+from pucklab.runs.store import RunError
 
-SCHEDULES = ("none", "step", "cosine", "plateau")
 #: A learning rate that works for each optimiser on our tasks when --lr is not given.
-DEFAULT_LR = {"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 2e-3, "adam": 2e-3,
+OPTIMIZER_LR = {"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 2e-3, "adam": 2e-3,
               "adamw": 2e-3, "adadelta": 1.0}
-MAX_SEED = 2**32 - 1  # numpy's seeds are unsigned 32-bit
 
 
 @dataclass
@@ -23,8 +24,9 @@ class TrainConfig(Settings):
     """Trainer settings; every field is a flag of the commands built on the trainer."""
 
     optimizer: str = setting("adam", "optimiser (torch.optim)", choices=OPTIMIZERS)
-    lr: float | None = setting(None, "learning rate (default: per optimiser, 2e-3 for adam; "
-                               "char-rnn's adam 3e-3)", above=0)
+    lr: float | None = setting(None, "learning rate (default: per optimiser, "
+                               + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZER_LR.items())
+                               + "; char-rnn's adam and adamw 3e-3)", above=0)
     momentum: float = setting(0.9, "momentum of momentum / nesterov", low=0, below=1)
     weight_decay: float = setting(0.0, "L2 penalty; decoupled for adamw", low=0)
     l1: float = setting(0.0, "L1 penalty: adds l1 * sum |w| over the weight matrices (not "
@@ -45,7 +47,7 @@ class TrainConfig(Settings):
     patience: int = setting(0, "early stopping: validations without improvement, 0 = off; the "
                             "best weights are kept", low=0)
     log_every: int = setting(10, "steps between metric rows", low=1)
-    seed: int = setting(0, "random seed", low=0, high=MAX_SEED)
+    seed: int = seed_setting()
     device: str = setting("auto", "where to train", choices=DEVICES, resumable=True)
     progress: bool | None = setting(None, "progress bar (default: when stderr is a terminal)",
                                     resumable=True)

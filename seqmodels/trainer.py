@@ -23,25 +23,24 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from pucklab.runs import (
-    CtrlC,
-    MetricsLogger,
-    Report,
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.metrics import MetricsLogger, plot_curves
+from pucklab.runs.optim import make_optimizer, make_scheduler
+from pucklab.runs.result import Report, Stop
+from pucklab.runs.rng import restore_rng, rng_state
+from pucklab.runs.stopping import StopFlag, stopping
+from pucklab.runs.store import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
     RunError,
     checkpoint_path,
     load_checkpoint,
     load_weights,
-    make_optimizer,
-    plot_curves,
-    progress_bar,
-    resolve_device,
-    restore_rng,
-    rng_state,
     save_checkpoint,
 )
-from pucklab.seqmodels.train_config import DEFAULT_LR, TrainConfig
+from pucklab.seqmodels.train_config import OPTIMIZER_LR, TrainConfig
 
-BEST_CHECKPOINT = "best.pt"
 #: Without early stopping, validations without a new best before the run says it overfits.
 RISING_WARN = 5
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "task", "counters")
@@ -72,7 +71,8 @@ class Result:
     wall_time_s: float
     val_loss: float  # of the model the trainer leaves (the best one when early stopping)
     best_val_loss: float
-    stopped: str  # "budget", "early stopping", "non-finite loss ...", "interrupted"
+    stopped: Stop
+    message: str  # what to say of the stop (a non-finite loss: where, and what to try)
     run_dir: Path
 
 
@@ -101,7 +101,7 @@ class Trainer:
         self.model, self.task = model.to(self.device), task
         task.to(self.device)
         self.extra = dict(extra or {})  # saved into every checkpoint (e.g. model_args)
-        lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer]
+        lr = cfg.lr if cfg.lr is not None else OPTIMIZER_LR[cfg.optimizer]
         self.optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr,
                                         momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                         rmsprop_alpha=0.95)  # char-rnn's decay
@@ -111,7 +111,9 @@ class Trainer:
         self.saved_step = 0  # the step of the last good last.pt
         self.started: float | None = None  # perf_counter() when this fit began
         self.last_eval_step = -1
-        self.scheduler = self._make_scheduler()
+        self.scheduler = make_scheduler(cfg.schedule, self.optimizer, step_every=cfg.step_every,
+                                        decay=cfg.lr_decay, patience=cfg.plateau_patience,
+                                        progress=self.progress_fraction)
         if resume:
             self._load()
         else:
@@ -140,20 +142,6 @@ class Trainer:
             parts.append(self.elapsed() / (60 * self.cfg.minutes))
         return min(1.0, max(parts))
 
-    def _make_scheduler(self) -> Any:
-        cfg, opt = self.cfg, self.optimizer
-        sched = torch.optim.lr_scheduler
-        if cfg.schedule == "step":  # stepped once per epoch
-            return sched.StepLR(opt, step_size=cfg.step_every, gamma=cfg.lr_decay)
-        if cfg.schedule == "plateau":  # stepped with each validation loss
-            return sched.ReduceLROnPlateau(opt, factor=cfg.lr_decay, patience=cfg.plateau_patience)
-        if cfg.schedule == "cosine":
-            # Half a cosine over the budget, whether the budget is steps or minutes: the LR
-            # reaches zero as the run ends. Stepped every step; the fraction is recomputed.
-            return sched.LambdaLR(
-                opt, lambda _: 0.5 * (1 + math.cos(math.pi * self.progress_fraction())))
-        return None
-
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
@@ -161,14 +149,14 @@ class Trainer:
         total = self.total_steps()
         if total is not None and self.step >= total:
             return True
-        return bool(self.cfg.minutes) and self.elapsed() >= 60 * self.cfg.minutes
+        return self.cfg.minutes is not None and self.elapsed() >= 60 * self.cfg.minutes
 
     # -- checkpoints ------------------------------------------------------------------------
     def _saveable_scheduler(self) -> bool:
         return self.scheduler is not None and not isinstance(
             self.scheduler, torch.optim.lr_scheduler.LambdaLR)
 
-    def save(self, name: str = "last.pt") -> Path:
+    def save(self, name: str = LAST_CHECKPOINT) -> Path:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict() if self._saveable_scheduler() else None,
                  "rng": rng_state(), "task": self.task.state_dict(), "config": self.cfg.to_dict(),
@@ -205,40 +193,45 @@ class Trainer:
             self.model.train()
 
     def fit(self) -> Result:
-        """Train until the budget, early stopping, a non-finite loss or Ctrl-C; see :class:`Result`."""
+        """Train until the budget, early stopping or a non-finite loss; see :class:`Result`.
+
+        A stop (Ctrl-C, SIGTERM) is taken at the end of a step: ``last.pt`` is written there
+        and :class:`~pucklab.runs.stopping.Interrupted` raised; so is any exception from
+        ``report`` (a sweep pruning the run), after the same checkpoint."""
         logger = MetricsLogger(self.run_dir, COLUMNS, TAGS, resume_from=self.step or None)
         bar = progress_bar(self.cfg.progress, total=self.total_steps(), initial=self.step,
                            unit="step", leave=False)
         self.started = time.perf_counter()
-        start_step, self.last_eval_step, val = self.step, -1, math.nan
+        start_step, self.last_eval_step = self.step, -1
         self.model.train()
-        try:
-            with CtrlC() as ctrl_c:
-                stopped, val = self._loop(logger, bar, ctrl_c)
-        except KeyboardInterrupt:
-            stopped = "interrupted"
-        except BaseException:  # e.g. a sweep pruning the run from report(): keep it resumable
-            self.save()
+
+        def save_and_close() -> None:
             logger.close()
-            raise
+            self.save()
+
+        try:
+            with stopping(save_and_close, lambda: f"at step {self.step}") as flag:
+                stopped, message, val = self._loop(logger, bar, flag)
         finally:
             bar.close()
-        return self._finish(stopped, val, start_step, logger)
+        return self._finish(stopped, message, val, start_step, logger)
 
-    def _loop(self, logger: MetricsLogger, bar: Any, ctrl_c: CtrlC) -> tuple[str, float]:
-        """Steps until a reason to stop; (that reason, the last validation loss). Ctrl-C is
-        taken after a step's row (``ctrl_c.check()``), so the checkpoint is a step's end."""
+    def _loop(self, logger: MetricsLogger, bar: Any, flag: StopFlag) -> tuple[Stop, str, float]:
+        """Steps until a reason to stop: (the reason, what to say of it, the last validation
+        loss). A stop signal is taken after a step's row (``flag.check()``)."""
         cfg, val = self.cfg, math.nan
+        if self.finished:  # an early-stopped run, resumed: it would only stop again
+            return Stop.EARLY_STOPPING, "", val
         eval_every = cfg.eval_every or self.spe
         params = [p for p in self.model.parameters() if p.requires_grad]
         matrices = [p for p in params if p.dim() >= 2]  # what --l1 penalises
-        while not self.finished and not self._out_of_budget():
+        while not self._out_of_budget():
             loss = self.task.train_loss(self.model, self.step)
             loss_value = loss.item()  # the data loss; the L1 penalty is not logged in it
             if not math.isfinite(loss_value):
-                return (f"non-finite loss ({loss_value}) at step {self.step + 1}; kept the last "
-                        f"good checkpoint (step {self.saved_step}); try a lower --lr or --clip",
-                        val)
+                return (Stop.NON_FINITE, f"non-finite loss ({loss_value}) at step "
+                        f"{self.step + 1}; kept the last good checkpoint (step "
+                        f"{self.saved_step}); try a lower --lr or --clip", val)
             if cfg.l1 > 0:
                 loss = loss + cfg.l1 * sum(p.abs().sum() for p in matrices)
             self.optimizer.zero_grad(set_to_none=True)
@@ -254,40 +247,41 @@ class Trainer:
             row = {"step": self.step, "epoch": self.step / self.spe, "train_loss": loss_value,
                    "lr": self.lr(), "grad_norm": float(norm)}
             bar.update(1)
-            stop = None
+            early = False
             if self.step % eval_every == 0 or self._out_of_budget():
                 val = row["val_loss"] = self.evaluate()
                 self.last_eval_step = self.step
-                stop = self._after_eval(val)
+                early = self._after_eval(val)
                 bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val:.3f}", refresh=False)
             if "val_loss" in row or self.step % cfg.log_every == 0:
                 logger.log({**row, "wall_time_s": self.elapsed()})
             if "val_loss" in row and self.report is not None:
                 self.report(self.step, {"val_loss": val, "best_val_loss": self.best_val,
                                         "train_loss": loss_value, "epoch": row["epoch"]})
-            if stop:
-                return stop, val
-            ctrl_c.check()
-        return "budget", val
+            if early:
+                return Stop.EARLY_STOPPING, "", val
+            flag.check()
+        return Stop.DONE, "", val
 
-    def _finish(self, stopped: str, val: float, start_step: int,
+    def _finish(self, stopped: Stop, message: str, val: float, start_step: int,
                 logger: MetricsLogger) -> Result:
-        """The last validation (if the budget ended between two), the checkpoint, the curve."""
-        if stopped == "budget" and self.last_eval_step != self.step and self.step > start_step:
-            val = self.evaluate()  # budget ended between evaluations (or was already spent)
+        """The last validation (if the budget ended between two), the checkpoint, the curve.
+        A run that took no step (its budget already spent) leaves its checkpoint as it was."""
+        trained = self.step > start_step
+        if stopped is Stop.DONE and self.last_eval_step != self.step and trained:
+            val = self.evaluate()  # budget ended between evaluations
             self._after_eval(val)
             logger.log({"step": self.step, "epoch": self.step / self.spe, "val_loss": val,
                         "lr": self.lr(), "wall_time_s": self.elapsed()})
         logger.close()
-        if stopped == "early stopping":
+        if stopped is Stop.EARLY_STOPPING and trained:
             self.finished = True  # a resume would only stop again; a spent budget can be raised
-        if not stopped.startswith("non-finite"):
-            if stopped == "early stopping" and checkpoint_path(self.run_dir,
-                                                               BEST_CHECKPOINT).is_file():
+            if checkpoint_path(self.run_dir, BEST_CHECKPOINT).is_file():
                 best = load_checkpoint(self.run_dir, BEST_CHECKPOINT, map_location=self.device,
                                        command=self.command, keys=("model",))
                 self.model.load_state_dict(best["model"])  # leave the best weights
                 val = self.best_val
+        if stopped is not Stop.NON_FINITE and trained:
             self.save()
         if math.isnan(val) and self.step > 0:
             val = self.evaluate()
@@ -295,13 +289,14 @@ class Trainer:
         plot_curves(self.run_dir, "step", ["train_loss", "val_loss"], "loss_curve.png",
                     title=f"loss ({self.task.units})")
         return Result(self.step, self.step / self.spe, self.wall_time_s, val, self.best_val,
-                      stopped, self.run_dir)
+                      stopped, message, self.run_dir)
 
-    def _after_eval(self, val: float) -> str | None:
-        """Bookkeeping after a validation: plateau LR, best checkpoint, early stopping, last.pt."""
+    def _after_eval(self, val: float) -> bool:
+        """Bookkeeping after a validation: plateau LR, best checkpoint, last.pt; whether early
+        stopping ends the run here."""
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(val)
-        stop = None
+        stop = False
         if val < self.best_val:
             self.best_val, self.bad_evals = val, 0
             self.save(BEST_CHECKPOINT)
@@ -313,7 +308,7 @@ class Trainer:
                       "overfitting. best.pt keeps the best weights; --patience N stops such a "
                       "run early", file=sys.stderr)
             if self.cfg.patience and self.bad_evals >= self.cfg.patience:
-                stop = "early stopping"
+                stop = True
         if math.isfinite(val):
             self.save()
             self.saved_step = self.step

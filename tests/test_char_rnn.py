@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from helpers import make_corpus
-from pucklab.runs import RunError, load_checkpoint, read_metrics, save_checkpoint
+from pucklab.runs.metrics import read_metrics
+from pucklab.runs.store import RunError, load_checkpoint, save_checkpoint
 from pucklab.seqmodels.charrnn import cli
 from pucklab.seqmodels.charrnn import data as chardata
 from pucklab.seqmodels.charrnn import runner as charrnn

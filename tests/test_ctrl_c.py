@@ -14,7 +14,8 @@ import pytest
 from helpers import make_corpus
 from pucklab.agents import cli as agent_cli
 from pucklab.agents import reinforce
-from pucklab.runs import launch, load_checkpoint
+from pucklab.runs import launch
+from pucklab.runs.store import load_checkpoint
 from pucklab.seqmodels.charrnn import cli as char_cli
 from pucklab.seqmodels.charrnn.data import CharTask
 from pucklab.seqmodels.forecast import cli as forecast_cli

@@ -9,7 +9,7 @@ import pytest
 import pucklab.envs.air_hockey
 import pucklab.envs.pong
 import pucklab.envs.wrappers
-from pucklab.runs import RunResult
+from pucklab.runs.result import RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pucklab.runs import load_checkpoint, load_config, save_checkpoint
+from pucklab.runs.store import load_checkpoint, load_config, save_checkpoint
 from pucklab.seqmodels.forecast import cli as forecast_cli
 from pucklab.seqmodels.forecast import runner as forecasting
 from pucklab.seqmodels.forecast.model import Forecaster

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pucklab.runs import RunError
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast.differencing import choose
 from pucklab.seqmodels.forecast.series import load_series

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from pucklab.agents import cli as agent_cli
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs import RunError
 from pucklab.runs.cli import parse_run_args
 from pucklab.runs.settings import field_info, flag_name
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.charrnn import cli as char_cli
 from pucklab.seqmodels.charrnn.runner import CharRNNSettings
 from pucklab.seqmodels.forecast import cli as forecast_cli

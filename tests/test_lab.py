@@ -40,10 +40,12 @@ def numbers(row):
 def test_experiments_are_registered_and_listed(capsys):
     found = lab.experiments()
     assert set(SEQUENCE_EXPERIMENTS) | set(RL_EXPERIMENTS) | set(BASICS_EXPERIMENTS) <= set(found)
-    assert lab.main([]) == 0
+    assert lab.main(["list"]) == 0
     out = capsys.readouterr().out
     for name in found:
         assert name in out and found[name].claim in out
+    assert lab.main([]) == 2  # a usage error, like every command without its arguments
+    assert capsys.readouterr().err.startswith("usage: lab EXPERIMENT")
 
 
 @pytest.mark.parametrize("name", SEQUENCE_EXPERIMENTS + RL_EXPERIMENTS + BASICS_EXPERIMENTS)
@@ -284,7 +286,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                          (["memory-length", "--lags", "-1"], "--lags must be >= 0"),
                          (["session-decay", "--gammas", "1.5"], "--gammas must lie in"),
                          (["frame-difference", "--policy", "rnn"], "--policy must be one of"),
-                         (["frame-difference", "--observations", "pixels"], "invalid choice"),
+                         (["frame-difference", "--observations", "pixels"],
+                          "--observations must be one of"),
                          (["regularisation", "--chars", "10"], "--chars must be"),
                          (["regularisation", "--corpus", str(corpus), "--chars", "99999"],
                           "more than the corpus holds"),
@@ -293,7 +296,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                          (["memory-length", "--steps", "0"], "--steps and --hidden >= 1"),
                          (["word2vec", "--little", "0"], "--little must lie in (0, 1]"),
                          (["word2vec", "--corpus", str(short)], "word vectors need 1,000"),
-                         (["backprop", "--device", "tpu"], "invalid choice"),
+                         (["backprop", "--device", "tpu"], "--device must be one of"),
                          (["vanishing-gradients", "--bogus"], "unrecognized arguments")):
         capsys.readouterr()
         assert lab.main(argv) == 2
@@ -317,7 +320,7 @@ def test_session_decay_runs_are_real_train_agent_runs(tmp_path):
 
 def test_frame_difference_runs_see_what_they_say(tmp_path):
     """Each condition is a train-agent run whose policy took that observation's shape."""
-    from pucklab.runs import load_checkpoint
+    from pucklab.runs.store import load_checkpoint
 
     run_dir = tmp_path / "fd"
     assert lab.main(["frame-difference", "--quick", "--observations", "frames2", "difference",

@@ -23,8 +23,8 @@ from gymnasium import spaces
 from helpers import make_corpus, one_line_error
 from pucklab.agents import cli as agent_cli
 from pucklab.agents.env_setup import DEFAULT_ROLLOUT_STEPS, make_env
-from pucklab.runs import load_checkpoint
 from pucklab.runs.lab import main as lab_main
+from pucklab.runs.store import load_checkpoint
 from pucklab.seqmodels.charrnn import cli as char_cli
 from pucklab.seqmodels.forecast import cli as forecast_cli
 
@@ -164,7 +164,7 @@ def test_lab_and_predict_take_a_device_and_refuse_a_missing_gpu(tmp_path, capsys
     one_line_error(forecast_cli.main, ["predict", str(series), "--device", "cuda"], capsys,
             "no CUDA device")
     one_line_error(forecast_cli.main, ["predict", str(series), "--device", "tpu"], capsys,
-            "invalid choice")
+            "--device must be one of")
     assert forecast_cli.main(["predict", str(series), "--device", "auto"]) == 0
 
 

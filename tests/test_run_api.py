@@ -17,7 +17,8 @@ import pytest
 from helpers import make_corpus
 from pucklab.agents import AgentSettings
 from pucklab.agents import run as run_agent
-from pucklab.runs import RunResult, load_checkpoint
+from pucklab.runs.result import RunResult
+from pucklab.runs.store import load_checkpoint
 from pucklab.seqmodels.charrnn import CharRNNSettings
 from pucklab.seqmodels.charrnn import run as run_charrnn
 from pucklab.seqmodels.forecast import ForecastSettings
@@ -108,7 +109,7 @@ def test_settings_of_another_command_are_refused(tmp_path):
     run_agent(settings, tmp_path / "agent")
     config = json.loads((tmp_path / "agent" / "config.json").read_text())
     assert config["command"] == "train-agent" and config["settings"]["batch_sessions"] == 8
-    from pucklab.runs import RunError
+    from pucklab.runs.store import RunError
     from pucklab.seqmodels.charrnn.runner import saved_settings
 
     with pytest.raises(RunError, match="not a char-rnn run .it is a train-agent run"):
@@ -120,7 +121,7 @@ def test_settings_of_another_command_are_refused(tmp_path):
 def test_a_folder_in_use_by_a_run_is_refused_and_left_alone(tmp_path):
     """Two runs into one folder at once: the second is refused while the first holds it (an
     flock, which the OS also releases when a process dies), whatever the command."""
-    from pucklab.runs import RunError, run_lock
+    from pucklab.runs.store import RunError, run_lock
 
     corpus = make_corpus(tmp_path / "words.txt")
     pd.DataFrame({"y": np.sin(np.arange(120) / 4)}).to_csv(tmp_path / "s.csv", index=False)

@@ -9,9 +9,10 @@ import pytest
 
 from pucklab.agents import AgentSettings
 from pucklab.agents import cli as agent_cli
-from pucklab.runs import RunError, Settings, setting, to_toml
 from pucklab.runs.cli import parse_run_args
-from pucklab.runs.config_files import read_config_file
+from pucklab.runs.config_files import read_config_file, to_toml
+from pucklab.runs.settings import Settings, setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.charrnn import CharRNNSettings
 from pucklab.seqmodels.charrnn import cli as charrnn_cli
 from pucklab.seqmodels.forecast import ForecastSettings

@@ -6,15 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from pucklab.runs import (
-    MetricsLogger,
+from pucklab.runs.metrics import MetricsLogger, plot_curves, read_metrics
+from pucklab.runs.store import (
     RunError,
     atomic_write,
     load_checkpoint,
     load_config,
     new_run_dir,
-    plot_curves,
-    read_metrics,
     save_checkpoint,
     save_config,
 )

@@ -8,7 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from pucklab.runs import OPTIMIZERS, RunError, load_checkpoint, read_metrics
+from pucklab.runs.metrics import read_metrics
+from pucklab.runs.optim import OPTIMIZERS
+from pucklab.runs.result import Stop
+from pucklab.runs.stopping import Interrupted
+from pucklab.runs.store import RunError, load_checkpoint
 from pucklab.seqmodels.trainer import TrainConfig, Trainer
 
 
@@ -133,7 +137,7 @@ def test_early_stopping_stops_and_restores_the_best(tmp_path):
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     task = Regression(steps_per_epoch=2, nan_at=5)
     trainer, result = fit(tmp_path, task, max_steps=50)
-    assert result.stopped.startswith("non-finite loss") and "step 4" in result.stopped
+    assert result.stopped is Stop.NON_FINITE and "step 4" in result.message
     assert result.steps == 5
     assert load_checkpoint(tmp_path / "run")["counters"]["step"] == 4
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
@@ -179,12 +183,13 @@ class Interrupting(Regression):
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
-    trainer, result = fit(tmp_path, Interrupting(at=6), max_steps=10, eval_every=100)
-    assert result.stopped == "interrupted" and result.steps == 6
+    with pytest.raises(Interrupted) as stop:
+        fit(tmp_path, Interrupting(at=6), max_steps=10, eval_every=100)
+    assert str(stop.value) == "interrupted at step 6; checkpoint saved"
     assert load_checkpoint(tmp_path / "run")["counters"]["step"] == 6
     cfg = TrainConfig(progress=False, max_steps=10, eval_every=100)
     result = Trainer(nn.Linear(5, 3), Regression(), cfg, tmp_path / "run", resume=True).fit()
-    assert result.stopped == "budget" and result.steps == 10
+    assert result.stopped is Stop.DONE and result.steps == 10
 
 
 def test_minutes_budget_stops_the_run(tmp_path, monkeypatch):
@@ -195,5 +200,5 @@ def test_minutes_budget_stops_the_run(tmp_path, monkeypatch):
     now = iter(range(10**6))
     monkeypatch.setattr(trainer_module.time, "perf_counter", lambda: next(now) * 0.05)
     _, result = fit(tmp_path, minutes=0.01, eval_every=1000)  # 0.6 s
-    assert result.stopped == "budget" and 2 <= result.steps <= 12
+    assert result.stopped is Stop.DONE and 2 <= result.steps <= 12
     assert 0.6 <= result.wall_time_s < 1.5  # the budget, plus the last steps and validation

@@ -9,8 +9,8 @@ import optuna
 import pytest
 
 from helpers import make_corpus
-from pucklab.runs import load_checkpoint
 from pucklab.runs.cli import parse_run_args
+from pucklab.runs.store import load_checkpoint
 from pucklab.runs.sweep import main
 from pucklab.runs.sweep_study import WARMUP_REPORTS, SweepConfig, objective, trainables
 

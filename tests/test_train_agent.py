@@ -16,7 +16,7 @@ from helpers import one_line_error
 from pucklab.agents import cli, reinforce
 from pucklab.agents.trained import load_run
 from pucklab.agents.video import CAPTION, HOLD, LOST, WON, play_sessions
-from pucklab.runs import load_checkpoint, save_checkpoint
+from pucklab.runs.store import load_checkpoint, save_checkpoint
 
 # Small and fast: state observations, 16 sessions per update.
 SMALL = ["--env-kwargs", "obs_type=state", "--batch-sessions", "16", "--eval-sessions", "16",
@@ -290,9 +290,11 @@ def test_resume_refuses_another_setup(tmp_path, capsys):
     shrunk["policy_args"] = dict(good["policy_args"], hidden=7)
     save_checkpoint(run_dir, shrunk, command="train-agent")
     bad(["evaluate", str(run_dir)], capsys, "does not fit the policy")
-    (run_dir / "checkpoints" / "last.pt").unlink()
-    bad(["--resume", str(run_dir)], capsys, "no checkpoint")
-    bad(["--run-dir", str(run_dir), "--total-steps", "1"], capsys, "already holds a run")
+    (run_dir / "checkpoints" / "last.pt").unlink()  # as if stopped before its first checkpoint
+    bad(["--run-dir", str(run_dir), "--total-steps", "1"], capsys,
+        "already holds a run; continue it with --resume")
+    assert cli.main(["--resume", str(run_dir)]) == 0  # where that hint leads: a fresh start
+    assert load_checkpoint(run_dir)["counters"]["updates"] >= 1
 
 
 def test_config_file_sets_and_flags_override(tmp_path):

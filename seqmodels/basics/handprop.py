@@ -82,7 +82,7 @@ class SoftmaxCrossEntropy:
         return g / len(self.targets)
 
 
-ACTIVATIONS = {"tanh": Tanh, "relu": ReLU}
+ACTIVATIONS: dict[str, type[Tanh] | type[ReLU]] = {"tanh": Tanh, "relu": ReLU}
 
 
 class Network:
@@ -137,7 +137,8 @@ def to_torch(net: Network, device: torch.device | str = "cpu") -> nn.Sequential:
     modules: list[nn.Module] = []
     for layer in net.layers:
         if isinstance(layer, Linear):
-            lin = nn.Linear(*layer.W.shape, dtype=torch.float64)
+            n_in, n_out = layer.W.shape
+            lin = nn.Linear(n_in, n_out, dtype=torch.float64)
             with torch.no_grad():
                 lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
                 lin.bias.copy_(torch.from_numpy(layer.b))
@@ -157,6 +158,7 @@ def torch_gradients(model: nn.Sequential, x: np.ndarray, targets: np.ndarray
     nn.functional.cross_entropy(logits, torch.from_numpy(targets).to(device)).backward()
     grads = []
     for lin in (m for m in model if isinstance(m, nn.Linear)):
+        assert lin.weight.grad is not None and lin.bias.grad is not None
         grads += [lin.weight.grad.T.cpu().numpy(), lin.bias.grad.cpu().numpy()]
     return grads
 

@@ -13,13 +13,15 @@ checkpoint and exits 130.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
-from pucklab.runs import DEVICES, checkpoint_path
-from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
-from pucklab.runs.store import LAST_CHECKPOINT
-from pucklab.seqmodels.charrnn.runner import COMMAND, CharRNNSettings, bits, load_model, run
+from pucklab.runs.cli import dispatch, parse_run_args, parse_settings, print_config
+from pucklab.runs.device import DEVICES
+from pucklab.runs.result import Stop
+from pucklab.runs.settings import Settings, seed_setting, setting
+from pucklab.runs.store import BEST_CHECKPOINT, LAST_CHECKPOINT, checkpoint_path
+from pucklab.seqmodels.charrnn.runner import COMMAND, CharRNNSettings, bits, check, load_model, run
 from pucklab.seqmodels.sample import generate
-from pucklab.seqmodels.trainer import BEST_CHECKPOINT
 
 DESCRIPTION = "Train a char-RNN on a UTF-8 text; ends with the best and the last validation loss."
 
@@ -27,39 +29,44 @@ DESCRIPTION = "Train a char-RNN on a UTF-8 text; ends with the best and the last
 def run_train(argv: list[str]) -> int:
     args = parse_run_args(CharRNNSettings, argv, f"{COMMAND} train", COMMAND, DESCRIPTION)
     if args.print_config:
-        return print_config(args, f"{COMMAND} train")
+        return print_config(args, f"{COMMAND} train", check)
     result = run(args.settings, args.run_dir, resume=args.resume)
     m = result.metrics
     print(f"run: {result.run_dir}  ({m['steps']:.0f} steps, {m['epochs']:.2f} epochs, "
-          f"{m['wall_time_s']:.0f} s; stopped: {result.details.stopped})")
-    if result.stopped.startswith("non-finite"):
-        print(f"{COMMAND}: {result.stopped}", file=sys.stderr)
+          f"{m['wall_time_s']:.0f} s; stopped: {result.stopped})")
+    if result.stopped is Stop.NON_FINITE:
+        print(f"{COMMAND}: {result.message}", file=sys.stderr)
         return 1
     print(f"best val_loss {m['best_val_loss']:.4f} nats/char ({bits(m['best_val_loss']):.4f} "
           f"bits/char; checkpoints/best.pt, what sample uses), last {m['val_loss']:.4f}")
     return 0
 
 
-def sample_parser() -> Parser:
-    p = Parser(prog=f"{COMMAND} sample", description="Stream text sampled from a trained run.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
-    p.add_argument("--length", type=int, default=500, help="characters to generate (default: 500)")
-    p.add_argument("--temperature", type=float, default=0.8, help="< 1 safer, > 1 wilder; 0 = "
-                   "argmax (default: 0.8)")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest only, "
-                   "0 = all (default: 0)")
-    p.add_argument("--argmax", action="store_true", help="always take the likeliest character")
-    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
-    p.add_argument("--checkpoint", choices=("best.pt", "last.pt"), default=None,
-                   help="the weights to sample from (default: best.pt, the lowest validation "
-                   "loss; last.pt when the run has not validated yet)")
-    p.add_argument("--device", choices=DEVICES, default="cpu")
-    return p
+#: The longest sample: about a minute of generation on 2 CPU cores.
+MAX_SAMPLE = 100_000
+
+
+@dataclass
+class SampleSettings(Settings):
+    """``char-rnn sample``: text streamed from a trained run."""
+
+    run_dir: str = setting(help="a folder char-rnn train wrote", positional=True,
+                           metavar="RUN_DIR")
+    prime: str = setting("\n", "text to start from")
+    length: int = setting(500, "characters to generate", low=0, high=MAX_SAMPLE)
+    temperature: float = setting(0.8, "< 1 safer, > 1 wilder; 0 = argmax", low=0)
+    top_k: int = setting(0, "sample among the k likeliest only, 0 = all", low=0)
+    argmax: bool = setting(False, "always take the likeliest character")
+    seed: int = seed_setting("which sample to draw")
+    checkpoint: str | None = setting(None, "the weights to sample from (default: best.pt, the "
+                                     "lowest validation loss; last.pt when the run has not "
+                                     "validated yet)", choices=(BEST_CHECKPOINT, LAST_CHECKPOINT))
+    device: str = setting("cpu", "where to sample", choices=DEVICES)
 
 
 def run_sample(argv: list[str]) -> int:
-    ns = sample_parser().parse_args(argv)
+    ns = parse_settings(SampleSettings, argv, f"{COMMAND} sample",
+                        "Stream text sampled from a trained run.")
     checkpoint = ns.checkpoint or (BEST_CHECKPOINT if checkpoint_path(ns.run_dir, BEST_CHECKPOINT)
                                    .is_file() else LAST_CHECKPOINT)
     model, vocab = load_model(ns.run_dir, checkpoint, ns.device)

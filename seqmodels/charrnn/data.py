@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from pucklab.runs import RunError, atomic_write
+from pucklab.runs.store import RunError, atomic_write
 from pucklab.seqmodels.layers import State, detach_state
 
 SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"

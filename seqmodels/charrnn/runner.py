@@ -13,25 +13,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from shlex import quote
 
 import torch
 
-from pucklab.runs import (
-    Interrupted,
-    Report,
+from pucklab.runs.device import resolve_device
+from pucklab.runs.lifecycle import open_run
+from pucklab.runs.result import Report, RunResult
+from pucklab.runs.settings import Settings, setting
+from pucklab.runs.store import (
+    LAST_CHECKPOINT,
     RunError,
-    RunResult,
-    Settings,
     build_model,
-    claim_run_dir,
-    discard_unstarted,
+    checkpoint_path,
     load_checkpoint,
     load_run_settings,
-    resolve_device,
-    run_lock,
-    save_run_config,
-    setting,
 )
 from pucklab.runs.sweep_study import Trainable
 from pucklab.seqmodels.cells import CELLS
@@ -44,10 +39,10 @@ from pucklab.seqmodels.trainer import Trainer
 COMMAND = "char-rnn"
 MODEL_KEYS = ("model", "model_args", "task")  # what sampling needs of a checkpoint
 DEFAULT_EPOCHS = 10.0  # when no budget is given: about 8 minutes on Tiny Shakespeare, 2 cores
-# The defaults (batch 32 x 128, dropout 0.25, Adam 3e-3 decaying to zero over the budget) did
-# best in 15 minutes on Tiny Shakespeare: 1.444 nats/char, against 1.463 and 1.470 for the
-# higher-lr settings a sweep of 3-minute trials preferred (README, `sweep`).
-DEFAULT_LR = 3e-3  # for adam and adamw; other optimisers keep the trainer's per-optimiser lr
+# Adam's lr for char-rnn (batch 32 x 128, dropout 0.25, decaying to zero over the budget): the
+# best of the settings compared over 15 minutes on Tiny Shakespeare (README, `sweep`).
+# Other optimisers keep the trainer's per-optimiser default.
+CHAR_RNN_ADAM_LR = 3e-3
 
 
 @dataclass
@@ -73,12 +68,12 @@ class CharRNNSettings(Settings):
 
     def resolved(self) -> CharRNNSettings:
         """With no budget given, train for :data:`DEFAULT_EPOCHS`; Adam's default lr is
-        :data:`DEFAULT_LR`."""
+        :data:`CHAR_RNN_ADAM_LR`."""
         out = self
         if not self.train.budget_given():
             out = out.replace(epochs=DEFAULT_EPOCHS)
         if self.train.lr is None and self.train.optimizer in ("adam", "adamw"):
-            out = out.replace(lr=DEFAULT_LR)
+            out = out.replace(lr=CHAR_RNN_ADAM_LR)
         return out
 
 
@@ -100,51 +95,37 @@ def run(settings: CharRNNSettings, run_dir: Path | str | None = None, *,
 
     Returns:
         ``metrics``: ``best_val_loss``, ``val_loss`` (of the model the run leaves), ``steps``,
-        ``epochs``, ``wall_time_s``; ``stopped``: budget, early stopping or non-finite loss.
+        ``epochs``, ``wall_time_s``; ``stopped``: done, early stopping or non-finite loss.
     """
     settings.validate()
     settings = settings.resolved()
     text, path = read_corpus(settings.corpus)
-    if resume:
-        if run_dir is None:
-            raise RunError("resume needs the run folder")
-        folder = Path(run_dir)
-        ckpt = load_checkpoint(folder, map_location="cpu", command=COMMAND, keys=MODEL_KEYS)
-        _check_vocab(ckpt, folder)
-        task = CharTask(text, settings.seq_len, settings.batch_size,
-                        vocab=_same_vocab(Vocab(tuple(ckpt["task"]["vocab"])), text))
-        _check_shape(ckpt["model_args"], settings, folder)
-        model = CharRNN(**dict(ckpt["model_args"], impl=settings.impl))
-    else:
-        task = CharTask(text, settings.seq_len, settings.batch_size)
-        torch.manual_seed(settings.train.seed)  # the initial weights come from the seed too
-        model = CharRNN(len(task.vocab), settings.embed, settings.hidden, settings.layers,
-                        settings.dropout, settings.cell, settings.impl)
-        folder = claim_run_dir(run_dir, f"char-rnn-{_corpus_label(settings.corpus)}-"
-                                        f"{settings.cell}")
     if settings.corpus != "shakespeare":  # a resume from elsewhere finds the same file
         settings = settings.replace(corpus=str(path.resolve()))
-    with run_lock(folder, new=not resume):
-        save_run_config(folder, COMMAND, settings, corpus_chars=len(text),
-                        vocab_size=len(task.vocab), parameters=_count(model))
-        try:
-            trainer = Trainer(model, task, settings.train, folder, resume=resume,
-                              extra={"model_args": model.model_args}, report=report,
-                              command=COMMAND)
-        except RunError:
-            if not resume:
-                discard_unstarted(folder)  # e.g. --device cuda without a GPU: no empty run
-            raise
-        fit = trainer.fit()
-    if fit.stopped == "interrupted":
-        raise Interrupted(f"interrupted at step {fit.steps}; checkpoint saved, continue with: "
-                          f"char-rnn train --resume {quote(str(folder))}")
+    task = CharTask(text, settings.seq_len, settings.batch_size)
+    torch.manual_seed(settings.train.seed)  # the initial weights come from the seed too
+    model = CharRNN(len(task.vocab), settings.embed, settings.hidden, settings.layers,
+                    settings.dropout, settings.cell, settings.impl)
+    with open_run(COMMAND, settings, run_dir, resume=resume, resume_with=f"{COMMAND} train",
+                  name=f"char-rnn-{_corpus_label(settings.corpus)}-{settings.cell}",
+                  facts={"corpus_chars": len(text), "vocab_size": len(task.vocab),
+                         "parameters": _count(model)}) as opened:
+        folder = opened.dir
+        if opened.resumed:  # the checkpoint's vocabulary and model, checked against the text
+            ckpt = load_checkpoint(folder, map_location="cpu", command=COMMAND, keys=MODEL_KEYS)
+            _check_vocab(ckpt, folder)
+            task = CharTask(text, settings.seq_len, settings.batch_size,
+                            vocab=_same_vocab(Vocab(tuple(ckpt["task"]["vocab"])), text))
+            _check_shape(ckpt["model_args"], settings, folder)
+            model = CharRNN(**dict(ckpt["model_args"], impl=settings.impl))
+        fit = Trainer(model, task, settings.train, folder, resume=opened.resumed,
+                      extra={"model_args": model.model_args}, report=report,
+                      command=COMMAND).fit()
     return RunResult(folder, {"best_val_loss": fit.best_val_loss, "val_loss": fit.val_loss,
                               "steps": float(fit.steps), "epochs": fit.epochs,
                               "wall_time_s": fit.wall_time_s},
-                     stopped="done" if fit.stopped == "budget" else fit.stopped,
-                     files=[folder / "checkpoints" / "last.pt", folder / "loss_curve.png"],
-                     details=fit)
+                     stopped=fit.stopped, message=fit.message,
+                     files=[checkpoint_path(folder), folder / "loss_curve.png"], details=fit)
 
 
 def _same_vocab(vocab: Vocab, text: str) -> Vocab:
@@ -162,7 +143,7 @@ def saved_settings(run_dir: Path | str) -> CharRNNSettings:
     return load_run_settings(run_dir, CharRNNSettings, COMMAND)
 
 
-def load_model(run_dir: Path | str, checkpoint: str = "last.pt", device: str = "auto",
+def load_model(run_dir: Path | str, checkpoint: str = LAST_CHECKPOINT, device: str = "auto",
                impl: str | None = None) -> tuple[CharRNN, Vocab]:
     """The trained model and vocabulary of a run (on ``device``; ``impl`` may be switched)."""
     dev = resolve_device(device)
@@ -200,6 +181,17 @@ def _count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def check(settings: CharRNNSettings) -> None:
+    """What :func:`run` checks before it starts, without starting: the settings, the corpus
+    and the device (``--print-config`` and sweeps call it)."""
+    settings.validate()
+    settings = settings.resolved()
+    read_corpus(settings.corpus)
+    resolve_device(settings.train.device)
+
+
 #: What ``sweep char-rnn`` searches with: the best validation loss, minimised.
 TRAINABLE = Trainable(COMMAND, CharRNNSettings, run, metric="best_val_loss",
-                      direction="minimize")
+                      direction="minimize",
+                      metrics=("best_val_loss", "val_loss", "steps", "epochs", "wall_time_s"),
+                      check=check)

@@ -16,6 +16,7 @@ character n-grams ("<wh", "whe", ..., 3 to 6 letters, the word framed by < and >
 
 from __future__ import annotations
 
+import typing
 import zlib
 from collections.abc import Sequence
 
@@ -69,7 +70,8 @@ class WordVectors(nn.Module):
         v = self.inp(ids)
         if not self.ngrams:
             return v
-        rows = self.gram_table[ids]  # (..., L), padded with the zero row
+        table = typing.cast(torch.Tensor, self.gram_table)  # a buffer: torch types it loosely
+        rows = table[ids]  # (..., L), padded with the zero row
         n = (rows != self.buckets).sum(-1, keepdim=True)
         return (v + self.grams(rows).sum(-2)) / (1 + n)
 

@@ -1,6 +1,8 @@
 """Forecasting a time series with recurrent networks, against classical baselines (``forecast``).
 
-    series    loading (statsmodels data sets, CSV), cleaning, splits, differencing, scaling
+    series    loading (statsmodels data sets, CSV) and cleaning (gaps, frequency, season)
+    windows   splits by time, differencing, scaling, and the windows a forecaster learns from
+    differencing  ``--difference auto``: levels, differences or seasonal ones, from unit-root tests
     metrics   MAE, RMSE, sMAPE, MASE; naive, seasonal naive, drift, ETS, ARIMA; the backtest
     model     the recurrent forecaster (direct or recursive)
     settings  every setting of a run

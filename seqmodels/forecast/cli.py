@@ -16,13 +16,17 @@ stderr and exit code 2, never a traceback; a non-finite loss exits 1; Ctrl-C sav
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from pucklab.runs import DEVICES, RunError, RunResult, atomic_write, load_config
-from pucklab.runs.cli import Parser, dispatch, parse_run_args, print_config
+from pucklab.runs.cli import dispatch, parse_run_args, parse_settings, print_config
+from pucklab.runs.device import DEVICES
+from pucklab.runs.result import RunResult, Stop
+from pucklab.runs.settings import Settings, setting
+from pucklab.runs.store import RunError, atomic_write, load_config
 from pucklab.seqmodels.forecast.predict import predict
 from pucklab.seqmodels.forecast.report import format_table
-from pucklab.seqmodels.forecast.runner import COMMAND, run
+from pucklab.seqmodels.forecast.runner import COMMAND, check, run
 from pucklab.seqmodels.forecast.series import stamp
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 
@@ -31,30 +35,34 @@ DESCRIPTION = ("Train a recurrent forecaster and backtest it against naive, seas
                "drift, ETS and ARIMA on the same rolling origins.")
 
 
-def predict_parser() -> Parser:
-    p = Parser(prog=f"{PROG} predict", description="Forecast the next H steps after the end of a "
-               "series with a trained run (the mean of its seeds).")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--dataset", help="a statsmodels data set (default: the run's own data)")
-    p.add_argument("--csv", metavar="FILE", help="a CSV holding the recent history")
-    p.add_argument("--column", help="column to read (default: the run's)")
-    p.add_argument("--time-column")
-    p.add_argument("--out", metavar="FILE", help="also write time,forecast to this CSV")
-    p.add_argument("--device", choices=DEVICES, default="cpu", help="(default cpu)")
-    return p
+@dataclass
+class PredictSettings(Settings):
+    """``forecast predict``: the next H steps after the end of a series, from a trained run."""
+
+    run_dir: str = setting(help="a folder forecast wrote", positional=True, metavar="RUN_DIR")
+    dataset: str | None = setting(None, "a statsmodels data set (default: the run's own data)")
+    csv: str | None = setting(None, "a CSV holding the recent history", metavar="FILE")
+    column: str | None = setting(None, "column to read (default: the run's)")
+    time_column: str | None = setting(None, "column of times (default: the run's)")
+    out: str | None = setting(None, "also write time,forecast to this CSV", metavar="FILE")
+    device: str = setting("cpu", "where the networks run", choices=DEVICES)
+
+    def check(self) -> None:
+        if self.dataset is not None and self.csv is not None:
+            raise RunError("give at most one of --dataset or --csv")
 
 
 def run_train(argv: list[str]) -> int:
     args = parse_run_args(ForecastSettings, argv, PROG, COMMAND, DESCRIPTION)
     if args.print_config:
-        return print_config(args, PROG)
+        return print_config(args, PROG, check)
     return report(run(args.settings, args.run_dir, resume=args.resume))
 
 
 def report(result: RunResult) -> int:
     """Print how training ended and the backtest table; the exit code."""
-    if result.stopped.startswith("non-finite"):
-        print(f"{PROG}: {result.stopped}", file=sys.stderr)
+    if result.stopped is Stop.NON_FINITE:
+        print(f"{PROG}: {result.message}", file=sys.stderr)
         return 1
     config = load_config(result.run_dir)
     s, sp = config["series"], config["split"]
@@ -77,9 +85,8 @@ def report(result: RunResult) -> int:
 
 
 def run_predict(argv: list[str]) -> int:
-    ns = predict_parser().parse_args(argv)
-    if ns.dataset is not None and ns.csv is not None:
-        raise RunError("give at most one of --dataset or --csv")
+    ns = parse_settings(PredictSettings, argv, f"{PROG} predict", "Forecast the next H steps "
+                        "after the end of a series with a trained run (the mean of its seeds).")
     times, mean, _ = predict(ns.run_dir, ns.dataset, ns.csv, ns.column, ns.time_column,
                              ns.device)
     lines = ["time,forecast", *(f"{stamp(t)},{v:.6g}" for t, v in zip(times, mean, strict=True))]

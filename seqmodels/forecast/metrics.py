@@ -22,6 +22,7 @@ means "as good as last season's value one step ahead" and every model shares one
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pucklab.runs import progress_bar
+from pucklab.runs.figures import progress_bar
 
 BASELINES = ("naive", "seasonal_naive", "drift", "ets", "arima")
 METRICS = ("mae", "rmse", "smape", "mase")
@@ -151,14 +152,16 @@ def arima(fit_on: np.ndarray, season: int) -> BacktestFn:
     airline-model family when seasonal), then one pass with fixed parameters over the series."""
     from statsmodels.tsa.arima.model import ARIMA
 
+    def fit(order: tuple[int, ...], seasonal: tuple[int, ...], trend: str) -> Any:
+        return ARIMA(fit_on, order=order, seasonal_order=seasonal, trend=trend).fit()
+
     best, best_aic = None, math.inf
     for order, seasonal in arima_orders(season):
         if len(fit_on) < 3 * max(1, seasonal[3]) + sum(order) + 2:
             continue
         trend = "c" if order[1] == 0 and seasonal[1] == 0 else "n"
         try:
-            res = _quiet(lambda o=order, s=seasonal, tr=trend: ARIMA(
-                fit_on, order=o, seasonal_order=s, trend=tr).fit())
+            res = _quiet(functools.partial(fit, order, seasonal, trend))
         except (ValueError, np.linalg.LinAlgError):
             continue
         aic = float(res.aic)

@@ -9,7 +9,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from pucklab.runs import RunError, build_model, checkpoint_path, resolve_device, saved_fact
+from pucklab.runs.device import resolve_device
+from pucklab.runs.store import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    RunError,
+    build_model,
+    checkpoint_path,
+    saved_fact,
+)
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import best_checkpoint, saved_settings, seed_dir
 from pucklab.seqmodels.forecast.task import load
@@ -22,7 +30,7 @@ def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
     models, transform = [], None
     for seed in args.seeds:
         d = seed_dir(run_dir, seed)
-        if not any(checkpoint_path(d, n).is_file() for n in ("best.pt", "last.pt")):
+        if not any(checkpoint_path(d, n).is_file() for n in (BEST_CHECKPOINT, LAST_CHECKPOINT)):
             raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
                            f"forecast --resume {quote(str(run_dir))}")
         ckpt = best_checkpoint(d)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pucklab.runs import atomic_write, pyplot, save_figure
+from pucklab.runs.figures import pyplot, save_figure
+from pucklab.runs.store import atomic_write
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast.series import stamp
 from pucklab.seqmodels.forecast.settings import ForecastSettings

@@ -16,25 +16,22 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from shlex import quote
 from typing import Any
 
 import numpy as np
 import torch
 
-from pucklab.runs import (
-    Interrupted,
-    Report,
+from pucklab.runs.device import resolve_device
+from pucklab.runs.lifecycle import open_run
+from pucklab.runs.result import Report, RunResult, Stop
+from pucklab.runs.stopping import Interrupted
+from pucklab.runs.store import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
     RunError,
-    RunResult,
     checkpoint_path,
-    claim_run_dir,
-    discard_unstarted,
     load_checkpoint,
     load_run_settings,
-    resolve_device,
-    run_lock,
-    save_run_config,
     saved_fact,
 )
 from pucklab.runs.sweep_study import Trainable
@@ -80,28 +77,23 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
     settings = settings.resolved()
     prep = prepare(settings)
     resolve_device(settings.train.device)  # fail before a run folder exists
-    if resume:
-        if run_dir is None:
-            raise RunError("resume needs the run folder")
-        folder = Path(run_dir)
+    if settings.csv is not None:  # a resume or predict from elsewhere finds it
+        settings = settings.replace(csv=str(Path(settings.csv).resolve()))
+
+    def same_data(folder: Path) -> None:
         if fingerprint(prep.y) != saved_fact(folder, "series", "fingerprint", kind=str):
             raise RunError(f"the data of {folder} changed since it was trained (the series "
                            "differs); start a new run")
-    else:
-        folder = claim_run_dir(run_dir, f"forecast-{settings.source()}-{settings.cell}")
-    if settings.csv is not None:  # a resume or predict from elsewhere finds it
-        settings = settings.replace(csv=str(Path(settings.csv).resolve()))
-    with run_lock(folder, new=not resume):
-        save_run_config(folder, COMMAND, settings, **_facts(prep))
-        try:
-            fits, models = _fit_seeds(settings, prep, folder, resume, report)
-        except RunError:
-            if not resume:
-                discard_unstarted(folder)
-            raise
+
+    with open_run(COMMAND, settings, run_dir, resume=resume, facts=_facts(prep),
+                  name=f"forecast-{settings.source()}-{settings.cell}",
+                  started=_any_seed_started, load=same_data) as opened:
+        folder = opened.dir
+        fits, models = _fit_seeds(settings, prep, folder, opened.resumed, report)
         last = list(fits.values())[-1]
-        if last.stopped.startswith("non-finite"):
-            return RunResult(folder, {}, stopped=last.stopped, details=Fitted(fits, None))
+        if last.stopped is Stop.NON_FINITE:
+            return RunResult(folder, {}, stopped=last.stopped, message=last.message,
+                             details=Fitted(fits, None))
         bt, seed_table = backtest(prep, settings, models)
         table = show.summary_table(settings, bt, seed_table)
         show.write_outputs(folder, prep, settings, bt, table, seed_table)
@@ -110,6 +102,11 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
     return RunResult(folder, {"val_loss": val, **{f"test_{k}": net[k] for k in fc.METRICS}},
                      files=[folder / "backtest.csv", folder / "forecasts.csv",
                             folder / "forecast.png"], table=table, details=Fitted(fits, bt))
+
+
+def _any_seed_started(run_dir: Path) -> bool:
+    """Whether a forecast run holds a seed's checkpoint to go on from."""
+    return any(checkpoint_path(d).is_file() for d in run_dir.glob("seed-*"))
 
 
 def _facts(prep: Prepared) -> dict[str, Any]:
@@ -141,10 +138,12 @@ def _fit_seeds(settings: ForecastSettings, prep: Prepared, run_dir: Path, resume
                       extra={"model_args": model.model_args},
                       report=_seed_report(report, seed, sum(f.steps for f in fits.values())),
                       command=COMMAND)
-        fits[seed] = fit.fit()
-        if fits[seed].stopped == "interrupted":
-            raise Interrupted(f"interrupted; finish it with: {COMMAND} --resume {quote(str(run_dir))}")
-        if fits[seed].stopped.startswith("non-finite"):
+        try:
+            fits[seed] = fit.fit()
+        except Interrupted as err:
+            err.where = f"at seed {seed} {err.where}".rstrip()
+            raise
+        if fits[seed].stopped is Stop.NON_FINITE:
             break
         model.load_state_dict(best_checkpoint(d)["model"])
         models[seed] = model.cpu().eval()
@@ -167,7 +166,7 @@ def seed_dir(run_dir: Path | str, seed: int) -> Path:
 
 def best_checkpoint(d: Path) -> dict[str, Any]:
     """A seed's kept model: best.pt (lowest validation loss), else last.pt (no validation)."""
-    name = "best.pt" if checkpoint_path(d, "best.pt").is_file() else "last.pt"
+    name = BEST_CHECKPOINT if checkpoint_path(d, BEST_CHECKPOINT).is_file() else LAST_CHECKPOINT
     ckpt = load_checkpoint(d, name, map_location="cpu", command=COMMAND,
                            keys=("model", "model_args", "task"))
     if not isinstance(ckpt["model_args"], dict) or not isinstance(ckpt["task"], dict) or \
@@ -201,5 +200,15 @@ def backtest(prep: Prepared, settings: ForecastSettings, models: dict[int, Forec
     return fc.Backtest(origins, actual, forecasts, prep.scale), seed_table
 
 
+def check(settings: ForecastSettings) -> None:
+    """What :func:`run` checks before it starts, without starting: the settings, the series
+    (loaded and split) and the device (``--print-config`` and sweeps call it)."""
+    settings.validate()
+    settings = settings.resolved()
+    prepare(settings)
+    resolve_device(settings.train.device)
+
+
 #: What ``sweep forecast`` searches with: the validation loss (never the test part), minimised.
-TRAINABLE = Trainable(COMMAND, ForecastSettings, run, metric="val_loss", direction="minimize")
+TRAINABLE = Trainable(COMMAND, ForecastSettings, run, metric="val_loss", direction="minimize",
+                      metrics=("val_loss", *(f"test_{k}" for k in fc.METRICS)), check=check)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pucklab.runs import RunError, require_choice
+from pucklab.runs.store import RunError, require_choice
 
 #: statsmodels data sets with a sensible default column and time column.
 KNOWN_DATASETS = {"sunspots": ("SUNACTIVITY", "YEAR"), "co2": ("co2", None),
@@ -188,7 +188,9 @@ def _time_index(frame: pd.DataFrame, time_column: str | None, source: str) -> pd
         index = pd.Index(raw.to_numpy(dtype=float))
     else:
         try:
-            index = pd.DatetimeIndex(pd.to_datetime(raw))
+            with warnings.catch_warnings():  # pandas guessing a format: refused or fine below
+                warnings.simplefilter("ignore", UserWarning)
+                index = pd.DatetimeIndex(pd.to_datetime(raw))
         except (ValueError, TypeError) as err:
             raise RunError(f"--time-column {time_column!r} of {source} holds neither numbers nor "
                            "dates") from err

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from pucklab.runs import RunError, Settings, setting
+from pucklab.runs.settings import MAX_SEED, Settings, setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.cells import CELLS
 from pucklab.seqmodels.forecast.metrics import BASELINES
 from pucklab.seqmodels.forecast.model import STRATEGIES
 from pucklab.seqmodels.forecast.series import MISSING
 from pucklab.seqmodels.forecast.windows import DIFFERENCES
 from pucklab.seqmodels.layers import IMPLS
-from pucklab.seqmodels.train_config import MAX_SEED, TrainConfig
+from pucklab.seqmodels.train_config import TrainConfig
 
 DEFAULT_EPOCHS = 300.0  # when no budget is given; early stopping usually ends a run far sooner
 
@@ -77,7 +79,7 @@ class ForecastSettings(Settings):
 
     def resolved(self) -> ForecastSettings:
         """sunspots when no data is named; :data:`DEFAULT_EPOCHS` when no budget is given."""
-        changes = {}
+        changes: dict[str, Any] = {}
         if self.csv is None and self.dataset is None:
             changes["dataset"] = "sunspots"
         if not self.train.budget_given():

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from pucklab.runs import RunError
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.forecast.differencing import Choice, choose
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.series import Series, load_series
@@ -127,14 +128,15 @@ class WindowTask:
             self._order = (epoch, torch.randperm(len(self.x), generator=gen).to(self.x.device))
         return self._order[1][k * self.batch_size:(k + 1) * self.batch_size]
 
-    def train_loss(self, model: Forecaster, step: int) -> torch.Tensor:
+    def train_loss(self, model: nn.Module, step: int) -> torch.Tensor:
         idx = self._batch(step)
         x, y = self.x[idx], self.y[idx]
         if self.strategy == "recursive":  # every position predicts the next value
             return F.mse_loss(model(x), torch.cat([x[:, 1:], y[:, :1]], dim=1))
         return F.mse_loss(model(x), y)
 
-    def val_loss(self, model: Forecaster) -> float:
+    def val_loss(self, model: nn.Module) -> float:
+        assert isinstance(model, Forecaster)
         return float(F.mse_loss(model.forecast(self.xv), self.yv))
 
     def state_dict(self) -> dict[str, Any]:

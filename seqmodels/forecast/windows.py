@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pucklab.runs import RunError, require_choice
+from pucklab.runs.store import RunError, require_choice
 
 DIFFERENCES = ("none", "first", "seasonal", "both")
 

@@ -4,8 +4,14 @@
     recall          the recall task, trained through the shared Trainer
     clipping        gradient-clipping: SGD that explodes, with and without clipping
     memory          memory-length: accuracy against the lag, per cell
-    regularisation  dropout, L2 and early stopping on a char-RNN that overfits
+    regularisation  dropout, L2, L1 and early stopping on a char-RNN that overfits
     search          hyperparameter-search: grid, random, coarse-to-fine, TPE at equal budgets
+    perceptron      one layer learns AND and OR but not XOR; a hidden layer learns XOR
+    backprop        backpropagation by hand against autograd and finite differences
+    activations     sigmoid, tanh, ReLU, leaky ReLU in deep MLPs: gradients, speed, dead units
+    initialisation  zero, small, large, Xavier and He starts
+    descent         gradient-descent: batch, mini-batch and stochastic; learning rates, decay
+    word2vec        skip-gram vs CBOW by word frequency and data size; n-grams for unseen words
 
-They register as entry points of ``pucklab.lab`` (pyproject.toml); ``pucklab.runs.lab`` runs them.
+``pucklab.runs.registry`` lists them by name; ``pucklab.runs.lab`` runs them.
 """

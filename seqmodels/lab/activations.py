@@ -12,13 +12,13 @@ activation is what differs. Measured per activation and seed:
   gradient through them on any test input: the never-active ReLUs; a leaky ReLU always passes
   1 % of its gradient).
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from pucklab.runs import RunError, progress_bar, resolve_device
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import (
     as_tensors,
@@ -44,10 +47,17 @@ TARGET = 0.9  # test accuracy the "updates to" column counts to
 PROBE = 256  # training examples of the gradient measurement at the start
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, help="SGD updates (default: 2000; 300 with --quick)")
-    p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
-    p.add_argument("--depth", type=int, default=DEPTH, help=f"hidden layers (default: {DEPTH})")
+@dataclass
+class ActivationsSettings(TorchLabSettings):
+    steps: int | None = setting(None, "SGD updates", sizes=(2000, 300))
+    lr: float = setting(0.05, "SGD learning rate")
+    depth: int = setting(DEPTH, "hidden layers")
+
+    def check(self) -> None:
+        super().check()
+        assert self.steps is not None
+        if self.steps < 1 or self.lr <= 0 or self.depth < 1:
+            raise RunError("--steps and --depth must be >= 1, --lr > 0")
 
 
 def saturated(activation: str, outs: list[torch.Tensor]) -> float:
@@ -59,7 +69,7 @@ def saturated(activation: str, outs: list[torch.Tensor]) -> float:
     return math.nan
 
 
-def measure(activation: str, seed: int, ns: argparse.Namespace, steps: int,
+def measure(activation: str, seed: int, ns: ActivationsSettings, steps: int,
             device: torch.device) -> dict[str, Any]:
     split = digits(seed)
     x, y, x_test, _ = as_tensors(split, device)
@@ -79,10 +89,9 @@ def measure(activation: str, seed: int, ns: argparse.Namespace, steps: int,
             (0.0 if relu_family else math.nan)}
 
 
-def run_activations(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    steps = size(ns, "steps", 300, 2000)
-    if steps < 1 or ns.lr <= 0 or ns.depth < 1:
-        raise RunError("--steps and --depth must be >= 1, --lr > 0")
+def run_activations(ns: ActivationsSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    steps = ns.steps
+    assert steps is not None
     device = resolve_device(ns.device)
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in CHOICES}
     jobs = [(a, s) for a in CHOICES for s in seeds]
@@ -113,7 +122,7 @@ def run_activations(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> 
                        "never_active_at_end": ".1%", "dead_at_end": ".1%"})
 
 
-def conclude(rows: list[dict[str, Any]], ns: argparse.Namespace, steps: int) -> list[str]:
+def conclude(rows: list[dict[str, Any]], ns: ActivationsSettings, steps: int) -> list[str]:
     by = {r["activation"]: r for r in rows}
     key = f"updates_to_{TARGET:.0%}"
     ratios = {a: r["first_over_last"] for a, r in by.items()}
@@ -176,5 +185,5 @@ def draw(fig: Any, results: dict[str, list[dict[str, Any]]]) -> None:
 
 ACTIVATIONS = LabExperiment(
     "activations", "Sigmoid's gradients vanish with depth; ReLU trains fastest but leaves dead "
-    "units; leaky ReLU keeps them alive.", run_activations, _arguments, default_seeds=3,
-    uses_device=True, duration="under a minute")
+    "units; leaky ReLU keeps them alive.", run_activations, ActivationsSettings,
+    duration="under a minute")

@@ -9,21 +9,24 @@ softmax on scikit-learn's digits). Per seed:
 2. the same minibatch SGD (same start, same batches, same learning rate) in numpy by hand and in
    torch: test accuracy of both, and how far their weights ended apart.
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from pucklab.runs import RunError, progress_bar, resolve_device
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import Split, digits
 from pucklab.seqmodels.basics.handprop import (
     Network,
@@ -38,10 +41,17 @@ ACTIVATIONS = ("tanh", "relu")
 CHECK_BATCH = 64  # examples in the gradient checks
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, help="SGD epochs (default: 30; 5 with --quick)")
-    p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
-    p.add_argument("--batch-size", type=int, default=32, help="minibatch size (default: 32)")
+@dataclass
+class BackpropSettings(TorchLabSettings):
+    epochs: int | None = setting(None, "SGD epochs", sizes=(30, 5))
+    lr: float = setting(0.1, "SGD learning rate")
+    batch_size: int = setting(32, "minibatch size")
+
+    def check(self) -> None:
+        super().check()
+        assert self.epochs is not None
+        if self.epochs < 1 or self.lr <= 0 or self.batch_size < 1:
+            raise RunError("--epochs and --batch-size must be >= 1, --lr > 0")
 
 
 def check(net: Network, split: Split, device: torch.device) -> dict[str, float]:
@@ -100,10 +110,9 @@ def train_both(net: Network, split: Split, epochs: int, lr: float, batch: int, s
     return {"curves": curves, "seconds": seconds, "weight_gap": gap}
 
 
-def run_backprop(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    epochs = size(ns, "epochs", 5, 30)
-    if epochs < 1 or ns.lr <= 0 or ns.batch_size < 1:
-        raise RunError("--epochs and --batch-size must be >= 1, --lr > 0")
+def run_backprop(ns: BackpropSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    epochs = ns.epochs
+    assert epochs is not None
     device = resolve_device(ns.device)
     rows, curves = [], []
     for seed in progress_bar(ns.progress, iterable=seeds, leave=False, desc="seeds"):
@@ -167,5 +176,5 @@ def draw(fig: Any, curves: list[dict[str, list[float]]], rows: list[dict[str, An
 
 BACKPROP = LabExperiment(
     "backprop", "Backpropagation by hand is the chain rule: it equals autograd and finite "
-    "differences, and trains as well.", run_backprop, _arguments, default_seeds=3,
-    uses_device=True, duration="about 10 seconds")
+    "differences, and trains as well.", run_backprop, BackpropSettings,
+    duration="about 10 seconds")

@@ -1,20 +1,22 @@
 """``lab gradient-clipping``: an Elman RNN trained with plain SGD at a learning rate that
 explodes, with and without ``torch.nn.utils.clip_grad_norm_`` (the Trainer's ``--clip``).
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pucklab.runs import RunError, progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.lab.recall import SYMBOLS, train_clipping
 
 BLOWN_UP = 3  # a run "blew up" when its loss went above this many times chance
@@ -22,17 +24,22 @@ CHANCE = math.log(SYMBOLS)
 Curves = dict[str, list[tuple[np.ndarray, np.ndarray]]]
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lr", type=float, default=0.5, help="SGD learning rate (default: 0.5, "
-                   "where the unclipped RNN blows up)")
-    p.add_argument("--clip", type=float, default=1.0, help="max gradient norm of the clipped "
-                   "runs (default: 1.0)")
-    p.add_argument("--steps", type=int, help="SGD steps (default: 1500; 500 with --quick)")
-    p.add_argument("--lag", type=int, default=10, help="recall lag (default: 10)")
-    p.add_argument("--hidden", type=int, default=64, help="hidden units (default: 64)")
+@dataclass
+class ClippingSettings(LabSettings):
+    lr: float = setting(0.5, "SGD learning rate (the default is where the unclipped RNN blows up)")
+    clip: float = setting(1.0, "max gradient norm of the clipped runs")
+    steps: int | None = setting(None, "SGD steps", sizes=(1500, 500))
+    lag: int = setting(10, "recall lag")
+    hidden: int = setting(64, "hidden units", low=1)
+
+    def check(self) -> None:
+        super().check()
+        assert self.steps is not None
+        if self.steps < 10 or self.lr <= 0 or self.clip <= 0 or self.lag < 0:
+            raise RunError("--steps must be >= 10, --lr and --clip > 0, --lag >= 0")
 
 
-def measure(ns: argparse.Namespace, conds: dict[str, float], seeds: list[int], steps: int,
+def measure(ns: ClippingSettings, conds: dict[str, float], seeds: list[int], steps: int,
             run_dir: Path) -> Curves:
     """(losses, pre-clip norms) per step of every (condition, seed) run."""
     curves: Curves = {c: [] for c in conds}
@@ -44,7 +51,7 @@ def measure(ns: argparse.Namespace, conds: dict[str, float], seeds: list[int], s
     return curves
 
 
-def aggregate(cond: str, runs: list[tuple[np.ndarray, np.ndarray]], ns: argparse.Namespace,
+def aggregate(cond: str, runs: list[tuple[np.ndarray, np.ndarray]], ns: ClippingSettings,
               tail: int) -> dict[str, Any]:
     """One table row: final loss, how many runs blew up and when, the gradient norms."""
     losses = np.stack([c[0] for c in runs])
@@ -65,7 +72,7 @@ def aggregate(cond: str, runs: list[tuple[np.ndarray, np.ndarray]], ns: argparse
             "first_blow_up_step": float(np.mean(blown_at)) + 1 if blown_at else math.nan}
 
 
-def conclude(a: dict[str, Any], b: dict[str, Any], ns: argparse.Namespace,
+def conclude(a: dict[str, Any], b: dict[str, Any], ns: ClippingSettings,
              tail: int) -> list[str]:
     """The sentences, from the unclipped (``a``) and clipped (``b``) rows."""
     return [
@@ -81,7 +88,7 @@ def conclude(a: dict[str, Any], b: dict[str, Any], ns: argparse.Namespace,
     ]
 
 
-def draw(fig: Any, curves: Curves, ns: argparse.Namespace, steps: int) -> None:
+def draw(fig: Any, curves: Curves, ns: ClippingSettings, steps: int) -> None:
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     x = np.arange(1, steps + 1)
     for (cond, runs), colour in zip(curves.items(), ("tab:red", "tab:blue"), strict=True):
@@ -98,15 +105,14 @@ def draw(fig: Any, curves: Curves, ns: argparse.Namespace, steps: int) -> None:
     ax2.legend()
 
 
-def run_gradient_clipping(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    steps = size(ns, "steps", 500, 1500)
-    if steps < 10 or ns.lr <= 0 or ns.clip <= 0 or ns.lag < 0:
-        raise RunError("--steps must be >= 10, --lr and --clip > 0, --lag >= 0")
+def run_gradient_clipping(ns: ClippingSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    steps = ns.steps
+    assert steps is not None
     conds = {"no clipping": 0.0, f"clip {ns.clip:g}": ns.clip}
     curves = measure(ns, conds, seeds, steps, run_dir)
     tail = max(1, steps // 10)
     rows = [aggregate(cond, curves[cond], ns, tail) for cond in conds]
-    return LabOutcome(list(rows[0]), rows, conclude(*rows, ns, tail),
+    return LabOutcome(list(rows[0]), rows, conclude(rows[0], rows[1], ns, tail),
                       lambda fig: draw(fig, curves, ns, steps),
                       {"final_loss": ".3f", "max_grad_norm": ".3g", "median_grad_norm": ".3g",
                        f"steps_with_norm_over_{ns.clip:g}": ".1f", "first_blow_up_step": ".0f"})
@@ -118,4 +124,4 @@ def _loss(v: float) -> str:
 
 GRADIENT_CLIPPING = LabExperiment(
     "gradient-clipping", "Exploding gradients: clip the norm.", run_gradient_clipping,
-    _arguments, default_seeds=3, duration="under a minute")
+    ClippingSettings, duration="under a minute")

@@ -8,18 +8,17 @@ and differ in how many updates they make of it and how large:
 - batch size: all 1,347 (batch gradient descent), 1 (stochastic) and 32 (mini-batch);
 - at batch 32, plain SGD at a too small, a good and a too large learning rate, and a large rate
   decayed to zero over the run (cosine, ``torch.optim.lr_scheduler.CosineAnnealingLR``);
-- momentum and Adam from the shared optimisers (``pucklab.runs.make_optimizer``).
+- momentum and Adam from the shared optimisers (``pucklab.runs.optim.make_optimizer``).
 
 Measured: final training loss (all training images), test accuracy, updates and seconds; a
 run "diverged" when its final loss is not finite or above its loss before training;
 the figure puts the curves against updates and against wall time.
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from pucklab.runs import RunError, make_optimizer, progress_bar, resolve_device
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.optim import make_optimizer
+from pucklab.runs.settings import setting
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import as_tensors, mlp, train_classifier
 
@@ -59,9 +61,10 @@ CONDITIONS = (
 )
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, help="passes over the training set per condition "
-                   "(default: 20; 3 with --quick)")
+@dataclass
+class DescentSettings(TorchLabSettings):
+    epochs: int | None = setting(None, "passes over the training set per condition", low=1,
+                                 sizes=(20, 3))
 
 
 def measure(cond: Condition, seed: int, epochs: int, device: torch.device) -> dict[str, Any]:
@@ -85,10 +88,9 @@ def measure(cond: Condition, seed: int, epochs: int, device: torch.device) -> di
             "test_accuracy": rows[-1]["test_accuracy"], "start_loss": start_loss}
 
 
-def run_descent(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    epochs = size(ns, "epochs", 3, 20)
-    if epochs < 1:
-        raise RunError(f"--epochs must be >= 1, got {epochs}")
+def run_descent(ns: DescentSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    epochs = ns.epochs
+    assert epochs is not None
     device = resolve_device(ns.device)
     results: dict[Condition, list[dict[str, Any]]] = {c: [] for c in CONDITIONS}
     jobs = [(c, s) for c in CONDITIONS for s in seeds]
@@ -164,4 +166,4 @@ def draw(fig: Any, results: dict[Condition, list[dict[str, Any]]]) -> None:
 GRADIENT_DESCENT = LabExperiment(
     "gradient-descent", "Mini-batch is the practical compromise; the learning rate must be "
     "neither too small nor too large, and large-then-decaying is best.", run_descent,
-    _arguments, default_seeds=3, uses_device=True, duration="under a minute")
+    DescentSettings, duration="under a minute")

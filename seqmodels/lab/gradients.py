@@ -1,15 +1,15 @@
 """``lab vanishing-gradients``: how fast dL/dh_t shrinks with the distance T - t from the loss,
 for our explicit RNN, LSTM and GRU cells at standard initialisation.
 
-Registered as entry points of ``pucklab.lab`` (pyproject.toml); ``pucklab.runs.lab`` runs them
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs them
 and writes results.csv / results.md / figure.png. Every conclusion is a sentence filled in
 from the measured numbers.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pucklab.runs import RunError, progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings, lab_seeds
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.cells import CELLS
 
 # -- vanishing gradients -------------------------------------------------------------------------
@@ -59,16 +61,24 @@ def _distance_below(ratio: np.ndarray, level: float) -> float:
     return float(below[0]) if len(below) else math.inf
 
 
-def _vg_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--length", type=int, help="sequence length T (default: 200; 60 with --quick)")
-    p.add_argument("--hidden", type=int, default=64, help="hidden units (default: 64)")
+@dataclass
+class VanishingSettings(LabSettings):
+    seeds: int | None = lab_seeds(5)
+    length: int | None = setting(None, "sequence length T", sizes=(200, 60))
+    hidden: int = setting(64, "hidden units")
+
+    def check(self) -> None:
+        super().check()
+        assert self.length is not None
+        if self.length < 2 or self.hidden < 1:
+            raise RunError("--length must be >= 2 and --hidden >= 1")
 
 
 KINDS = ["rnn", "lstm", "gru", FORGET_BIAS_LABEL]
 Curves = dict[str, np.ndarray]  # kind -> (seeds, T) ratios to the norm at the loss
 
 
-def measure(ns: argparse.Namespace, seeds: list[int], length: int
+def measure(ns: VanishingSettings, seeds: list[int], length: int
             ) -> tuple[Curves, dict[str, float]]:
     """Every cell's gradient-norm ratios per seed, and its mean norm at the loss."""
     curves: Curves = {}
@@ -135,10 +145,10 @@ def draw(fig: Any, curves: Curves, length: int, hidden: int, seeds: list[int]) -
     ax.legend()
 
 
-def run_vanishing_gradients(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    length = ns.length or (60 if ns.quick else 200)
-    if length < 2 or ns.hidden < 1:
-        raise RunError("--length must be >= 2 and --hidden >= 1")
+def run_vanishing_gradients(ns: VanishingSettings, seeds: list[int], run_dir: Path
+                            ) -> LabOutcome:
+    length = ns.length
+    assert length is not None
     curves, norms0 = measure(ns, seeds, length)
     marks = [d for d in (10, 50, 100) if d < length]
     rows = aggregate(curves, norms0, length, marks)
@@ -157,4 +167,4 @@ def _steps(d: float) -> str:
 VANISHING_GRADIENTS = LabExperiment(
     "vanishing-gradients",
     "RNN gradients vanish over long sequences; LSTM/GRU gates fix it.",
-    run_vanishing_gradients, _vg_arguments, default_seeds=5, duration="under a minute")
+    run_vanishing_gradients, VanishingSettings, duration="under a minute")

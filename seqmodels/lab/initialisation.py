@@ -13,21 +13,25 @@ N(0, 1), Xavier (made for tanh) and He (made for ReLU). Measured per start and s
   gradient, so they stay identical, 0;
 - the training curve, the updates to 90 % test accuracy and the final accuracy.
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from pucklab.runs import RunError, progress_bar, resolve_device
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import (
     LARGE_STD,
@@ -47,10 +51,17 @@ WIDTH = 64
 TARGET = 0.9
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, help="SGD updates (default: 2000; 300 with --quick)")
-    p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
-    p.add_argument("--depth", type=int, default=8, help="hidden layers (default: 8)")
+@dataclass
+class InitialisationSettings(TorchLabSettings):
+    steps: int | None = setting(None, "SGD updates", sizes=(2000, 300))
+    lr: float = setting(0.05, "SGD learning rate")
+    depth: int = setting(8, "hidden layers")
+
+    def check(self) -> None:
+        super().check()
+        assert self.steps is not None
+        if self.steps < 1 or self.lr <= 0 or self.depth < 1:
+            raise RunError("--steps and --depth must be >= 1, --lr > 0")
 
 
 def unit_spread(model: torch.nn.Sequential) -> float:
@@ -60,7 +71,7 @@ def unit_spread(model: torch.nn.Sequential) -> float:
     return min(float(m.weight.detach().std(dim=0, unbiased=False).mean()) for m in linears)
 
 
-def measure(activation: str, start: str, seed: int, ns: argparse.Namespace, steps: int,
+def measure(activation: str, start: str, seed: int, ns: InitialisationSettings, steps: int,
             device: torch.device) -> dict[str, Any]:
     split = digits(seed)
     x_test = as_tensors(split, device)[2]
@@ -71,10 +82,10 @@ def measure(activation: str, start: str, seed: int, ns: argparse.Namespace, step
     return {"spread": spread, "rows": rows, "units": unit_spread(model)}
 
 
-def run_initialisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    steps = size(ns, "steps", 300, 2000)
-    if steps < 1 or ns.lr <= 0 or ns.depth < 1:
-        raise RunError("--steps and --depth must be >= 1, --lr > 0")
+def run_initialisation(ns: InitialisationSettings, seeds: list[int], run_dir: Path
+                       ) -> LabOutcome:
+    steps = ns.steps
+    assert steps is not None
     device = resolve_device(ns.device)
     conds = [(a, s) for a in ACTIVATIONS for s in STARTS]
     results: dict[tuple[str, str], list[dict[str, Any]]] = {c: [] for c in conds}
@@ -101,7 +112,7 @@ def run_initialisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
                        "final_test_accuracy": ".3f"})
 
 
-def conclude(rows: list[dict[str, Any]], ns: argparse.Namespace) -> list[str]:
+def conclude(rows: list[dict[str, Any]], ns: InitialisationSettings) -> list[str]:
     def row(activation: str, start: str) -> dict[str, Any]:
         return next(r for r in rows if r["activation"] == activation
                     and r["start"] == LABELS[start])
@@ -109,8 +120,11 @@ def conclude(rows: list[dict[str, Any]], ns: argparse.Namespace) -> list[str]:
     deep = f"output_std_layer_{ns.depth}"
     key = f"updates_to_{TARGET:.0%}"
     zero_identical = all(row(a, "zero")["unit_spread_after"] == 0 for a in ACTIVATIONS)
-    best = {a: min(STARTS, key=lambda s, a=a: (row(a, s)[key], -row(a, s)["final_test_accuracy"]))
-            for a in ACTIVATIONS}
+    def rank(activation: str, start: str) -> tuple[float, float]:
+        r = row(activation, start)
+        return r[key], -r["final_test_accuracy"]
+
+    best = {a: min(STARTS, key=functools.partial(rank, a)) for a in ACTIVATIONS}
     recommended = {"tanh": "xavier", "relu": "he"}
 
     def reach(r: dict[str, Any]) -> str:
@@ -171,5 +185,5 @@ def draw(fig: Any, results: dict[tuple[str, str], list[dict[str, Any]]]) -> None
 
 INITIALISATION = LabExperiment(
     "initialisation", "Zero start keeps units identical; too small or too large stalls; Xavier "
-    "(tanh) and He (ReLU) train.", run_initialisation, _arguments, default_seeds=3,
-    uses_device=True, duration="about a minute")
+    "(tanh) and He (ReLU) train.", run_initialisation, InitialisationSettings,
+    duration="about a minute")

@@ -1,19 +1,21 @@
 """``lab memory-length``: RNN, LSTM, GRU and a chrono-initialised LSTM under the same step
 budget on the recall task; held-out accuracy against the lag.
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pucklab.runs import RunError, progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.lab.recall import SYMBOLS, train_recall
 
 MEMORY_CELLS = ("rnn", "lstm", "gru", "lstm-chrono")
@@ -22,18 +24,32 @@ SOLVED = 0.95  # mean held-out accuracy that counts as solved
 Accuracies = dict[tuple[str, int], list[float]]
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lags", type=int, nargs="+", help="lags to test (default: 2 5 10 20 50 100; "
-                   "2 10 with --quick)")
-    p.add_argument("--steps", type=int, help="Adam steps per run, the same for every cell "
-                   "(default: 1000; 300 with --quick)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    p.add_argument("--hidden", type=int, default=64, help="hidden units (default: 64)")
-    p.add_argument("--chrono-max", type=int, help="T_max of lstm-chrono's initialisation, the "
-                   "longest time scale it starts with (default: the longest lag)")
+@dataclass
+class MemorySettings(LabSettings):
+    lags: list[int] | None = setting(None, "lags to test", metavar="LAG",
+                                     sizes=([2, 5, 10, 20, 50, 100], [2, 10]))
+    steps: int | None = setting(None, "Adam steps per run, the same for every cell",
+                                sizes=(1000, 300))
+    lr: float = setting(1e-3, "Adam learning rate")
+    hidden: int = setting(64, "hidden units")
+    chrono_max: int | None = setting(None, "T_max of lstm-chrono's initialisation, the longest "
+                                     "time scale it starts with (default: the longest lag)")
+
+    def longest(self) -> int:
+        """T_max of lstm-chrono: as given, or the longest lag."""
+        assert self.lags
+        return self.chrono_max if self.chrono_max is not None else max(self.lags)
+
+    def check(self) -> None:
+        super().check()
+        assert self.lags and self.steps is not None
+        if min(self.lags) < 0 or self.steps < 1 or self.lr <= 0 or self.hidden < 1 or \
+                self.longest() < 2:
+            raise RunError("--lags must be >= 0, --steps and --hidden >= 1, --lr > 0, "
+                           "--chrono-max >= 2")
 
 
-def measure(ns: argparse.Namespace, lags: list[int], seeds: list[int], steps: int,
+def measure(ns: MemorySettings, lags: list[int], seeds: list[int], steps: int,
             chrono_max: int, run_dir: Path) -> Accuracies:
     """Held-out accuracy of every (cell, lag, seed) run, each a Trainer run of its own."""
     acc: Accuracies = {}
@@ -74,7 +90,8 @@ def conclude(rows: list[dict[str, Any]], steps: int, seeds: list[int],
         text += (f"; near chance ({CHANCE:.3f}) from lag {min(near_chance)}" if near_chance
                  else "")
         conclusions.append(text + ".")
-    order = sorted(MEMORY_CELLS, key=lambda c: -1 if reach[c] is None else reach[c], reverse=True)
+    order = sorted(MEMORY_CELLS, key=lambda c: -1 if (r := reach[c]) is None else r,
+                   reverse=True)
     conclusions.append(
         f"Same budget for every cell ({steps} Adam steps of 64 sequences, {len(seeds)} seeds); "
         "longest lag solved without a gap: " + ", ".join(
@@ -96,13 +113,9 @@ def draw(fig: Any, acc: Accuracies, lags: list[int], steps: int, hidden: int) ->
     ax.legend()
 
 
-def run_memory_length(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    lags = sorted(set(ns.lags or ((2, 10) if ns.quick else (2, 5, 10, 20, 50, 100))))
-    steps = size(ns, "steps", 300, 1000)
-    chrono_max = ns.chrono_max or max(lags)
-    if min(lags) < 0 or steps < 1 or ns.lr <= 0 or ns.hidden < 1 or chrono_max < 2:
-        raise RunError("--lags must be >= 0, --steps and --hidden >= 1, --lr > 0, "
-                       "--chrono-max >= 2")
+def run_memory_length(ns: MemorySettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    assert ns.lags and ns.steps is not None
+    lags, steps, chrono_max = sorted(set(ns.lags)), ns.steps, ns.longest()
     acc = measure(ns, lags, seeds, steps, chrono_max, run_dir)
     rows = aggregate(acc, lags, seeds)
     return LabOutcome(list(rows[0]), rows, conclude(rows, steps, seeds, chrono_max),
@@ -112,4 +125,4 @@ def run_memory_length(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -
 
 MEMORY_LENGTH = LabExperiment(
     "memory-length", "A plain RNN copes with a few steps of memory; an LSTM with long ones.",
-    run_memory_length, _arguments, default_seeds=3, duration="about 13 minutes")
+    run_memory_length, MemorySettings, duration="about 13 minutes")

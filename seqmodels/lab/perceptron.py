@@ -10,13 +10,13 @@ No line separates XOR's two classes, so the first two can get at most 3 of its 4
 whatever they do; the hidden layer bends the boundary. The figure draws each learner's decision
 boundary on each gate (first seed).
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pucklab.runs import RunError, resolve_device
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.device import resolve_device
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import GATES, gate
 from pucklab.seqmodels.basics.nets import Perceptron, mlp
 
@@ -33,16 +35,22 @@ LEARNERS = ("perceptron", "logistic regression", "one hidden layer")
 GRID = np.linspace(-0.5, 1.5, 81)
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, help="gradient steps of logistic regression and the "
-                   "hidden layer, and perceptron epochs (default: 1000; 300 with --quick)")
-    p.add_argument("--hidden", type=int, default=8, help="hidden tanh units (default: 8; "
-                   "with 4, one seed in ten stayed stuck)")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam's learning rate for the two "
-                   "gradient learners (default: 0.05)")
+@dataclass
+class PerceptronSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(5)
+    steps: int | None = setting(None, "gradient steps of logistic regression and the hidden "
+                                "layer, and perceptron epochs", sizes=(1000, 300))
+    hidden: int = setting(8, "hidden tanh units (with 4, one seed in ten stayed stuck)")
+    lr: float = setting(0.05, "Adam's learning rate for the two gradient learners")
+
+    def check(self) -> None:
+        super().check()
+        assert self.steps is not None
+        if self.steps < 1 or self.hidden < 1 or self.lr <= 0:
+            raise RunError("--steps and --hidden must be >= 1, --lr > 0")
 
 
-def fit(learner: str, name: str, seed: int, ns: argparse.Namespace, steps: int,
+def fit(learner: str, name: str, seed: int, ns: PerceptronSettings, steps: int,
         device: torch.device) -> tuple[float, float, Any]:
     """Train one learner on one gate: (final accuracy, first update with all 4 right or inf,
     a function grid points -> output in [0, 1] for the figure)."""
@@ -78,10 +86,9 @@ def fit(learner: str, name: str, seed: int, ns: argparse.Namespace, steps: int,
     return final, solved, output
 
 
-def run_perceptron(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    steps = size(ns, "steps", 300, 1000)
-    if steps < 1 or ns.hidden < 1 or ns.lr <= 0:
-        raise RunError("--steps and --hidden must be >= 1, --lr > 0")
+def run_perceptron(ns: PerceptronSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    steps = ns.steps
+    assert steps is not None
     device = resolve_device(ns.device)
     rows, boundaries = [], {}
     for learner in LEARNERS:
@@ -149,4 +156,4 @@ def draw(fig: Any, boundaries: dict[tuple[str, str], Any]) -> None:
 
 PERCEPTRON = LabExperiment(
     "perceptron", "One layer learns AND and OR but not XOR; one hidden layer learns XOR.",
-    run_perceptron, _arguments, default_seeds=5, uses_device=True, duration="about 20 seconds")
+    run_perceptron, PerceptronSettings, duration="about 20 seconds")

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pucklab.runs import read_metrics
+from pucklab.runs.metrics import read_metrics
 from pucklab.seqmodels.train_config import TrainConfig
 from pucklab.seqmodels.trainer import Trainer
 

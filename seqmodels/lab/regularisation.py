@@ -10,29 +10,40 @@ each run's last weights: L1 is the regulariser that pushes weights to zero.
 
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pucklab.runs import RunError, load_checkpoint, progress_bar, read_metrics
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.metrics import read_metrics
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError, load_checkpoint
 from pucklab.seqmodels.charrnn import CharRNNSettings, run
 from pucklab.seqmodels.charrnn.data import read_corpus
 from pucklab.seqmodels.train_config import TrainConfig
 
 
-def _reg_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", default="shakespeare", help="text to slice (default: shakespeare)")
-    p.add_argument("--chars", type=int, help="characters of the slice (default: 60000; 8000 "
-                   "with --quick)")
-    p.add_argument("--epochs", type=float, help="epochs per run (default: 20; 4 with --quick)")
+@dataclass
+class RegularisationSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(2)
+    corpus: str = setting("shakespeare", "text to slice")
+    chars: int | None = setting(None, "characters of the slice", sizes=(60000, 8000))
+    epochs: float | None = setting(None, "epochs per run", sizes=(20.0, 4.0))
+
+    def check(self) -> None:
+        super().check()
+        assert self.chars is not None and self.epochs is not None
+        if self.chars < 2000 or self.epochs <= 0:
+            raise RunError(f"--chars must be >= 2000 and --epochs > 0, got {self.chars} and "
+                           f"{self.epochs:g}")
 
 
 SMALL = 0.01  # a weight this small counts as (nearly) zero in the sparsity column
-REG_CONDITIONS = {
+REG_CONDITIONS: dict[str, dict[str, Any]] = {
     "none": {},
     "dropout 0.3": {"dropout": 0.3},
     "L2 1e-4 (adam, coupled)": {"weight_decay": 1e-4},
@@ -45,7 +56,7 @@ REG_CONDITIONS = {
 Histories = dict[str, list[list[dict[str, float]]]]  # condition -> every seed's metrics rows
 
 
-def measure(ns: argparse.Namespace, seeds: list[int], corpus: Path, epochs: float, hidden: int,
+def measure(ns: RegularisationSettings, seeds: list[int], corpus: Path, epochs: float, hidden: int,
             run_dir: Path) -> tuple[Histories, dict[str, list[Any]]]:
     """One ``char-rnn`` run per (condition, seed): its metrics rows and how its fit ended."""
     results: Histories = {c: [] for c in REG_CONDITIONS}
@@ -143,11 +154,10 @@ def draw(fig: Any, results: Histories, rows: list[dict[str, Any]]) -> None:
         ax.set_ylim(min(lows) * 0.8, None)
 
 
-def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    chars = ns.chars or (8000 if ns.quick else 60000)
-    epochs = size(ns, "epochs", 4.0, 20.0)
-    if chars < 2000 or epochs <= 0:
-        raise RunError(f"--chars must be >= 2000 and --epochs > 0, got {chars} and {epochs:g}")
+def run_regularisation(ns: RegularisationSettings, seeds: list[int], run_dir: Path
+                       ) -> LabOutcome:
+    chars, epochs = ns.chars, ns.epochs
+    assert chars is not None and epochs is not None
     text, _ = read_corpus(ns.corpus)
     if len(text) < chars:
         raise RunError(f"--chars {chars} is more than the corpus holds ({len(text)} characters)")
@@ -164,5 +174,4 @@ def run_regularisation(ns: argparse.Namespace, seeds: list[int], run_dir: Path) 
 
 REGULARISATION = LabExperiment(
     "regularisation", "Dropout, L2, L1 and early stopping fight overfitting; L1 makes weights "
-    "sparse.", run_regularisation,
-    _reg_arguments, default_seeds=2, duration="about 11 minutes", uses_device=True)
+    "sparse.", run_regularisation, RegularisationSettings, duration="about 11 minutes")

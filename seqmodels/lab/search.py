@@ -8,21 +8,22 @@ learning rate, log scale) and one barely (dropout), repeated with several seeds.
 a ``sweep`` trial: the same space, samplers and objective as ``sweep forecast`` (Optuna, an
 in-memory study per strategy and seed), and an ordinary forecast run folder.
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pucklab.runs import RunError, progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
 from pucklab.runs.search_space import Param
+from pucklab.runs.settings import setting
 from pucklab.runs.sweep_study import SweepConfig, make_sampler, objective
 
 STRATEGIES = ("grid", "random", "coarse-to-fine", "tpe")
@@ -33,11 +34,13 @@ IMPORTANT = "lr"
 Trace = list[dict[str, Any]]  # one dict per trial, in trial order: its params and value
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trials", type=int, help="trials per strategy and seed (default: 16, a "
-                   "4 x 4 grid; 4 with --quick)")
-    p.add_argument("--epochs", type=int, help="epochs per trial (default: 12; 2 with --quick)")
-    p.add_argument("--hidden", type=int, default=32, help="GRU hidden units (default: 32)")
+@dataclass
+class SearchSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(10)
+    trials: int | None = setting(None, "trials per strategy and seed (16: a 4 x 4 grid)", low=1,
+                                 sizes=(16, 4))
+    epochs: int | None = setting(None, "epochs per trial", low=1, sizes=(12, 2))
+    hidden: int = setting(32, "GRU hidden units", low=1)
 
 
 def _config(strategy: str, trials: int, seed: int, epochs: int, hidden: int,
@@ -79,7 +82,7 @@ def spread_decades(trace: Trace) -> float:
     return float(np.log10(max(lrs) / min(lrs))) if lrs else math.nan
 
 
-def measure(ns: argparse.Namespace, seeds: list[int], run_dir: Path, trials: int,
+def measure(ns: SearchSettings, seeds: list[int], run_dir: Path, trials: int,
             epochs: int) -> dict[str, list[Trace]]:
     traces: dict[str, list[Trace]] = {s: [] for s in STRATEGIES}
     jobs = [(s, seed) for seed in seeds for s in STRATEGIES]
@@ -154,12 +157,9 @@ def _draw(traces: dict[str, list[Trace]], trials: int):
     return draw
 
 
-def run(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    trials = ns.trials if ns.trials is not None else (4 if ns.quick else 16)
-    epochs = ns.epochs if ns.epochs is not None else (2 if ns.quick else 12)
-    for flag, value in (("--trials", trials), ("--epochs", epochs), ("--hidden", ns.hidden)):
-        if value < 1:
-            raise RunError(f"{flag} must be >= 1, got {value}")
+def run(ns: SearchSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    trials, epochs = ns.trials, ns.epochs
+    assert trials is not None and epochs is not None
     traces = measure(ns, seeds, run_dir, trials, epochs)
     rows = {s: aggregate(s, traces[s], trials) for s in STRATEGIES}
     columns = ["strategy", "trials", "best_val_loss", "spread", "distinct_lr", "best_lr",
@@ -175,4 +175,4 @@ HYPERPARAMETER_SEARCH = LabExperiment(
     "hyperparameter-search",
     "random search beats a grid of the same size when few parameters matter, and "
     "coarse-to-fine narrows in on the best",
-    run, _arguments, default_seeds=10, duration="about 9 minutes", uses_device=True)
+    run, SearchSettings, duration="about 9 minutes")

@@ -13,22 +13,24 @@ word occurred in training). Models, each with gensim's default settings:
 ``neighbours.md`` in the run folder lists the nearest neighbours of a few words and of unseen
 words for each model.
 
-Registered as an entry point of ``pucklab.lab`` (pyproject.toml).
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pucklab.runs import RunError, atomic_write, progress_bar, resolve_device
-from pucklab.runs.lab import LabExperiment, LabOutcome, size
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError, atomic_write
 from pucklab.seqmodels.charrnn.data import read_corpus
 from pucklab.seqmodels.embeddings.corpus import words
 from pucklab.seqmodels.embeddings.quality import BANDS, heldout_pairs, nearest, neighbour_score
@@ -47,23 +49,30 @@ QUICK_WORDS = 60_000  # --quick: the first words of the corpus only
 BAND_NAMES = (*BANDS, "unseen")
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", default="shakespeare", help="UTF-8 text (default: Tiny "
-                   "Shakespeare)")
-    p.add_argument("--epochs", type=int, help="epochs (default: 5, gensim's; 1 with --quick)")
-    p.add_argument("--dim", type=int, help="vector size (default: 100; 32 with --quick)")
-    p.add_argument("--little", type=float, default=0.1, help="share of the training text the "
-                   "little-data models get (default: 0.1)")
+@dataclass
+class Word2VecSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(2)
+    corpus: str = setting("shakespeare", "UTF-8 text, or 'shakespeare' (Tiny Shakespeare)")
+    epochs: int | None = setting(None, "epochs (5: gensim's)", sizes=(5, 1))
+    dim: int | None = setting(None, "vector size", sizes=(100, 32))
+    little: float = setting(0.1, "share of the training text the little-data models get")
+
+    def check(self) -> None:
+        super().check()
+        assert self.epochs is not None and self.dim is not None
+        if not 0 < self.little <= 1 or self.epochs < 1 or self.dim < 1:
+            raise RunError("--little must lie in (0, 1], --epochs and --dim >= 1")
 
 
-def measure(ns: argparse.Namespace, tokens: list[str], seeds: list[int], run_dir: Path
+def measure(ns: Word2VecSettings, tokens: list[str], seeds: list[int], run_dir: Path
             ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Trained], list[str]]:
     """Every model and seed's row, each model's first-seed training, and the held-out words
     outside the vocabulary (most frequent first); writes ``neighbours.md``."""
     cut = int(len(tokens) * (1 - HELDOUT))
     train_words, held = tokens[:cut], tokens[cut:]
     little = train_words[:int(len(train_words) * ns.little)]
-    cfg = EmbeddingConfig(epochs=size(ns, "epochs", 1, 5), dim=size(ns, "dim", 32, 100))
+    assert ns.epochs is not None and ns.dim is not None
+    cfg = EmbeddingConfig(epochs=ns.epochs, dim=ns.dim)
     pairs = heldout_pairs(held, cfg.window)
     device = resolve_device(ns.device)
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in MODELS}
@@ -108,10 +117,7 @@ def write_neighbours(path: Path, models: dict[str, Trained], unseen: list[str]) 
     atomic_write(path, lambda f: f.write(data))
 
 
-def run_word2vec(ns: argparse.Namespace, seeds: list[int], run_dir: Path) -> LabOutcome:
-    if not 0 < ns.little <= 1 or (ns.epochs is not None and ns.epochs < 1) or (
-            ns.dim is not None and ns.dim < 1):
-        raise RunError("--little must lie in (0, 1], --epochs and --dim >= 1")
+def run_word2vec(ns: Word2VecSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
     text, _ = read_corpus(ns.corpus)
     tokens = words(text)[:QUICK_WORDS] if ns.quick else words(text)
     if len(tokens) < 1000:
@@ -189,4 +195,4 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 WORD2VEC = LabExperiment(
     "word2vec", "Skip-gram represents rare words better and copes with little data; CBOW is "
     "faster and better for frequent words; character n-grams give unseen words vectors.",
-    run_word2vec, _arguments, default_seeds=2, uses_device=True, duration="about 4 minutes")
+    run_word2vec, Word2VecSettings, duration="about 4 minutes")
