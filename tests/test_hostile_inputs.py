@@ -235,3 +235,26 @@ def test_a_lab_experiment_that_crashes_leaves_no_folder(tmp_path, monkeypatch, c
     with pytest.raises(RuntimeError, match="a bug"):
         lab.main(["vanishing-gradients", "--quick", "--run-dir", str(tmp_path / "lab")])
     assert not (tmp_path / "lab").exists()
+
+
+# --- a refused resume leaves the folder as it was -----------------------------------------------
+def test_a_refused_resume_rewrites_nothing(tmp_path, capsys):
+    from pucklab.agents import AgentSettings
+    from pucklab.agents import run as agent_run
+    from pucklab.runs.store import RunError
+    from pucklab.seqmodels.charrnn import CharRNNSettings
+    from pucklab.seqmodels.charrnn import run as char_run
+
+    corpus = make_corpus(tmp_path / "w.txt")
+    assert char_cli.main([*tiny_char_rnn(corpus), "--run-dir", str(tmp_path / "c")]) == 0
+    assert agent_cli.main([*TINY_AGENT, "--total-steps", "50", "--run-dir",
+                           str(tmp_path / "a")]) == 0
+    before = {d: (tmp_path / d / "config.json").read_text() for d in ("c", "a")}
+    other = tmp_path / "other.txt"
+    other.write_text(corpus.read_text() + "Z!")  # characters the run never saw
+    with pytest.raises(RunError, match="vocabulary mismatch"):
+        char_run(CharRNNSettings(corpus=str(other)), tmp_path / "c", resume=True)
+    with pytest.raises(RunError, match="holds a reinforce checkpoint"):
+        agent_run(AgentSettings(algo="ppo", env_kwargs={"obs_type": "state"}), tmp_path / "a",
+                  resume=True)
+    assert {d: (tmp_path / d / "config.json").read_text() for d in ("c", "a")} == before

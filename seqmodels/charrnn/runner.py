@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -106,17 +107,25 @@ def run(settings: CharRNNSettings, run_dir: Path | str | None = None, *,
     torch.manual_seed(settings.train.seed)  # the initial weights come from the seed too
     model = CharRNN(len(task.vocab), settings.embed, settings.hidden, settings.layers,
                     settings.dropout, settings.cell, settings.impl)
+
+    def load(folder: Path) -> dict[str, Any]:
+        """The checkpoint a resume goes on from: its vocabulary and model, checked against the
+        text and the settings before anything in the folder is rewritten."""
+        ckpt = load_checkpoint(folder, map_location="cpu", command=COMMAND, keys=MODEL_KEYS)
+        _check_vocab(ckpt, folder)
+        _same_vocab(Vocab(tuple(ckpt["task"]["vocab"])), text)
+        _check_shape(ckpt["model_args"], settings, folder)
+        return ckpt
+
     with open_run(COMMAND, settings, run_dir, resume=resume, resume_with=f"{COMMAND} train",
-                  name=f"char-rnn-{_corpus_label(settings.corpus)}-{settings.cell}",
+                  name=f"char-rnn-{_corpus_label(settings.corpus)}-{settings.cell}", load=load,
                   facts={"corpus_chars": len(text), "vocab_size": len(task.vocab),
                          "parameters": _count(model)}) as opened:
         folder = opened.dir
-        if opened.resumed:  # the checkpoint's vocabulary and model, checked against the text
-            ckpt = load_checkpoint(folder, map_location="cpu", command=COMMAND, keys=MODEL_KEYS)
-            _check_vocab(ckpt, folder)
+        if opened.resumed:  # the checkpoint's vocabulary and model
+            ckpt = opened.state
             task = CharTask(text, settings.seq_len, settings.batch_size,
-                            vocab=_same_vocab(Vocab(tuple(ckpt["task"]["vocab"])), text))
-            _check_shape(ckpt["model_args"], settings, folder)
+                            vocab=Vocab(tuple(ckpt["task"]["vocab"])))
             model = CharRNN(**dict(ckpt["model_args"], impl=settings.impl))
         fit = Trainer(model, task, settings.train, folder, resume=opened.resumed,
                       extra={"model_args": model.model_args}, report=report,
