@@ -130,5 +130,6 @@ def write_video(frames: list[np.ndarray], path: Path | str, fps: int = FPS) -> P
                 for frame in frames:
                     out.append_data(frame)
         else:
+            # imageio's hints ask for a list of ArrayLike, which a list of arrays is not, to mypy
             imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)  # type: ignore[arg-type]
     return path
