@@ -44,6 +44,7 @@ EXPERIMENTS = {
     "initialisation": "pucklab.seqmodels.lab.initialisation:INITIALISATION",
     "gradient-descent": "pucklab.seqmodels.lab.descent:GRADIENT_DESCENT",
     "word2vec": "pucklab.seqmodels.lab.word2vec:WORD2VEC",
+    "batch-norm": "pucklab.seqmodels.lab.batchnorm:BATCH_NORM",
 }
 
 _GROUPS = {"commands": (COMMANDS, "pucklab.commands"),

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import make_corpus, zipf_corpus
 from pucklab.runs import lab
@@ -19,7 +20,7 @@ SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clippi
                         "regularisation", "hyperparameter-search")
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
 BASICS_EXPERIMENTS = ("perceptron", "backprop", "activations", "initialisation",
-                      "gradient-descent", "word2vec")
+                      "gradient-descent", "word2vec", "batch-norm")
 
 
 def rows_of(run_dir):
@@ -80,8 +81,8 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     if name == "word2vec":
         DIRECTION[name](by_first_column, run_dir)
     else:
-        DIRECTION[name](rows if name in ("memory-length", "perceptron", "initialisation")
-                        else by_first_column)
+        DIRECTION[name](rows if name in ("memory-length", "perceptron", "initialisation",
+                                         "batch-norm") else by_first_column)
 
 
 #: Columns left empty (nan, "-") where they do not apply: a run that blew up has no final loss
@@ -208,13 +209,35 @@ def _word2vec(by, run_dir):
 
 #: What each experiment's quick run must show, beyond its files: the direction of the result
 #: where it is robust at quick size, else the structure of the table.
+def _batch_norm(rows):
+    """Ten ReLU layers deep, at the quick size (lr 0.1 and 1): at lr 1 the plain network
+    breaks down where the batch-norm one trains, and batch norm is the better at both rates."""
+    final = {(r["condition"], float(r["lr"])): float(r["final_test_accuracy"]) for r in rows
+             if r["lr"]}
+    assert final["plain", 1.0] < 0.5 < 0.9 < final["batch norm", 1.0]
+    assert final["batch norm", 0.1] > final["plain", 0.1]
+    modes = rows[-1]
+    assert modes["condition"].startswith("batch norm, lr") and float(modes["eval_accuracy"]) > 0.8
+
+
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "memory-length": _memory, "regularisation": _regularisation,
              "hyperparameter-search": _search, "session-decay": _session_decay,
              "frame-difference": _frame_difference, "perceptron": _perceptron,
              "backprop": _backprop, "activations": _activations,
              "initialisation": _initialisation, "gradient-descent": _descent,
-             "word2vec": _word2vec}
+             "word2vec": _word2vec, "batch-norm": _batch_norm}
+
+
+def test_batch_norm_eval_mode_is_deterministic_and_train_mode_depends_on_the_batch():
+    from pucklab.seqmodels.lab import batchnorm
+
+    settings = batchnorm.BatchNormSettings(quick=True, steps=60).resolved()
+    model, _ = batchnorm.train(True, 0.1, 0, settings, torch.device("cpu"))
+    modes = batchnorm.prediction_modes(model, 0, torch.device("cpu"))
+    assert modes["eval_repeat"] == 0 and modes["eval_alone_vs_batch"] < 1e-4
+    assert modes["single_in_train_mode"] == "refused" and modes["batch_flips"] > 0
+    assert not model.training  # left as it predicts
 
 
 def test_vanishing_gradients_rnn_far_below_lstm_at_distance_50():

@@ -23,8 +23,9 @@ from torch import nn
 
 from pucklab.seqmodels.basics.data import Split
 
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-               "leaky_relu": lambda: nn.LeakyReLU(0.01)}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01)}
 #: Weight initialisations (biases start at zero for all but ``default``, torch's own).
 INITS = ("default", "zero", "small", "large", "xavier", "he")
 SMALL_STD, LARGE_STD = 0.01, 1.0
@@ -79,9 +80,11 @@ def init_linear(layer: nn.Linear, how: str) -> None:
 
 
 def mlp(sizes: Sequence[int], activation: str = "relu", init: str = "default",
-        seed: int = 0) -> nn.Sequential:
+        seed: int = 0, batch_norm: bool = False) -> nn.Sequential:
     """Linear layers of ``sizes`` with ``activation`` between them (none after the last),
-    initialised the ``init`` way, from ``torch.manual_seed(seed)``."""
+    initialised the ``init`` way, from ``torch.manual_seed(seed)``. ``batch_norm``: every hidden
+    Linear is followed by ``nn.BatchNorm1d`` (Ioffe and Szegedy's place for it: before the
+    activation, with its trainable scale and shift)."""
     torch.manual_seed(seed)
     modules: list[nn.Module] = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -89,6 +92,8 @@ def mlp(sizes: Sequence[int], activation: str = "relu", init: str = "default",
         init_linear(linear, init)
         modules.append(linear)
         if k < len(sizes) - 2:
+            if batch_norm:
+                modules.append(nn.BatchNorm1d(n_out))
             modules.append(ACTIVATIONS[activation]())
     return nn.Sequential(*modules)
 
@@ -99,7 +104,7 @@ def hidden_outputs(model: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
     with torch.no_grad():
         for module in model:
             x = module(x)
-            if not isinstance(module, nn.Linear):
+            if not isinstance(module, (nn.Linear, nn.BatchNorm1d)):
                 outs.append(x)
     return outs
 
@@ -111,8 +116,15 @@ def layer_grad_norms(model: nn.Sequential) -> list[float]:
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float((model(x).argmax(1) == targets).float().mean())
+    """The share of ``x`` classified as ``targets``, in eval mode (batch norm: the running
+    statistics, which test inputs must neither use as a batch nor update)."""
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return float((model(x).argmax(1) == targets).float().mean())
+    finally:
+        model.train(training)
 
 
 def as_tensors(split: Split, device: torch.device | str = "cpu"
@@ -127,9 +139,12 @@ def as_tensors(split: Split, device: torch.device | str = "cpu"
 def train_classifier(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer,
                      steps: int, batch_size: int, seed: int, every: int = 10,
                      scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-                     device: torch.device | str = "cpu") -> list[dict[str, float]]:
+                     device: torch.device | str = "cpu",
+                     drop_last: bool = False) -> list[dict[str, float]]:
     """Minibatch training on cross-entropy for ``steps`` updates (batches drawn by epochs of a
     seeded permutation; ``batch_size`` >= the training set = full-batch gradient descent).
+    ``drop_last``: skip each epoch's incomplete last batch, as batch norm wants (a batch of a
+    few samples gives it nothing to estimate its statistics from).
 
     Every ``every`` updates (and after the last) a row: update, seconds of training so far,
     mean training loss since the last row, test accuracy. Stops early, with a last row, once the
@@ -142,7 +157,7 @@ def train_classifier(model: nn.Module, split: Split, optimizer: torch.optim.Opti
     losses: list[float] = []
     seconds = 0.0
     for step in range(1, steps + 1):
-        if pos >= n:
+        if pos >= n or (drop_last and pos + batch_size > n):
             order, pos = torch.randperm(n, generator=gen), 0
         idx = order[pos:pos + batch_size].to(device)
         pos += batch_size

@@ -12,6 +12,7 @@
     initialisation  zero, small, large, Xavier and He starts
     descent         gradient-descent: batch, mini-batch and stochastic; learning rates, decay
     word2vec        skip-gram vs CBOW by word frequency and data size; n-grams for unseen words
+    batchnorm       batch-norm: a deep MLP with and without it over learning rates; eval vs train mode
 
 ``pucklab.runs.registry`` lists them by name; ``pucklab.runs.lab`` runs them.
 """

@@ -1,0 +1,227 @@
+"""``lab batch-norm``: normalising each layer's inputs over the mini-batch, with a trainable
+scale and shift, stabilises deep networks; at prediction time one sample uses the statistics
+gathered in training.
+
+A deep MLP (10 hidden layers of 64 ReLU units, He's start, the best for ReLU in ``lab
+initialisation``) on scikit-learn's digits, plain minibatch SGD (batches of 64, each epoch's
+incomplete last batch dropped, as batch norm needs), trained with and without
+``nn.BatchNorm1d`` after every hidden Linear, at learning rates from 0.01 to 10. Measured per
+condition, rate and seed: the final test accuracy (a run that diverged counts 0), the updates
+to 90 % test accuracy, and whether the run diverged; per condition, the highest rate at which
+every seed still reached 90 %. Then, for the batch-norm networks trained
+at the rate the plain network trained best at:
+
+- eval mode: a sample's logits alone, twice, and inside the whole test batch are the same
+  (the running statistics make a prediction a function of the sample only);
+- train mode (batch statistics): the test set's accuracy as one batch, against eval mode's, and
+  how often a sample's predicted class changes with the one other sample it is batched with;
+  a batch of one has no spread to normalise by, and torch refuses it.
+
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
+from pucklab.seqmodels.basics.data import digits
+from pucklab.seqmodels.basics.nets import as_tensors, first_update, mlp, train_classifier
+
+CONDITIONS = {"plain": False, "batch norm": True}
+WIDTH, BATCH, TARGET = 64, 64, 0.9
+#: Train mode: each of the first 100 test samples in 10 batches of 8 with random others.
+SAMPLES, BATCHES, GROUP = 100, 10, 8
+
+
+@dataclass
+class BatchNormSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(3)
+    steps: int | None = setting(None, "SGD updates per run", sizes=(1500, 200))
+    depth: int = setting(10, "hidden layers")
+    lrs: list[float] | None = setting(None, "SGD learning rates to sweep", metavar="LR",
+                                      sizes=([0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], [0.1, 1.0]))
+
+    def check(self) -> None:
+        super().check()
+        assert self.steps is not None and self.lrs is not None
+        if self.steps < 1 or self.depth < 1 or min(self.lrs) <= 0:
+            raise RunError("--steps and --depth must be >= 1, --lrs > 0")
+
+
+def train(batch_norm: bool, lr: float, seed: int, ns: BatchNormSettings,
+          device: torch.device) -> tuple[nn.Sequential, list[dict[str, float]]]:
+    """One network of the sweep, trained; its curve."""
+    assert ns.steps is not None
+    split = digits(seed)
+    model = mlp([64] + [WIDTH] * ns.depth + [split.classes], "relu", "he", seed,
+                batch_norm=batch_norm).to(device)
+    rows = train_classifier(model, split, torch.optim.SGD(model.parameters(), lr=lr),
+                            ns.steps, BATCH, seed, every=max(1, ns.steps // 50), device=device,
+                            drop_last=True)
+    return model, rows
+
+
+def prediction_modes(model: nn.Sequential, seed: int, device: torch.device) -> dict[str, float]:
+    """Eval mode against train mode (batch statistics) on the test set of ``seed``'s split."""
+    _, _, x, y = as_tensors(digits(seed), device)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.eval()
+        batch = model(x)
+        alone = torch.cat([model(x[i:i + 1]) for i in range(len(x))])
+        again = torch.cat([model(x[i:i + 1]) for i in range(len(x))])
+        eval_acc = float((batch.argmax(1) == y).float().mean())
+        model.train()  # batch statistics; momentum 0 so the running statistics stay as trained
+        momenta = [(m, m.momentum) for m in model if isinstance(m, nn.BatchNorm1d)]
+        for m, _ in momenta:
+            m.momentum = 0.0
+        try:
+            train_acc = float((model(x).argmax(1) == y).float().mean())
+            flips = []
+            for i in range(min(SAMPLES, len(x))):
+                others = torch.randint(0, len(x) - 1, (BATCHES, GROUP - 1), generator=gen)
+                others = others + (others >= i).long()  # never the sample itself
+                classes = torch.stack([model(torch.cat([x[i:i + 1], x[o]]))[0].argmax()
+                                       for o in others])  # one forward pass per batch
+                flips.append(float((classes != classes.mode().values).float().mean()))
+            try:
+                model(x[:1])
+                single = "ran"
+            except ValueError:  # "Expected more than 1 value per channel when training"
+                single = "refused"
+        finally:
+            for m, momentum in momenta:
+                m.momentum = momentum
+            model.eval()
+    return {"eval_alone_vs_batch": float((alone - batch).abs().max()),
+            "eval_repeat": float((alone - again).abs().max()),
+            "eval_accuracy": eval_acc, "train_mode_accuracy": train_acc,
+            "batch_flips": float(np.mean(flips)), "single_in_train_mode": single}
+
+
+def run_batch_norm(ns: BatchNormSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    assert ns.lrs is not None
+    device = resolve_device(ns.device)
+    lrs = sorted(set(ns.lrs))
+    curves: dict[tuple[str, float], list[list[dict[str, float]]]] = {}
+    models: dict[tuple[str, float, int], nn.Sequential] = {}
+    jobs = [(c, lr, s) for c in CONDITIONS for lr in lrs for s in seeds]
+    for cond, lr, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
+        model, rows = train(CONDITIONS[cond], lr, seed, ns, device)
+        curves.setdefault((cond, lr), []).append(rows)
+        if CONDITIONS[cond]:
+            models[cond, lr, seed] = model
+    rows = [_row(cond, lr, curves[cond, lr]) for cond in CONDITIONS for lr in lrs]
+    plain_best = max((r for r in rows if r["condition"] == "plain"),
+                     key=lambda r: r["final_test_accuracy"])["lr"]
+    modes = [prediction_modes(models["batch norm", plain_best, s], s, device) for s in seeds]
+    conclusions = conclude(rows, modes, plain_best, ns)
+    rows.append({"condition": f"batch norm, lr {plain_best:g}: eval vs train mode",
+                 **{k: _mean(m[k] for m in modes) for k in ("eval_accuracy",
+                                                           "train_mode_accuracy")}})
+    columns = ["condition", "lr", "final_test_accuracy", f"updates_to_{TARGET:.0%}", "diverged",
+               "eval_accuracy", "train_mode_accuracy"]
+    return LabOutcome(columns, rows, conclusions, lambda fig: draw(fig, curves, lrs, rows),
+                      {"lr": "g", "final_test_accuracy": ".3f",
+                       f"updates_to_{TARGET:.0%}": ".0f", "eval_accuracy": ".3f",
+                       "train_mode_accuracy": ".3f"})
+
+
+def _mean(values: Any) -> float:
+    return float(np.mean(list(values)))
+
+
+def _row(cond: str, lr: float, runs: list[list[dict[str, float]]]) -> dict[str, Any]:
+    finals = [r[-1] for r in runs]
+    return {"condition": cond, "lr": lr,
+            "final_test_accuracy": _mean(0.0 if math.isnan(f["test_accuracy"])
+                                         else f["test_accuracy"] for f in finals),
+            f"updates_to_{TARGET:.0%}": float(np.median([first_update(r, TARGET) for r in runs])),
+            "reached": all(math.isfinite(first_update(r, TARGET)) for r in runs),
+            "diverged": f"{sum(not math.isfinite(f['train_loss']) for f in finals)}/{len(runs)}"}
+
+
+def highest_trained(rows: list[dict[str, Any]], cond: str) -> float:
+    """The highest rate at which every seed of ``cond`` reached the target (0: none did)."""
+    return max((r["lr"] for r in rows if r["condition"] == cond and r["reached"]), default=0.0)
+
+
+def conclude(rows: list[dict[str, Any]], modes: list[dict[str, Any]], plain_best: float,
+             ns: BatchNormSettings) -> list[str]:
+    key = f"updates_to_{TARGET:.0%}"
+    top = {c: highest_trained(rows, c) for c in CONDITIONS}
+    both = [r["lr"] for r in rows if r["condition"] == "plain" and r["reached"]]
+    faster = [lr for lr in both
+              if next(r for r in rows if r["condition"] == "batch norm" and r["lr"] == lr)[key]
+              < next(r for r in rows if r["condition"] == "plain" and r["lr"] == lr)[key]]
+    worst_gap = max(max(m["eval_alone_vs_batch"], m["eval_repeat"]) for m in modes)
+    flips = _mean(m["batch_flips"] for m in modes)
+    return [
+        f"Highest learning rate at which every seed reached {TARGET:.0%} test accuracy, "
+        f"{ns.depth} ReLU layers deep: plain {_lr(top['plain'])}, with batch norm "
+        f"{_lr(top['batch norm'])}. Batch norm trains at higher rates: "
+        + ("held." if top["batch norm"] > top["plain"] else "did not hold here."),
+        f"Where the plain network reached {TARGET:.0%} (lr {', '.join(f'{x:g}' for x in both)})"
+        f", batch norm got there in fewer updates at {len(faster)} of {len(both)} rates: "
+        + ("held." if both and len(faster) == len(both) else "did not hold here.")
+        if both else f"The plain network reached {TARGET:.0%} at no rate.",
+        f"Eval mode (running statistics, lr {plain_best:g}): a test sample's logits alone, "
+        f"again, and inside the test batch differ by at most {worst_gap:.1e}, so one sample's "
+        "prediction is deterministic and its own: "
+        + ("held." if worst_gap < 1e-4 else "did not hold here.")
+        + f" Test accuracy {_mean(m['eval_accuracy'] for m in modes):.3f} in eval mode, "
+        f"{_mean(m['train_mode_accuracy'] for m in modes):.3f} in train mode with the whole "
+        "test set as the batch: the running statistics match the batch's "
+        + ("(held)." if all(abs(m["eval_accuracy"] - m["train_mode_accuracy"]) < 0.02
+                            for m in modes) else "(did not hold here)."),
+        f"Train mode, batches of {GROUP}: a test sample's predicted class changed with its "
+        f"batch-mates in {flips:.1%} of {BATCHES} random batches (each of {SAMPLES} samples); "
+        "a batch of one was "
+        f"{modes[0]['single_in_train_mode']} by torch (nothing to normalise by). Train-mode "
+        "predictions depend on the batch: "
+        + ("held." if flips > 0 or modes[0]["single_in_train_mode"] == "refused"
+           else "did not hold here."),
+    ]
+
+
+def _lr(lr: float) -> str:
+    return f"{lr:g}" if lr > 0 else "none"
+
+
+def draw(fig: Any, curves: dict[tuple[str, float], list[list[dict[str, float]]]],
+         lrs: list[float], rows: list[dict[str, Any]]) -> None:
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for cond, style in (("plain", "--"), ("batch norm", "-")):
+        acc = [next(r for r in rows if r["condition"] == cond and r["lr"] == lr)
+               ["final_test_accuracy"] for lr in lrs]
+        ax1.plot(lrs, acc, style, marker="o", label=cond)
+    ax1.axhline(TARGET, color="grey", ls=":", lw=1)
+    ax1.set(xscale="log", xlabel="SGD learning rate", ylabel="final test accuracy (mean)",
+            title="the learning-rate sweep")
+    ax1.legend()
+    middle = lrs[len(lrs) // 2]
+    for cond, style in (("plain", "--"), ("batch norm", "-")):
+        for lr in (lrs[0], middle, lrs[-1]):
+            r = curves[cond, lr][0]
+            ax2.plot([x["update"] for x in r], [x["test_accuracy"] for x in r], style, lw=1,
+                     label=f"{cond}, lr {lr:g}")
+    ax2.set(xlabel="SGD update", ylabel="test accuracy (first seed)", title="training")
+    ax2.legend(fontsize=7)
+
+
+BATCH_NORM = LabExperiment(
+    "batch-norm", "Normalising each layer's inputs over the mini-batch, with a trainable scale "
+    "and shift, stabilises deep networks; at prediction time one sample uses the statistics "
+    "gathered in training.", run_batch_norm, BatchNormSettings, duration="about 3 minutes")
