@@ -73,7 +73,7 @@ def train(batch_norm: bool, lr: float, seed: int, ns: BatchNormSettings,
     return model, rows
 
 
-def prediction_modes(model: nn.Sequential, seed: int, device: torch.device) -> dict[str, float]:
+def prediction_modes(model: nn.Sequential, seed: int, device: torch.device) -> dict[str, Any]:
     """Eval mode against train mode (batch statistics) on the test set of ``seed``'s split."""
     _, _, x, y = as_tensors(digits(seed), device)
     gen = torch.Generator().manual_seed(seed)
@@ -128,9 +128,10 @@ def run_batch_norm(ns: BatchNormSettings, seeds: list[int], run_dir: Path) -> La
                      key=lambda r: r["final_test_accuracy"])["lr"]
     modes = [prediction_modes(models["batch norm", plain_best, s], s, device) for s in seeds]
     conclusions = conclude(rows, modes, plain_best, ns)
-    rows.append({"condition": f"batch norm, lr {plain_best:g}: eval vs train mode",
-                 **{k: _mean(m[k] for m in modes) for k in ("eval_accuracy",
-                                                           "train_mode_accuracy")}})
+    summary: dict[str, Any] = {"condition": f"batch norm, lr {plain_best:g}: eval vs train mode"}
+    summary.update({k: _mean(m[k] for m in modes) for k in ("eval_accuracy",
+                                                              "train_mode_accuracy")})
+    rows.append(summary)
     columns = ["condition", "lr", "final_test_accuracy", f"updates_to_{TARGET:.0%}", "diverged",
                "eval_accuracy", "train_mode_accuracy"]
     return LabOutcome(columns, rows, conclusions, lambda fig: draw(fig, curves, lrs, rows),
