@@ -200,8 +200,8 @@ def trial_folder(run_dir: Path, trial: Any) -> tuple[Path, bool]:
         retried = _retry_callback().retried_trial_number(frozen)
     if retried is not None:
         old = run_dir / "trials" / str(retried)
-        if (old / CONFIG_FILE).exists() and (checkpoint_path(old).is_file()
-                                             or any(old.glob("seed-*/checkpoints/last.pt"))):
+        folders = [old, *old.glob("seed-*")]  # a forecast trial keeps one run per seed
+        if (old / CONFIG_FILE).exists() and any(checkpoint_path(d).is_file() for d in folders):
             return old, True
     return run_dir / "trials" / str(trial.number), False
 
