@@ -1,14 +1,16 @@
-"""REINFORCE vs stable-baselines3 PPO on pucklab/AirHockey-v0 (or --env) pixels + frame difference.
+"""REINFORCE vs stable-baselines3 PPO on pucklab/AirHockey-v0 (or --env) pixels + frame difference,
+or one algorithm's policies against each other (``--policies mlp pooled cnn``).
 
-Same machine, same seeds, same wall budget per run, same policy shape, same evaluation (greedy
-win rate over the same fixed sessions, every few updates; evaluation time is not counted).
-Prints, per algorithm and seed, the training time and env steps until the evaluation win rate
-first reached the target, and the ratio PPO / REINFORCE; writes every curve to one figure.
+Same machine, same seeds, same wall budget per run, same evaluation (greedy win rate over the
+same fixed sessions, every few updates; evaluation time is not counted). Prints, per algorithm,
+policy and seed, the training time and env steps until the evaluation win rate first reached
+the target, and the ratio PPO / REINFORCE; writes every curve to one figure.
 
     python benchmarks/rl_race.py                      # 3 seeds x 2 algorithms x 5 minutes
     python benchmarks/rl_race.py --seeds 0 --minutes 1 --out /tmp/race   # a quick look
     python benchmarks/rl_race.py --env pucklab/Pong-v0 --env-kwargs opponent_skill=1.0 \
         --algos reinforce --out runs/pong-skill1                           # against Pong's opponent
+    python benchmarks/rl_race.py --algos reinforce --policies mlp pooled cnn --out runs/policies
 
 Targets (benchmark, not a test): REINFORCE reaches 90 % in <= 5 minutes on 2 CPU cores, and
 >= 3x sooner than PPO.
@@ -25,9 +27,10 @@ from pathlib import Path
 import torch
 
 from pucklab.agents import AgentSettings, run
+from pucklab.agents.policies import POLICIES
 from pucklab.runs.cli import parse_key_values
 from pucklab.runs.metrics import read_metrics
-from pucklab.runs.store import load_run_settings
+from pucklab.runs.store import load_checkpoint, load_run_settings
 
 
 def first_reach(run_dir: Path, target: float) -> tuple[float, float] | None:
@@ -38,19 +41,30 @@ def first_reach(run_dir: Path, target: float) -> tuple[float, float] | None:
     return None
 
 
-def plot(runs: dict[tuple[str, int], Path], target: float, out: Path, title: str) -> Path:
+def parameters(run_dir: Path) -> int:
+    """The trained policy's parameter count, from its last checkpoint."""
+    state = load_checkpoint(run_dir, command="train-agent", keys=("policy",))
+    return sum(t.numel() for t in state["policy"].values() if hasattr(t, "numel"))
+
+
+Key = tuple[str, str, int]  # (algorithm, policy, seed)
+
+
+def plot(runs: dict[Key, Path], target: float, out: Path, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"reinforce": "tab:blue", "ppo": "tab:orange"}
+    kinds = sorted({(a, p) for a, p, _ in runs})
+    colours = dict(zip(kinds, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     fig, ax = plt.subplots(figsize=(7, 4))
-    for (algo, seed), run_dir in runs.items():
+    for (algo, policy, seed), run_dir in runs.items():
         rows = [r for r in read_metrics(run_dir) if not math.isnan(r["eval_win_rate"])]
+        first = seed == min(s for a, p, s in runs if (a, p) == (algo, policy))
         ax.plot([r["wall_time_s"] / 60 for r in rows], [r["eval_win_rate"] for r in rows],
-                color=colours.get(algo, "grey"), alpha=0.8, lw=1.4,
-                label=algo if seed == min(s for a, s in runs if a == algo) else None)
+                color=colours.get((algo, policy), "grey"), alpha=0.8, lw=1.4,
+                label=_name(algo, policy, len(kinds) > 1) if first else None)
     ax.axhline(target, color="grey", ls="--", lw=1)
     ax.set_xlabel("training time (minutes, 2 CPU cores)")
     ax.set_ylabel("evaluation win rate (greedy)")
@@ -64,6 +78,10 @@ def plot(runs: dict[tuple[str, int], Path], target: float, out: Path, title: str
     return path
 
 
+def _name(algo: str, policy: str, policies: bool) -> str:
+    return f"{algo}, {policy}" if policies else algo
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -72,20 +90,23 @@ def main() -> None:
     p.add_argument("--also", type=float, nargs="*", default=[0.5],
                    help="further win rates to report the time to")
     p.add_argument("--algos", nargs="+", default=["reinforce", "ppo"])
-    p.add_argument("--policy", default=AgentSettings.policy, help="the same for both algorithms")
+    p.add_argument("--policies", nargs="+", default=[AgentSettings.policy],
+                   choices=POLICIES, help="each algorithm runs with each of these")
     p.add_argument("--env", default=AgentSettings.env, help="a pucklab game id")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
                    help="the env's keyword arguments, e.g. opponent_skill=1.0")
     p.add_argument("--out", type=Path, default=Path("runs/rl_race"))
+    p.add_argument("--threads", type=int, default=2, help="torch threads (2: both CPU cores)")
     ns = p.parse_args()
     env_kwargs = parse_key_values(ns.env_kwargs, "--env-kwargs")
-    torch.set_num_threads(2)
+    torch.set_num_threads(ns.threads)
     ns.out.mkdir(parents=True, exist_ok=True)
-    runs: dict[tuple[str, int], Path] = {}
+    runs: dict[Key, Path] = {}
+    kinds = [(algo, policy) for algo in ns.algos for policy in ns.policies]
     for seed in ns.seeds:
-        for algo in ns.algos:
-            run_dir = ns.out / f"{algo}-seed{seed}"
-            settings = AgentSettings(algo=algo, seed=seed, policy=ns.policy, minutes=ns.minutes,
+        for algo, policy in kinds:
+            run_dir = ns.out / f"{algo}-{policy}-seed{seed}"
+            settings = AgentSettings(algo=algo, seed=seed, policy=policy, minutes=ns.minutes,
                                      env=ns.env, env_kwargs=env_kwargs,
                                      eval_every=5 if algo == "reinforce" else 10,
                                      video_sessions=0).resolved()
@@ -93,35 +114,39 @@ def main() -> None:
                 if load_run_settings(run_dir, AgentSettings, "train-agent") != settings:
                     sys.exit(f"{run_dir} holds a run with other settings; delete it or choose "
                              "another --out")
-                runs[algo, seed] = run_dir
+                runs[algo, policy, seed] = run_dir
                 continue
-            print(f"--- {algo}, seed {seed}, {ns.minutes} min", file=sys.stderr, flush=True)
+            print(f"--- {algo}, {policy}, seed {seed}, {ns.minutes} min", file=sys.stderr,
+                  flush=True)
             run(settings, run_dir)
-            runs[algo, seed] = run_dir
+            runs[algo, policy, seed] = run_dir
     targets = sorted({ns.target, *ns.also})
     print(f"\nTraining time (env steps) to an evaluation win rate on {ns.env} {env_kwargs or ''}, "
-          f"budget {ns.minutes} min per run, policy {ns.policy}, "
-          f"{torch.get_num_threads()} threads\n")
-    print("| algorithm | seed | " + " | ".join(f"to {t:.0%}" for t in targets)
+          f"budget {ns.minutes} min per run, {torch.get_num_threads()} threads\n")
+    print("| algorithm | policy | parameters | seed | " + " | ".join(f"to {t:.0%}" for t in targets)
           + " | final eval |")
-    print("|---|---|" + "---|" * len(targets) + "---|")
+    print("|---|---|---|---|" + "---|" * len(targets) + "---|")
     times: dict[tuple[str, float], list[float]] = {}
-    for algo in ns.algos:
+    for algo, policy in kinds:
         for seed in ns.seeds:
             cells = []
             for t in targets:
-                hit = first_reach(runs[algo, seed], t)
-                times.setdefault((algo, t), []).append(math.inf if hit is None else hit[0])
+                hit = first_reach(runs[algo, policy, seed], t)
+                times.setdefault((_name(algo, policy, True), t), []).append(
+                    math.inf if hit is None else hit[0])
                 cells.append("not reached" if hit is None else f"{hit[0]:.0f} s ({hit[1]:,.0f})")
-            final = read_metrics(runs[algo, seed])[-1]["eval_win_rate"]
-            print(f"| {algo} | {seed} | " + " | ".join(cells) + f" | {final:.3f} |")
+            final = read_metrics(runs[algo, policy, seed])[-1]["eval_win_rate"]
+            print(f"| {algo} | {policy} | {parameters(runs[algo, policy, seed]):,} | {seed} | "
+                  + " | ".join(cells) + f" | {final:.3f} |")
     print()
     for t in targets:
-        medians = {algo: statistics.median(times[algo, t]) for algo in ns.algos}
+        medians = {name: statistics.median(times[name, t])
+                   for name in (_name(a, p, True) for a, p in kinds)}
         text = ", ".join(f"{a} " + ("not reached" if math.isinf(m) else f"{m:.0f} s")
                          for a, m in medians.items())
         line = f"median time to {t:.0%}: {text}"
-        if {"reinforce", "ppo"} <= medians.keys():
+        medians = {a.split(",")[0]: m for a, m in medians.items()}
+        if {"reinforce", "ppo"} <= medians.keys() and len(ns.policies) == 1:
             r, q = medians["reinforce"], medians["ppo"]
             if math.isinf(r):
                 line += "; ratio PPO / REINFORCE undefined (REINFORCE did not reach it)"
@@ -131,6 +156,8 @@ def main() -> None:
                 line += f"; ratio PPO / REINFORCE {q / r:.1f}x"
         print(line)
     title = f"{ns.env} {' '.join(ns.env_kwargs)}".strip() + ", pixels + frame difference"
+    if len(ns.policies) == 1:
+        title += f", policy {ns.policies[0]}"
     print(f"\nfigure: {plot(runs, ns.target, ns.out, title)}")
 
 

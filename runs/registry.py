@@ -45,6 +45,7 @@ EXPERIMENTS = {
     "gradient-descent": "pucklab.seqmodels.lab.descent:GRADIENT_DESCENT",
     "word2vec": "pucklab.seqmodels.lab.word2vec:WORD2VEC",
     "batch-norm": "pucklab.seqmodels.lab.batchnorm:BATCH_NORM",
+    "convolution": "pucklab.seqmodels.lab.convolution:CONVOLUTION",
 }
 
 _GROUPS = {"commands": (COMMANDS, "pucklab.commands"),

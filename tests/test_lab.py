@@ -20,7 +20,7 @@ SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clippi
                         "regularisation", "hyperparameter-search")
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
 BASICS_EXPERIMENTS = ("perceptron", "backprop", "activations", "initialisation",
-                      "gradient-descent", "word2vec", "batch-norm")
+                      "gradient-descent", "word2vec", "batch-norm", "convolution")
 
 
 def rows_of(run_dir):
@@ -220,13 +220,25 @@ def _batch_norm(rows):
     assert modes["condition"].startswith("batch norm, lr") and float(modes["eval_accuracy"]) > 0.8
 
 
+def _convolution(by):
+    """At the quick size too: the linear model loses more than half its accuracy when the digit
+    moves beyond the trained positions; the CNN keeps more of it than the MLP, and pooled to
+    each map's maximum more than with a dense head; the CNN has fewer parameters."""
+    lin, mlp_, cnn_, gmax = by["linear"], by["mlp"], by["cnn"], by["cnn, global max"]
+    assert lin["held_out"] < lin["seen"] / 2
+    assert mlp_["held_out"] < cnn_["held_out"] < gmax["held_out"]
+    assert gmax["held_out"] > 0.5 and cnn_["seen"] > 0.85
+    assert gmax["parameters"] < cnn_["parameters"] < mlp_["parameters"]
+    assert cnn_["first_layer_weights"] == 144
+
+
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "memory-length": _memory, "regularisation": _regularisation,
              "hyperparameter-search": _search, "session-decay": _session_decay,
              "frame-difference": _frame_difference, "perceptron": _perceptron,
              "backprop": _backprop, "activations": _activations,
              "initialisation": _initialisation, "gradient-descent": _descent,
-             "word2vec": _word2vec, "batch-norm": _batch_norm}
+             "word2vec": _word2vec, "batch-norm": _batch_norm, "convolution": _convolution}
 
 
 def test_batch_norm_eval_mode_is_deterministic_and_train_mode_depends_on_the_batch():
