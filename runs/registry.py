@@ -46,6 +46,7 @@ EXPERIMENTS = {
     "word2vec": "pucklab.seqmodels.lab.word2vec:WORD2VEC",
     "batch-norm": "pucklab.seqmodels.lab.batchnorm:BATCH_NORM",
     "convolution": "pucklab.seqmodels.lab.convolution:CONVOLUTION",
+    "autoencoder": "pucklab.seqmodels.lab.autoencoder:AUTOENCODER",
 }
 
 _GROUPS = {"commands": (COMMANDS, "pucklab.commands"),

@@ -1,0 +1,335 @@
+"""``lab autoencoder``: mirror the encoder to rebuild the input through a bottleneck; sparse,
+denoising and convolutional variants; the code as features; pretraining a classifier.
+
+On scikit-learn's digits (pixels in [0, 1], the training images only, no labels, for every
+autoencoder; :mod:`~pucklab.seqmodels.basics.autoencoders`), per seed:
+
+- code size: PCA, an undercomplete *linear* autoencoder (64 -> k -> 64, no activation) and a
+  ReLU one (64 -> 128 -> k -> 128 -> 64), test reconstruction error at each k; for the linear
+  one also how well its decoder's span matches PCA's (mean cos^2 of the principal angles, 1 =
+  the same subspace);
+- sparse: a ReLU code of 32 with and without an L1 penalty on it -- the share of near-zero
+  code values (< 0.01) and of units never active on the test set;
+- denoising: trained on inputs with Gaussian noise to rebuild the clean image, against the
+  plain autoencoder, on noisy test inputs;
+- convolutional: conv + pool twice to a 16-number code (4 maps of 2x2), transposed
+  convolutions up, against PCA and the dense autoencoder with the same code size;
+- features: logistic regression (scikit-learn, standardised inputs) on the raw 64 pixels, on
+  16 PCA components and on the 16-number codes;
+- pretraining: the 16-code encoder + a Linear layer fine-tuned on 1 %, 10 % and 100 % of the
+  labels (stratified), against the same network from a random start.
+
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.linalg import subspace_angles
+from torch import nn
+
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings, lab_seeds
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError
+from pucklab.seqmodels.basics.autoencoders import (
+    Autoencoder,
+    conv_autoencoder,
+    corrupt,
+    dense_autoencoder,
+    reconstruction_error,
+    train_autoencoder,
+)
+from pucklab.seqmodels.basics.conv import parameters
+from pucklab.seqmodels.basics.data import Split, digits
+from pucklab.seqmodels.basics.nets import accuracy, as_tensors
+
+HIDDEN, WIDE, SMALL = 128, 32, 16  # hidden layer; the sparse / denoising code; the feature code
+NEAR_ZERO, FRACTIONS, CLASSIFIER_STEPS = 0.01, (0.01, 0.1, 1.0), 500
+Measured = dict[tuple[str, str], dict[str, float]]
+#: What each part's table rows show of an autoencoder's measures (code size and parameters
+#: always): the rest is measured for every one but beside the point there.
+SHOWN = {"code size": ("test_mse", "pca_overlap"), "sparse": ("test_mse", "near_zero_code",
+                                                              "dead_units"),
+         "denoising": ("test_mse", "noisy_test_mse"), "convolutional": ("test_mse",)}
+
+
+@dataclass
+class AutoencoderSettings(LabSettings):
+    seeds: int | None = lab_seeds(5)
+    steps: int | None = setting(None, "Adam updates per autoencoder", sizes=(2000, 300))
+    linear_steps: int | None = setting(None, "Adam updates per linear autoencoder (it nears "
+                                       "PCA's subspace slowly)", sizes=(6000, 2000))
+    code_sizes: list[int] | None = setting(None, "code sizes to compare with PCA",
+                                           metavar="K", sizes=([2, 4, 8, 16, 32], [4, 16]))
+    l1: float = setting(0.03, "the sparse autoencoder's L1 penalty on the code", above=0)
+    noise: float = setting(0.3, "std of the denoising autoencoder's Gaussian noise", above=0)
+
+    def check(self) -> None:
+        super().check()
+        assert self.steps is not None and self.linear_steps is not None
+        assert self.code_sizes is not None
+        if self.steps < 1 or self.linear_steps < 1:
+            raise RunError("--steps and --linear-steps must be >= 1")
+        if not all(1 <= k < 64 for k in self.code_sizes):
+            raise RunError("--code-sizes must be in [1, 63]: a code smaller than the 64 pixels")
+
+
+def pca_fit(split: Split, k: int) -> tuple[Any, float]:
+    from sklearn.decomposition import PCA
+
+    pca = PCA(k).fit(split.x_train)
+    rebuilt = pca.inverse_transform(pca.transform(split.x_test))
+    return pca, float(((rebuilt - split.x_test) ** 2).mean())
+
+
+def overlap(decoder: nn.Module, components: np.ndarray) -> float:
+    """Mean cos^2 of the principal angles between the linear decoder's span and PCA's."""
+    weight = next(m for m in decoder.modules() if isinstance(m, nn.Linear)).weight
+    return float(np.mean(np.cos(subspace_angles(weight.detach().numpy(), components.T)) ** 2))
+
+
+def logistic_accuracy(train: np.ndarray, y_train: np.ndarray, test: np.ndarray,
+                      y_test: np.ndarray) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    return float(model.fit(train, y_train).score(test, y_test))
+
+
+def labelled(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A stratified ``fraction`` of the indices of ``y``, at least one per class."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(y == c))[:max(1, round(fraction * (y == c).sum()))]
+             for c in np.unique(y)]
+    return np.sort(np.concatenate(picks))
+
+
+def fine_tune(encoder: nn.Module, split: Split, idx: np.ndarray, seed: int) -> float:
+    """``encoder`` + Linear(code, classes), Adam on the labelled ``idx``; test accuracy."""
+    x, y, x_test, y_test = as_tensors(split)
+    torch.manual_seed(seed)
+    net = nn.Sequential(encoder, nn.Linear(SMALL, split.classes))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    gen, chosen = torch.Generator().manual_seed(seed), torch.as_tensor(idx)
+    for _ in range(CLASSIFIER_STEPS):
+        batch = chosen[torch.randint(0, len(chosen), (min(64, len(chosen)),), generator=gen)]
+        loss = nn.functional.cross_entropy(net(x[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return accuracy(net, x_test, y_test)
+
+
+def measure(seed: int, ns: AutoencoderSettings) -> tuple[Measured, dict[str, Autoencoder]]:
+    assert ns.steps is not None and ns.linear_steps is not None and ns.code_sizes is not None
+    split = digits(seed)
+    x, _, x_test, _ = as_tensors(split)
+    noisy_test = corrupt(x_test, ns.noise, torch.Generator().manual_seed(seed + 10_000))
+    out: Measured = {}
+    kept: dict[str, Autoencoder] = {}
+
+    def autoencoder(part: str, name: str, model: Autoencoder, steps: int, code: int,
+                    lr: float = 3e-3, noise: float = 0.0, l1: float = 0.0) -> Autoencoder:
+        train_autoencoder(model, x, steps, seed, lr=lr, noise=noise, l1=l1)
+        codes = model.encode(x_test)
+        out[part, name] = {"code_size": code, "parameters": parameters(model),
+                           "test_mse": reconstruction_error(model, x_test),
+                           "noisy_test_mse": reconstruction_error(model, noisy_test, x_test),
+                           "near_zero_code": float((codes.abs() < NEAR_ZERO).float().mean()),
+                           "dead_units": float((codes.max(0).values < NEAR_ZERO).sum())}
+        return model
+
+    for k in sorted(set(ns.code_sizes) | {SMALL}):
+        pca, mse = pca_fit(split, k)
+        out["code size", f"PCA {k}"] = {"code_size": k, "parameters": 64 * k + 64, "test_mse": mse}
+        lin = autoencoder("code size", f"linear AE {k}", dense_autoencoder([64, k], linear=True,
+                          seed=seed), ns.linear_steps, k, lr=1e-2)
+        out["code size", f"linear AE {k}"]["pca_overlap"] = overlap(lin.decoder, pca.components_)
+        kept[f"AE {k}"] = autoencoder("code size", f"AE {k}", dense_autoencoder(
+            [64, HIDDEN, k], seed=seed), ns.steps, k)
+        if k == SMALL:
+            small_pca = pca
+    for name, l1 in (("AE, ReLU code", 0.0), (f"sparse AE (L1 {ns.l1:g})", ns.l1)):
+        autoencoder("sparse", name, dense_autoencoder([64, HIDDEN, WIDE], code_activation=True,
+                    seed=seed), ns.steps, WIDE, l1=l1)
+    for name, noise in (("AE", 0.0), (f"denoising AE (noise {ns.noise:g})", ns.noise)):
+        kept[name] = autoencoder("denoising", name, dense_autoencoder([64, HIDDEN, WIDE],
+                                 seed=seed), ns.steps, WIDE, noise=noise)
+    kept["conv AE"] = autoencoder("convolutional", f"conv AE {SMALL}",
+                                  conv_autoencoder(8, (16, SMALL // 4), seed=seed), ns.steps,
+                                  SMALL, lr=1e-2)
+    encoder = kept[f"AE {SMALL}"]
+    features = {"raw pixels": (split.x_train, split.x_test),
+                f"PCA {SMALL}": (small_pca.transform(split.x_train),
+                                 small_pca.transform(split.x_test)),
+                f"AE codes {SMALL}": (encoder.encode(x).numpy(), encoder.encode(x_test).numpy())}
+    for name, (train, test) in features.items():
+        out["features", name] = {"code_size": train.shape[1], "accuracy": logistic_accuracy(
+            train, split.y_train, test, split.y_test)}
+    for fraction in FRACTIONS:
+        idx = labelled(split.y_train, fraction, seed)
+        for start, enc in (("pretrained encoder", copy.deepcopy(encoder.encoder)),
+                           ("random start", dense_autoencoder([64, HIDDEN, SMALL],
+                                                              seed=seed + 1).encoder)):
+            out["pretraining", f"{start}, {fraction:.0%} labels"] = {
+                "labels": len(idx), "accuracy": fine_tune(enc, split, idx, seed)}
+    return out, kept
+
+
+def run_autoencoder(ns: AutoencoderSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    per_seed: list[Measured] = []
+    first: dict[str, Autoencoder] = {}
+    for seed in progress_bar(ns.progress, iterable=seeds, leave=False, desc="seeds"):
+        measured, kept = measure(seed, ns)
+        per_seed.append(measured)
+        first = first or kept
+    rows = []
+    for (part, name), values in per_seed[0].items():
+        row: dict[str, Any] = {"part": part, "model": name}
+        shown = SHOWN.get(part, tuple(values))
+        row.update({k: float(np.mean([m[part, name][k] for m in per_seed])) for k in values
+                    if k in shown or k in ("code_size", "parameters")})
+        rows.append(row)
+    columns = ["part", "model", "code_size", "parameters", "test_mse", "noisy_test_mse",
+               "pca_overlap", "near_zero_code", "dead_units", "labels", "accuracy"]
+    formats = {"code_size": ".0f", "parameters": ",.0f", "test_mse": ".4f",
+               "noisy_test_mse": ".4f", "pca_overlap": ".4f", "near_zero_code": ".3f",
+               "dead_units": ".1f", "labels": ".0f", "accuracy": ".3f"}
+    return LabOutcome(columns, rows, conclude(per_seed, ns),
+                      lambda fig: draw(fig, rows, first, seeds[0], ns), formats)
+
+
+def verdict(wins: int, runs: int) -> str:
+    """Held when every seed shows it, did not hold when none does, inconclusive between."""
+    if wins == runs:
+        return f"held ({wins} of {runs} seeds)."
+    if wins == 0:
+        return f"did not hold here (0 of {runs} seeds)."
+    return f"inconclusive ({wins} of {runs} seeds)."
+
+
+def conclude(per_seed: list[Measured], ns: AutoencoderSettings) -> list[str]:
+    assert ns.code_sizes is not None
+    n, ks = len(per_seed), sorted(set(ns.code_sizes) | {SMALL})
+
+    def mean(part: str, name: str, key: str) -> float:
+        return float(np.mean([m[part, name][key] for m in per_seed]))
+
+    def count(test: Any) -> int:
+        return sum(bool(test(m)) for m in per_seed)
+
+    def mse(m: Measured, name: str) -> float:
+        return m["code size", name]["test_mse"]
+
+    gap = max(abs(mse(m, f"linear AE {k}") / mse(m, f"PCA {k}") - 1) for m in per_seed
+              for k in ks)
+    worst = min(m["code size", f"linear AE {k}"]["pca_overlap"] for m in per_seed for k in ks)
+    sparse, dae = f"sparse AE (L1 {ns.l1:g})", f"denoising AE (noise {ns.noise:g})"
+    sizes = ", ".join(f"{k}: PCA {mean('code size', f'PCA {k}', 'test_mse'):.4f}, "
+                      f"AE {mean('code size', f'AE {k}', 'test_mse'):.4f}" for k in ks)
+    lines = [
+        f"Test reconstruction error by code size ({sizes}). The ReLU autoencoder rebuilds "
+        "better than PCA at every size: " + verdict(count(
+            lambda m: all(mse(m, f"AE {k}") < mse(m, f"PCA {k}") for k in ks)), n),
+        f"The linear autoencoder's error is within {gap:.1%} of PCA's at every size and seed, "
+        f"and its decoder spans PCA's subspace (mean cos^2 of the principal angles at least "
+        f"{worst:.4f}, 1 = the same subspace): an undercomplete linear autoencoder learns "
+        "PCA's subspace: " + ("held." if gap < 0.02 and worst > 0.98 else "did not hold here."),
+        f"An L1 penalty of {ns.l1:g} on a ReLU code of {WIDE}: near-zero code values "
+        f"{mean('sparse', 'AE, ReLU code', 'near_zero_code'):.3f} -> "
+        f"{mean('sparse', sparse, 'near_zero_code'):.3f}, units never active "
+        f"{mean('sparse', 'AE, ReLU code', 'dead_units'):.1f} -> "
+        f"{mean('sparse', sparse, 'dead_units'):.1f}, at a test error of "
+        f"{mean('sparse', sparse, 'test_mse'):.4f} against "
+        f"{mean('sparse', 'AE, ReLU code', 'test_mse'):.4f}. The penalty makes the code "
+        "sparser: " + verdict(count(lambda m: m["sparse", sparse]["near_zero_code"]
+                                    > m["sparse", "AE, ReLU code"]["near_zero_code"]), n),
+        f"Noisy test inputs (noise {ns.noise:g}) rebuilt against the clean images: denoising AE "
+        f"{mean('denoising', dae, 'noisy_test_mse'):.4f}, plain AE "
+        f"{mean('denoising', 'AE', 'noisy_test_mse'):.4f} (clean inputs: "
+        f"{mean('denoising', dae, 'test_mse'):.4f} vs {mean('denoising', 'AE', 'test_mse'):.4f})"
+        ". Trained to remove noise, it removes it better: " + verdict(count(
+            lambda m: m["denoising", dae]["noisy_test_mse"]
+            < m["denoising", "AE"]["noisy_test_mse"]), n),
+        f"Convolutional, code {SMALL}: test error "
+        f"{mean('convolutional', f'conv AE {SMALL}', 'test_mse'):.4f} with "
+        f"{mean('convolutional', f'conv AE {SMALL}', 'parameters'):,.0f} parameters, against "
+        f"PCA {mean('code size', f'PCA {SMALL}', 'test_mse'):.4f} "
+        f"({64 * SMALL + 64:,} numbers) and the dense AE "
+        f"{mean('code size', f'AE {SMALL}', 'test_mse'):.4f} "
+        f"({mean('code size', f'AE {SMALL}', 'parameters'):,.0f}). On 8x8 digits the "
+        "convolutional autoencoder rebuilds at least as well as PCA with the same code: "
+        + verdict(count(lambda m: m["convolutional", f"conv AE {SMALL}"]["test_mse"]
+                        <= mse(m, f"PCA {SMALL}")), n),
+    ]
+    acc = {name: mean("features", name, "accuracy")
+           for name in ("raw pixels", f"PCA {SMALL}", f"AE codes {SMALL}")}
+    lines.append(
+        "Logistic regression's test accuracy on " + ", ".join(f"{k} {v:.3f}"
+                                                              for k, v in acc.items())
+        + f". With the same {SMALL} features, the autoencoder's codes serve at least as well as "
+        "PCA's: " + verdict(count(lambda m: m["features", f"AE codes {SMALL}"]["accuracy"]
+                                  >= m["features", f"PCA {SMALL}"]["accuracy"]), n))
+    pre = []
+    for f in FRACTIONS:
+        a, b = f"pretrained encoder, {f:.0%} labels", f"random start, {f:.0%} labels"
+        pre.append(f"{f:.0%} of the labels ({mean('pretraining', a, 'labels'):.0f}): "
+                   f"{mean('pretraining', a, 'accuracy'):.3f} vs "
+                   f"{mean('pretraining', b, 'accuracy'):.3f}, better: "
+                   + verdict(count(lambda m, a=a, b=b: m["pretraining", a]["accuracy"]
+                                   > m["pretraining", b]["accuracy"]), n).rstrip("."))
+    lines.append("A classifier started from the autoencoder's encoder against a random start "
+                 "(test accuracy), at " + "; ".join(pre) + ".")
+    return lines
+
+
+def draw(fig: Any, rows: list[dict[str, Any]], models: dict[str, Autoencoder], seed: int,
+         ns: AutoencoderSettings) -> None:
+    axes = [fig.add_subplot(1, 3, k) for k in range(1, 4)]
+    for prefix, style in (("PCA", "o--"), ("linear AE", "x:"), ("AE", "s-")):
+        sized = sorted((r["code_size"], r["test_mse"]) for r in rows
+                       if r["part"] == "code size" and r["model"].rsplit(" ", 1)[0] == prefix)
+        axes[0].plot(*zip(*sized, strict=True), style, label=prefix)
+    conv = next(r for r in rows if r["part"] == "convolutional")
+    axes[0].plot([conv["code_size"]], [conv["test_mse"]], "^", label="conv AE")
+    axes[0].set(xscale="log", yscale="log", xlabel="code size", ylabel="test MSE per pixel",
+                title="reconstruction against code size")
+    axes[0].legend(fontsize=7)
+    for start, style in (("pretrained encoder", "-"), ("random start", "--")):
+        pts = [(r["labels"], r["accuracy"]) for r in rows if r["model"].startswith(start)]
+        axes[1].plot(*zip(*pts, strict=True), style, marker="o", label=start)
+    axes[1].set(xscale="log", xlabel="labelled training images", ylabel="test accuracy",
+                title="pretraining a classifier")
+    axes[1].legend(fontsize=7)
+    x_test = torch.as_tensor(digits(seed).x_test[:8], dtype=torch.float32)
+    noisy = corrupt(x_test, ns.noise, torch.Generator().manual_seed(seed + 10_000))
+    with torch.no_grad():
+        shown = [x_test, models[f"AE {SMALL}"](x_test), models["conv AE"](x_test), noisy,
+                 models["AE"](noisy), models[next(k for k in models if k.startswith("denoising"))](
+                     noisy)]
+    grid = np.full((len(shown) * 9 - 1, 8 * 9 - 1), np.nan)
+    for r, images in enumerate(shown):
+        for c, image in enumerate(images.clamp(0, 1).reshape(-1, 8, 8).numpy()):
+            grid[r * 9:r * 9 + 8, c * 9:c * 9 + 8] = image
+    axes[2].imshow(grid, cmap="gray_r")
+    axes[2].set_yticks([r * 9 + 3.5 for r in range(len(shown))],
+                       ["test digits", f"AE {SMALL}", f"conv AE {SMALL}", "with noise",
+                        "plain AE", "denoising AE"], fontsize=7)
+    axes[2].set_xticks([])
+    axes[2].set_title("reconstructions (first seed)")
+
+
+AUTOENCODER = LabExperiment(
+    "autoencoder", "An autoencoder rebuilds its input through a bottleneck (a linear one spans "
+    "PCA's subspace); sparse, denoising and convolutional variants; its code is a feature set, "
+    "and its encoder can pretrain a classifier.", run_autoencoder, AutoencoderSettings,
+    duration="about 5 minutes")
