@@ -47,6 +47,7 @@ EXPERIMENTS = {
     "batch-norm": "pucklab.seqmodels.lab.batchnorm:BATCH_NORM",
     "convolution": "pucklab.seqmodels.lab.convolution:CONVOLUTION",
     "autoencoder": "pucklab.seqmodels.lab.autoencoder:AUTOENCODER",
+    "sequence-classification": "pucklab.seqmodels.lab.sequences:SEQUENCE_CLASSIFICATION",
 }
 
 _GROUPS = {"commands": (COMMANDS, "pucklab.commands"),

@@ -80,6 +80,33 @@ def zipf_corpus(path: Path, n: int = 30_000, vocab: int = 3000, seed: int = 0) -
     return path
 
 
+def play_corpus(path: Path, speeches: int = 500, speakers: int = 6, seed: int = 0) -> Path:
+    """A made-up play in Tiny Shakespeare's layout ("NAME:", the speech's lines, a blank line):
+    every line follows one grammar (article, adjective, noun, verb, article, noun, and maybe a
+    preposition, article and noun, up to twice), so word order can be learnt; each speaker has nouns of
+    their own, so who speaks can be told from the words."""
+    rng = random.Random(seed)
+    adjectives = ["good", "old", "sweet", "noble", "poor", "fair", "dead", "true"]
+    verbs = ["loves", "takes", "sees", "finds", "leaves", "keeps"]
+    shared = ["king", "lord", "heart", "night", "crown", "blood"]
+    names = [f"SPEAKER {chr(65 + k)}" for k in range(speakers)]
+    own = {n: [f"{n.split()[1].lower()}{k}" for k in range(4)] for n in names}
+    blocks = []
+    for _ in range(speeches):
+        name = rng.choice(names)
+        nouns = shared + own[name] * 2
+        lines = []
+        for _ in range(rng.randint(1, 3)):
+            line = ["the", rng.choice(adjectives), rng.choice(nouns), rng.choice(verbs), "a",
+                    rng.choice(nouns)]
+            for _ in range(rng.randint(0, 2)):
+                line += ["with", "the", rng.choice(nouns)]
+            lines.append(" ".join(line) + ",")
+        blocks.append(f"{name}:\n" + "\n".join(lines))
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
 def one_line_error(main, argv: list[str], capsys, expect: str) -> None:
     """``main(argv)`` exits 2 with one line on stderr that holds ``expect``, no traceback."""
     code = main(argv)

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import make_corpus, zipf_corpus
+from helpers import make_corpus, play_corpus, zipf_corpus
 from pucklab.runs import lab
 from pucklab.seqmodels.lab import clipping, recall, search
 from pucklab.seqmodels.lab import gradients as seqlab
 
 SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clipping",
-                        "regularisation", "hyperparameter-search")
+                        "regularisation", "hyperparameter-search", "sequence-classification")
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
 BASICS_EXPERIMENTS = ("perceptron", "backprop", "activations", "initialisation",
                       "gradient-descent", "word2vec", "batch-norm", "convolution",
@@ -58,6 +58,8 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
         extra = ["--corpus", str(make_corpus(tmp_path / "words.txt", n=12000))]
     if name == "word2vec":  # the same: a made-up language with Zipf's word frequencies
         extra = ["--corpus", str(zipf_corpus(tmp_path / "zipf.txt"))]
+    if name == "sequence-classification":  # and a made-up play, its speakers' words their own
+        extra = ["--corpus", str(play_corpus(tmp_path / "play.txt"))]
     assert lab.main([name, "--quick", "--no-progress", "--run-dir", str(run_dir), *extra]) == 0
     out = capsys.readouterr().out
     for file in ("results.csv", "results.md", "figure.png", "config.json"):
@@ -83,7 +85,8 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
         DIRECTION[name](by_first_column, run_dir)
     else:
         DIRECTION[name](rows if name in ("memory-length", "perceptron", "initialisation",
-                                         "batch-norm", "autoencoder") else by_first_column)
+                                         "batch-norm", "autoencoder", "sequence-classification")
+                       else by_first_column)
 
 
 #: Columns left empty (nan, "-") where they do not apply: a run that blew up has no final loss
@@ -252,6 +255,21 @@ def _autoencoder(rows):
                                                              "AE codes 16"))
 
 
+def _sequences(rows):
+    """A made-up play whose lines follow one grammar: the bags of words are at chance on real
+    vs shuffled lines (both classes have the same bags, by construction), the best acceptor is
+    well above them; the speakers' own nouns make who speaks learnable from the words."""
+    by = {(r["task"], r["model"]): numbers(r) for r in rows}
+    bags = ("counts + logistic regression", "mean of embeddings")
+    order = {m: by["order", m]["accuracy"] for m in (*bags, "rnn", "lstm", "gru")}
+    margin = 3 * math.sqrt(0.25 / by["order", bags[0]]["test_examples"])
+    assert all(abs(order[m] - 0.5) <= margin for m in bags), order
+    assert max(order["lstm"], order["gru"]) > max(order[m] for m in bags) + margin, order
+    speaker = by["speaker", bags[0]]
+    assert speaker["accuracy"] > speaker["chance"] + 0.1
+    assert 0 <= speaker["unk_share"] < 0.5
+
+
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "memory-length": _memory, "regularisation": _regularisation,
              "hyperparameter-search": _search, "session-decay": _session_decay,
@@ -259,7 +277,7 @@ DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "backprop": _backprop, "activations": _activations,
              "initialisation": _initialisation, "gradient-descent": _descent,
              "word2vec": _word2vec, "batch-norm": _batch_norm, "convolution": _convolution,
-             "autoencoder": _autoencoder}
+             "autoencoder": _autoencoder, "sequence-classification": _sequences}
 
 
 def test_batch_norm_eval_mode_is_deterministic_and_train_mode_depends_on_the_batch():
