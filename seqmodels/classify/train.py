@@ -23,6 +23,7 @@ from pucklab.seqmodels.train_config import TrainConfig
 from pucklab.seqmodels.trainer import Trainer
 
 EVAL_BATCH = 512
+VALIDATIONS, PATIENCE = 10, 2
 
 
 class ClassifyTask:
@@ -83,11 +84,13 @@ def predict(model: nn.Module, examples: Examples, device: torch.device | str = "
 
 def fit(model: nn.Module, train: Examples, val: Examples, steps: int, seed: int, run_dir: Path,
         lr: float = 3e-3, batch: int = 64, device: str = "cpu") -> None:
-    """Adam with gradient clipping at 1 for ``steps`` updates, through the shared Trainer (its
-    metrics.csv, loss curve and checkpoint in ``run_dir``); five validations, the last at the
-    end."""
+    """Adam with gradient clipping at 1 for up to ``steps`` updates, through the shared
+    Trainer (its metrics.csv, loss curve and checkpoints in ``run_dir``), validated
+    ``VALIDATIONS`` times; early stopping after ``PATIENCE`` validations without a new best
+    leaves the model with the best validation loss's weights."""
     torch.manual_seed(seed)
     cfg = TrainConfig(optimizer="adam", lr=lr, clip=1.0, max_steps=steps, seed=seed,
-                      device=device, progress=False, eval_every=max(1, steps // 5))
+                      device=device, progress=False, eval_every=max(1, steps // VALIDATIONS),
+                      patience=PATIENCE)
     Trainer(model, ClassifyTask(train, val, batch, seed), cfg, run_dir,
             command="lab sequence-classification").fit()
