@@ -48,6 +48,7 @@ EXPERIMENTS = {
     "convolution": "pucklab.seqmodels.lab.convolution:CONVOLUTION",
     "autoencoder": "pucklab.seqmodels.lab.autoencoder:AUTOENCODER",
     "sequence-classification": "pucklab.seqmodels.lab.sequences:SEQUENCE_CLASSIFICATION",
+    "word-vectors": "pucklab.seqmodels.lab.wordvectors:WORD_VECTORS",
 }
 
 _GROUPS = {"commands": (COMMANDS, "pucklab.commands"),

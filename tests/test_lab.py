@@ -21,7 +21,7 @@ SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clippi
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
 BASICS_EXPERIMENTS = ("perceptron", "backprop", "activations", "initialisation",
                       "gradient-descent", "word2vec", "batch-norm", "convolution",
-                      "autoencoder")
+                      "autoencoder", "word-vectors")
 
 
 def rows_of(run_dir):
@@ -58,7 +58,7 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
         extra = ["--corpus", str(make_corpus(tmp_path / "words.txt", n=12000))]
     if name == "word2vec":  # the same: a made-up language with Zipf's word frequencies
         extra = ["--corpus", str(zipf_corpus(tmp_path / "zipf.txt"))]
-    if name == "sequence-classification":  # and a made-up play, its speakers' words their own
+    if name in ("sequence-classification", "word-vectors"):  # a made-up play, with speakers
         extra = ["--corpus", str(play_corpus(tmp_path / "play.txt"))]
     assert lab.main([name, "--quick", "--no-progress", "--run-dir", str(run_dir), *extra]) == 0
     out = capsys.readouterr().out
@@ -83,9 +83,12 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
             assert saved["settings"]["dropout"] == dropout, cond
     if name == "word2vec":
         DIRECTION[name](by_first_column, run_dir)
+    elif name == "word-vectors":
+        DIRECTION[name](rows, run_dir)
     else:
         DIRECTION[name](rows if name in ("memory-length", "perceptron", "initialisation",
-                                         "batch-norm", "autoencoder", "sequence-classification")
+                                         "batch-norm", "autoencoder", "sequence-classification",
+                                         "word-vectors")
                        else by_first_column)
 
 
@@ -270,6 +273,22 @@ def _sequences(rows):
     assert 0 <= speaker["unk_share"] < 0.5
 
 
+def _word_vectors(rows, run_dir):
+    """On the made-up play: a count vector has a number per vocabulary word, the SVD and word2vec
+    --dim; every method finds a speech of the same speaker more often than chance (each speaker
+    has nouns of their own); skip-gram's vectors are saved in word2vec's text format."""
+    by = {r["model"]: numbers(r) for r in rows}
+    vocab = by["counts"]["dimensions"]
+    assert by["PPMI"]["dimensions"] == vocab
+    assert by["PPMI + SVD"]["dimensions"] == min(32, vocab - 1)  # no more than the matrix has
+    assert by["counts"]["dense_mb"] == pytest.approx(vocab * vocab * 4 / 1e6)
+    assert by["skip-gram"]["memory_mb"] == pytest.approx(vocab * 32 * 4 / 1e6)
+    for name in ("WMD, skip-gram", "WMD, PPMI + SVD", "TF-IDF cosine"):
+        assert by[name]["precision_at_1"] > by[name]["chance"] + 0.1, name
+    header = (run_dir / "vectors.txt").read_text().splitlines()[0]
+    assert header == f"{vocab:.0f} 32"
+
+
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "memory-length": _memory, "regularisation": _regularisation,
              "hyperparameter-search": _search, "session-decay": _session_decay,
@@ -277,7 +296,8 @@ DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "backprop": _backprop, "activations": _activations,
              "initialisation": _initialisation, "gradient-descent": _descent,
              "word2vec": _word2vec, "batch-norm": _batch_norm, "convolution": _convolution,
-             "autoencoder": _autoencoder, "sequence-classification": _sequences}
+             "autoencoder": _autoencoder, "sequence-classification": _sequences,
+             "word-vectors": _word_vectors}
 
 
 def test_batch_norm_eval_mode_is_deterministic_and_train_mode_depends_on_the_batch():

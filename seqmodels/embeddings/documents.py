@@ -15,15 +15,50 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from pucklab.runs.store import atomic_write
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm > 0 else v
+@dataclass(frozen=True)
+class Bag:
+    """A document as Word Mover's Distance sees it: its distinct words with a vector, their
+    weights (counts over the number of such words) and their vectors (float64, one per row)."""
+
+    words: tuple[str, ...]
+    weights: np.ndarray
+    vectors: np.ndarray
+
+
+def bag(doc: Sequence[str], vectors: Mapping[str, np.ndarray], *, normalize: bool = True
+        ) -> Bag | None:
+    """``doc``'s :class:`Bag`, its vectors scaled to unit length if ``normalize``; None when
+    no word of it has a vector."""
+    counts = Counter(w for w in doc if w in vectors)
+    if not counts:
+        return None
+    words = tuple(sorted(counts))
+    table = np.array([vectors[w] for w in words], dtype=np.float64)
+    if normalize:
+        norms = np.linalg.norm(table, axis=1, keepdims=True)
+        table = table / np.where(norms > 0, norms, 1.0)
+    weights = np.array([counts[w] for w in words], dtype=np.float64)
+    return Bag(words, weights / weights.sum(), table)
+
+
+def bag_distance(first: Bag | None, second: Bag | None) -> float:
+    """Word Mover's Distance between two bags (``inf`` if either is None)."""
+    import ot
+    from scipy.spatial.distance import cdist
+
+    if first is None or second is None:
+        return math.inf
+    cost = cdist(first.vectors, second.vectors)
+    if not cost.any():
+        return 0.0
+    return float(ot.emd2(first.weights, second.weights, cost, check_marginals=False))
 
 
 def word_movers_distance(doc1: Sequence[str], doc2: Sequence[str],
@@ -32,25 +67,11 @@ def word_movers_distance(doc1: Sequence[str], doc2: Sequence[str],
 
     Returns ``inf`` when either document has no word with a vector, 0 when the two documents
     put all their weight on words at no distance (gensim returns ``inf`` when every cost is 0
-    but its vocabulary has two words; this returns the true distance, 0).
+    but its vocabulary has two words; this returns the true distance, 0). Comparing one
+    document with many, build each :func:`bag` once and call :func:`bag_distance`.
     """
-    import ot
-
-    first = [w for w in doc1 if w in vectors]
-    second = [w for w in doc2 if w in vectors]
-    if not first or not second:
-        return math.inf
-    bags = [Counter(first), Counter(second)]
-    words = [sorted(bag) for bag in bags]
-    weights = [np.array([bag[w] for w in ws], dtype=np.float64) / sum(bag.values())
-               for bag, ws in zip(bags, words, strict=True)]
-    table = [np.array([np.asarray(vectors[w], dtype=np.float64) for w in ws]) for ws in words]
-    if normalize:
-        table = [np.array([_unit(v) for v in t]) for t in table]
-    cost = np.sqrt(np.maximum(((table[0][:, None, :] - table[1][None, :, :]) ** 2).sum(-1), 0))
-    if not cost.any():
-        return 0.0
-    return float(ot.emd2(weights[0], weights[1], cost))
+    return bag_distance(bag(doc1, vectors, normalize=normalize),
+                        bag(doc2, vectors, normalize=normalize))
 
 
 def mean_vector(doc: Sequence[str], vectors: Mapping[str, np.ndarray]) -> np.ndarray | None:

@@ -13,6 +13,7 @@ in the vocabulary it scores fastText's n-gram vectors. Nearest neighbours use th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -64,6 +65,27 @@ def neighbour_score(model: WordVectors, vocab: Vocab, pairs: list[tuple[str, str
     for band, (lo, hi) in {**BANDS, "unseen": (-1, 0)}.items():
         mask = torch.from_numpy((counts >= lo) & (counts < hi))
         scores[band] = float(hit[mask].mean()) if mask.any() else math.nan
+    return scores
+
+
+def table_score(score: Callable[[np.ndarray, np.ndarray], np.ndarray], vocab: Vocab,
+                pairs: list[tuple[str, str]], seed: int = 0) -> dict[str, float]:
+    """:func:`neighbour_score` for any word-by-context score: ``score(words, contexts)`` gives
+    the score of each (word id, context id) pair, e.g. a count matrix's entries or the dot
+    products of count-based word and context vectors. Only words in the vocabulary; the
+    random words come from the same noise distribution."""
+    rng = np.random.default_rng(seed)
+    kept = np.array([(vocab.index[w], vocab.index[o]) for w, o in pairs
+                     if w in vocab.index and o in vocab.index], dtype=np.int64).reshape(-1, 2)
+    rand = rng.choice(len(vocab), size=len(kept), p=vocab.noise())
+    true, fake = score(kept[:, 0], kept[:, 1]), score(kept[:, 0], rand)
+    hit = (true > fake) + 0.5 * (true == fake)
+    counts = vocab.counts[kept[:, 0]]
+    scores = {}
+    for band, (lo, hi) in BANDS.items():
+        mask = (counts >= lo) & (counts < hi)
+        scores[band] = float(hit[mask].mean()) if mask.any() else math.nan
+    scores["unseen"] = math.nan
     return scores
 
 
