@@ -49,6 +49,7 @@ EXPERIMENTS = {
     "autoencoder": "pucklab.seqmodels.lab.autoencoder:AUTOENCODER",
     "sequence-classification": "pucklab.seqmodels.lab.sequences:SEQUENCE_CLASSIFICATION",
     "word-vectors": "pucklab.seqmodels.lab.wordvectors:WORD_VECTORS",
+    "next-word": "pucklab.seqmodels.lab.nextword:NEXT_WORD",
 }
 
 _GROUPS = {"commands": (COMMANDS, "pucklab.commands"),

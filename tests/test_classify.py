@@ -95,3 +95,21 @@ def test_the_task_draws_the_same_batches_after_a_resume():
     b.load_state_dict(a.state_dict())
     assert a.train_loss(model, 2).item() == b.train_loss(model, 2).item()
     assert predict(model, ex).shape == (4,) and Counter(predict(model, ex)).keys() <= {0, 1}
+
+
+def test_next_word_windows_tasks_and_scores():
+    from pucklab.seqmodels.lab import nextword
+
+    ids = torch.arange(2, 2 + 3 * nextword.WINDOW + 1)
+    w = nextword.windows(ids)
+    assert w.shape == (3, nextword.WINDOW + 1) and torch.equal(w[1, 0], w[0, -1])
+    targets = torch.nn.functional.normalize(torch.randn(100, 8), dim=1)
+    task = nextword.NextWordTask(torch.randint(2, 100, (500,)), ids, "regression", targets, 3)
+    again = nextword.NextWordTask(task.train, ids, "regression", targets, 3)
+    torch.manual_seed(0)
+    model = nextword.WordLM(100, 8)
+    again.load_state_dict(task.state_dict())
+    assert task.train_loss(model, 1).item() == again.train_loss(model, 1).item()
+    s = nextword.scores(model, "regression", w[:, :-1], targets)
+    assert s.shape == (3, nextword.WINDOW, 100) and torch.isinf(s[..., :2]).all()
+    assert (s.argmax(-1) > 1).all()  # never <pad> or <unk>

@@ -21,7 +21,7 @@ SEQUENCE_EXPERIMENTS = ("vanishing-gradients", "memory-length", "gradient-clippi
 RL_EXPERIMENTS = ("session-decay", "frame-difference")
 BASICS_EXPERIMENTS = ("perceptron", "backprop", "activations", "initialisation",
                       "gradient-descent", "word2vec", "batch-norm", "convolution",
-                      "autoencoder", "word-vectors")
+                      "autoencoder", "word-vectors", "next-word")
 
 
 def rows_of(run_dir):
@@ -56,7 +56,7 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     extra = []
     if name == "regularisation":  # a corpus of our own: CI may have no Tiny Shakespeare
         extra = ["--corpus", str(make_corpus(tmp_path / "words.txt", n=12000))]
-    if name == "word2vec":  # the same: a made-up language with Zipf's word frequencies
+    if name in ("word2vec", "next-word"):  # the same: a made-up language, Zipf's frequencies
         extra = ["--corpus", str(zipf_corpus(tmp_path / "zipf.txt"))]
     if name in ("sequence-classification", "word-vectors"):  # a made-up play, with speakers
         extra = ["--corpus", str(play_corpus(tmp_path / "play.txt"))]
@@ -96,7 +96,7 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
 #: or accuracy; saturation is for sigmoid / tanh, never-active units for the ReLUs.
 NOT_MEASURED = ("final_loss", "first_blow_up_step", "saturated_at_end", "never_active_at_end",
                 "dead_at_end", "unit_spread_after", "final_test_accuracy", "test_accuracy",
-                "score_unseen", "score_rare", "score_medium", "score_frequent")
+                "score_unseen", "score_rare", "score_medium", "score_frequent", "perplexity")
 
 
 def _vanishing(by):
@@ -289,6 +289,16 @@ def _word_vectors(rows, run_dir):
     assert header == f"{vocab:.0f} 32"
 
 
+def _next_word(by):
+    """At the quick size, on words drawn independently (no order to learn): softmax's top-10
+    accuracy is above its top 1 and its perplexity finite and below the vocabulary's size; the
+    regression has no perplexity."""
+    soft, reg = by["softmax"], by["regression"]
+    assert soft["top10_accuracy"] > soft["accuracy"] and 1 < soft["perplexity"] < 3000
+    assert math.isnan(reg["perplexity"]) and 0 <= reg["accuracy"] <= reg["top10_accuracy"] <= 1
+    assert 0 < by["most frequent word"]["accuracy"] < 0.5
+
+
 DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "memory-length": _memory, "regularisation": _regularisation,
              "hyperparameter-search": _search, "session-decay": _session_decay,
@@ -297,7 +307,7 @@ DIRECTION = {"vanishing-gradients": _vanishing, "gradient-clipping": _clipping,
              "initialisation": _initialisation, "gradient-descent": _descent,
              "word2vec": _word2vec, "batch-norm": _batch_norm, "convolution": _convolution,
              "autoencoder": _autoencoder, "sequence-classification": _sequences,
-             "word-vectors": _word_vectors}
+             "word-vectors": _word_vectors, "next-word": _next_word}
 
 
 def test_batch_norm_eval_mode_is_deterministic_and_train_mode_depends_on_the_batch():

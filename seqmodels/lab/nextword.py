@@ -1,0 +1,290 @@
+"""``lab next-word``: "generating text is a regression task: predict the next word's embedding".
+
+A word-level LSTM language model on a text's words (Tiny Shakespeare by default; the first 90 %
+trains, the next 5 % validates, the last 5 % tests; words seen fewer than 5 times in training
+are ``<unk>``), trained two ways through the shared Trainer, the same network up to its head:
+
+- ``softmax``: a Linear layer to one logit per vocabulary word, cross-entropy on the next word;
+- ``regression``: a Linear layer to a vector, mean squared error against the next word's fixed
+  pretrained vector (our skip-gram's, trained on the training words, scaled to unit length),
+  decoded as the vocabulary word whose vector is nearest (cosine).
+
+Measured on the test words whose next word is in the vocabulary, neither model ever guessing
+``<unk>``: next-word accuracy (top 1 and top 10, and top 1 by the next word's training count),
+perplexity (for softmax; the regression defines no probabilities), and a greedy sample of each
+from the same prompt, beside the accuracy of always guessing the most frequent word.
+
+Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pucklab.runs.device import resolve_device
+from pucklab.runs.figures import progress_bar
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.settings import setting
+from pucklab.runs.store import RunError, atomic_write
+from pucklab.seqmodels.charrnn.data import read_corpus
+from pucklab.seqmodels.classify.data import WordVocab
+from pucklab.seqmodels.embeddings.corpus import words
+from pucklab.seqmodels.embeddings.quality import BANDS
+from pucklab.seqmodels.embeddings.train import EmbeddingConfig, train
+from pucklab.seqmodels.train_config import TrainConfig
+from pucklab.seqmodels.trainer import Trainer
+
+HEADS = ("softmax", "regression")
+WINDOW, BATCH, EMBED, HIDDEN, MIN_COUNT = 20, 64, 64, 256, 5
+SAMPLE_WORDS, PROMPT = 12, "the king"
+QUICK_WORDS = 30_000
+
+
+@dataclass
+class NextWordSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(2)
+    corpus: str = setting("shakespeare", "UTF-8 text, or 'shakespeare' (Tiny Shakespeare)")
+    steps: int | None = setting(None, "Adam updates per model", sizes=(3000, 100))
+    dim: int | None = setting(None, "size of the pretrained word vectors", sizes=(100, 32))
+    epochs: int | None = setting(None, "epochs of the vectors' skip-gram", sizes=(5, 1))
+
+    def check(self) -> None:
+        super().check()
+        assert self.steps is not None and self.dim is not None and self.epochs is not None
+        if min(self.steps, self.dim, self.epochs) < 1:
+            raise RunError("--steps, --dim and --epochs must be >= 1")
+
+
+class WordLM(nn.Module):
+    """Embedding -> LSTM -> a Linear head of ``out`` numbers per step (logits or a vector)."""
+
+    def __init__(self, vocab: int, out: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, EMBED)
+        self.rnn = nn.LSTM(EMBED, HIDDEN, batch_first=True)
+        self.head = nn.Linear(HIDDEN, out)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.embed(ids))[0])
+
+
+class NextWordTask:
+    """Windows of ``WINDOW`` + 1 words drawn at random (the task's own seeded generator); the
+    loss on every next word: cross-entropy for softmax, squared error onto the next word's
+    vector for regression."""
+
+    def __init__(self, train: torch.Tensor, val: torch.Tensor, head: str,
+                 targets: torch.Tensor, seed: int) -> None:
+        self.train, self.val, self.head, self.targets = train, val, head, targets
+        self.units = "cross-entropy" if head == "softmax" else "squared error"
+        self.steps_per_epoch = max(1, len(train) // (BATCH * WINDOW))
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def loss(self, model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+        out = model(ids[:, :-1])
+        nxt = ids[:, 1:]
+        if self.head == "softmax":
+            return F.cross_entropy(out.reshape(-1, out.shape[-1]), nxt.reshape(-1))
+        return F.mse_loss(out, self.targets[nxt])
+
+    def train_loss(self, model: nn.Module, step: int) -> torch.Tensor:
+        starts = torch.randint(0, len(self.train) - WINDOW - 1, (BATCH,), generator=self.gen)
+        return self.loss(model, self.train[starts[:, None] + torch.arange(WINDOW + 1)])
+
+    def val_loss(self, model: nn.Module) -> float:
+        with torch.no_grad():
+            return float(self.loss(model, windows(self.val)))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.gen.get_state()}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.gen.set_state(d["generator"])
+
+    def to(self, device: torch.device) -> NextWordTask:
+        return self
+
+
+def windows(ids: torch.Tensor) -> torch.Tensor:
+    """``ids`` cut into consecutive windows of ``WINDOW`` + 1 (sharing their edge words)."""
+    n = (len(ids) - 1) // WINDOW
+    return ids[torch.arange(n)[:, None] * WINDOW + torch.arange(WINDOW + 1)]
+
+
+def scores(model: nn.Module, head: str, ids: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+    """(N, V) scores of every vocabulary word as each next word: logits, or cosines; never
+    ``<pad>`` or ``<unk>`` (-inf), so every guess is a real word."""
+    out = model(ids)
+    s = out if head == "softmax" else F.normalize(out, dim=-1) @ unit.T
+    s[..., :2] = -math.inf
+    return s
+
+
+def evaluate(model: nn.Module, head: str, test: torch.Tensor, unit: torch.Tensor,
+             counts: np.ndarray) -> dict[str, float]:
+    """Accuracy (top 1, top 10, and top 1 by the next word's training count) and perplexity,
+    over the test positions whose next word is in the vocabulary (not ``<unk>``)."""
+    model.eval()
+    with torch.no_grad():
+        w = windows(test)
+        s = scores(model, head, w[:, :-1], unit).reshape(-1, len(unit))
+        nxt = w[:, 1:].reshape(-1)
+        known = nxt > 1
+        s, nxt = s[known], nxt[known]
+        top = s.topk(10, dim=1).indices
+        hit = (top[:, 0] == nxt).numpy()
+        row = {"accuracy": float(hit.mean()),
+               "top10_accuracy": float((top == nxt[:, None]).any(1).float().mean()),
+               "perplexity": (math.exp(float(F.cross_entropy(s, nxt))) if head == "softmax"
+                              else math.nan)}
+    seen = counts[nxt.numpy()]
+    for band, (lo, hi) in BANDS.items():
+        inside = (seen >= lo) & (seen < hi)
+        row[f"accuracy_{band}"] = float(hit[inside].mean()) if inside.any() else math.nan
+    model.train()
+    return row
+
+
+def sample(model: nn.Module, head: str, vocab: WordVocab, unit: torch.Tensor) -> str:
+    """Greedy continuation of ``PROMPT``: the best-scoring word each step."""
+    ids = vocab.encode(PROMPT.split())
+    model.eval()
+    with torch.no_grad():
+        for _ in range(SAMPLE_WORDS):
+            ids.append(int(scores(model, head, torch.tensor([ids]), unit)[0, -1].argmax()))
+    model.train()
+    return " ".join(vocab.words[i] for i in ids)
+
+
+def targets_from(vocab: WordVocab, train_words: list[str], ns: NextWordSettings, seed: int,
+                 device: torch.device) -> torch.Tensor:
+    """(V, dim) unit-length skip-gram vectors of ``vocab``'s words, trained on the training
+    words; ``<unk>`` gets the direction of their mean, ``<pad>`` (never a target) zeros."""
+    assert ns.dim is not None
+    fit = train(train_words, EmbeddingConfig(dim=ns.dim, epochs=ns.epochs or 1, seed=seed),
+                device)
+    table = F.normalize(fit.model.all_vectors().detach().cpu(), dim=1)
+    found = dict(zip(fit.vocab.words, table, strict=True))
+    out = torch.zeros(len(vocab), ns.dim)
+    for i, w in enumerate(vocab.words[2:], start=2):
+        out[i] = found[w]
+    out[1] = F.normalize(table.mean(0), dim=0)
+    return out
+
+
+def fit_head(head: str, data: tuple[torch.Tensor, torch.Tensor], targets: torch.Tensor,
+             vocab: int, seed: int, ns: NextWordSettings, run_dir: Path) -> WordLM:
+    torch.manual_seed(seed)
+    model = WordLM(vocab, vocab if head == "softmax" else targets.shape[1])
+    cfg = TrainConfig(optimizer="adam", lr=2e-3, clip=1.0, max_steps=ns.steps, seed=seed,
+                      device=ns.device, progress=False, eval_every=max(1, (ns.steps or 1) // 5))
+    Trainer(model, NextWordTask(*data, head, targets, seed), cfg, run_dir,
+            command="lab next-word").fit()
+    return model.cpu()
+
+
+def run_next_word(ns: NextWordSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+    text, _ = read_corpus(ns.corpus)
+    tokens = words(text)[:QUICK_WORDS] if ns.quick else words(text)
+    a, b = int(0.9 * len(tokens)), int(0.95 * len(tokens))
+    if len(tokens) - b < 10 * WINDOW:
+        raise RunError(f"corpus {ns.corpus}: {len(tokens)} words; next-word prediction needs "
+                       f"{200 * WINDOW:,} or more")
+    vocab = WordVocab.build([tokens[:a]], MIN_COUNT)
+    if len(vocab) < 12:
+        raise RunError(f"corpus {ns.corpus}: {len(vocab) - 2} words occur {MIN_COUNT} times or "
+                       "more; next-word prediction needs 10 or more")
+    ids = torch.tensor(vocab.encode(tokens))
+    train_ids, val_ids, test_ids = ids[:a], ids[a:b], ids[b:]
+    counts = np.bincount(train_ids.numpy(), minlength=len(vocab))
+    most = int(np.argmax(counts[2:])) + 2  # the most frequent real word
+    nxt = windows(test_ids)[:, 1:].reshape(-1)
+    nxt = nxt[nxt > 1]
+    device = resolve_device(ns.device)
+    per_seed: dict[str, list[dict[str, float]]] = {h: [] for h in HEADS}
+    samples: dict[str, str] = {}
+    for seed in progress_bar(ns.progress, iterable=seeds, leave=False, desc="seeds"):
+        targets = targets_from(vocab, tokens[:a], ns, seed, device)
+        for head in HEADS:
+            model = fit_head(head, (train_ids, val_ids), targets, len(vocab), seed, ns,
+                             run_dir / f"{head}-seed{seed}")
+            per_seed[head].append(evaluate(model, head, test_ids, targets, counts))
+            samples.setdefault(head, sample(model, head, vocab, targets))
+    rows: list[dict[str, Any]] = [
+        {"model": h, **{k: float(np.mean([r[k] for r in runs])) for k in runs[0]}}
+        for h, runs in per_seed.items()]
+    rows.append({"model": "most frequent word", "accuracy": float((nxt == most).float().mean()),
+                 "perplexity": math.nan})
+    text_md = "# Greedy samples (first seed)\n\n" + "\n".join(
+        f"- {h}: {s}" for h, s in samples.items()) + "\n"
+    atomic_write(run_dir / "samples.md", lambda f: f.write(text_md.encode()))
+    columns = ["model", "accuracy", "top10_accuracy", *[f"accuracy_{b}" for b in BANDS],
+               "perplexity"]
+    formats = {c: ".3f" for c in columns[1:]} | {"perplexity": ".1f"}
+    return LabOutcome(columns, rows, conclude(per_seed, rows, samples, vocab),
+                      lambda fig: draw(fig, rows), formats)
+
+
+def verdict(wins: int, runs: int) -> str:
+    """Held when every seed shows it, did not hold when none does, inconclusive between."""
+    if wins == runs:
+        return f"held ({wins} of {runs} seeds)."
+    if wins == 0:
+        return f"did not hold here (0 of {runs} seeds)."
+    return f"inconclusive ({wins} of {runs} seeds)."
+
+
+def conclude(per_seed: dict[str, list[dict[str, float]]], rows: list[dict[str, Any]],
+             samples: dict[str, str], vocab: WordVocab) -> list[str]:
+    by = {r["model"]: r for r in rows}
+    soft, reg = by["softmax"], by["regression"]
+    n = len(per_seed["softmax"])
+    as_good = sum(r["accuracy"] >= s["accuracy"] for r, s in
+                  zip(per_seed["regression"], per_seed["softmax"], strict=True))
+    return [
+        f"Next-word accuracy on the test words ({len(vocab):,} words in the vocabulary): softmax "
+        f"{soft['accuracy']:.3f} (top 10: {soft['top10_accuracy']:.3f}), regression onto the "
+        f"next word's vector {reg['accuracy']:.3f} (top 10: {reg['top10_accuracy']:.3f}); "
+        f"always the most frequent word: {by['most frequent word']['accuracy']:.3f}. "
+        "Regression predicts the next word as well as softmax: " + verdict(as_good, n),
+        f"Softmax gives a probability to every word: test perplexity {soft['perplexity']:.1f}. "
+        "The regression gives none: it has no perplexity, and its nearest-word decoding is "
+        "the only way back to words.",
+        "By the next word's training count: " + "; ".join(
+            f"{band} softmax {soft[f'accuracy_{band}']:.3f}, regression "
+            f"{reg[f'accuracy_{band}']:.3f}" for band in BANDS) + ".",
+        "Greedy samples from '" + PROMPT + "': " + "; ".join(
+            f"{h}: \"{s}\"" for h, s in samples.items()) + " (all samples in samples.md; "
+        f"{SAMPLE_WORDS} words each).",
+    ]
+
+
+def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    heads = [r for r in rows if r["model"] in HEADS]
+    for k, r in enumerate(heads):
+        ax1.bar(np.arange(2) + 0.4 * k, [r["accuracy"], r["top10_accuracy"]], 0.4,
+                label=r["model"])
+    ax1.axhline(rows[-1]["accuracy"], color="grey", ls=":", lw=1, label="most frequent word")
+    ax1.set(xticks=np.arange(2) + 0.2, xticklabels=["top 1", "top 10"],
+            ylabel="next-word accuracy (test)", title="softmax vs regression")
+    ax1.legend(fontsize=7)
+    for k, r in enumerate(heads):
+        ax2.bar(np.arange(len(BANDS)) + 0.4 * k, [r[f"accuracy_{b}"] for b in BANDS], 0.4,
+                label=r["model"])
+    ax2.set(xticks=np.arange(len(BANDS)) + 0.2, xticklabels=list(BANDS),
+            ylabel="top-1 accuracy", title="by the next word's training count")
+    ax2.legend(fontsize=7)
+
+
+NEXT_WORD = LabExperiment(
+    "next-word", "Generating text is a regression task: predict the next word's embedding.",
+    run_next_word, NextWordSettings, duration="about 6 minutes")
