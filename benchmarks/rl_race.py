@@ -50,7 +50,7 @@ def parameters(run_dir: Path) -> int:
 Key = tuple[str, str, int]  # (algorithm, policy, seed)
 
 
-def plot(runs: dict[Key, Path], target: float, out: Path, title: str) -> Path:
+def plot(runs: dict[Key, Path], target: float, out: Path, title: str, threads: int) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,7 +66,7 @@ def plot(runs: dict[Key, Path], target: float, out: Path, title: str) -> Path:
                 color=colours.get((algo, policy), "grey"), alpha=0.8, lw=1.4,
                 label=_name(algo, policy, len(kinds) > 1) if first else None)
     ax.axhline(target, color="grey", ls="--", lw=1)
-    ax.set_xlabel("training time (minutes, 2 CPU cores)")
+    ax.set_xlabel(f"training time (minutes, {threads} torch thread{'s' * (threads > 1)})")
     ax.set_ylabel("evaluation win rate (greedy)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -158,7 +158,7 @@ def main() -> None:
     title = f"{ns.env} {' '.join(ns.env_kwargs)}".strip() + ", pixels + frame difference"
     if len(ns.policies) == 1:
         title += f", policy {ns.policies[0]}"
-    print(f"\nfigure: {plot(runs, ns.target, ns.out, title)}")
+    print(f"\nfigure: {plot(runs, ns.target, ns.out, title, ns.threads)}")
 
 
 if __name__ == "__main__":

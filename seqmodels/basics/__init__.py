@@ -4,7 +4,9 @@
     handprop    a multi-layer network in numpy whose backward pass is written by hand
     nets        torch networks for the basics: perceptron, logistic regression, deep MLPs with a
                 chosen activation and initialisation, and how to look inside them
+    conv        convolutional networks (a dense or a global-max head), feature maps, saliency
+    autoencoders  dense, linear and convolutional autoencoders; denoising and sparse training
 
-The ``lab`` experiments perceptron, backprop, activations, initialisation and gradient-descent
-(``pucklab.seqmodels.lab``) are built on these.
+The ``lab`` experiments perceptron, backprop, activations, initialisation, gradient-descent,
+batch-norm, convolution and autoencoder (``pucklab.seqmodels.lab``) are built on these.
 """

@@ -13,6 +13,11 @@
     descent         gradient-descent: batch, mini-batch and stochastic; learning rates, decay
     word2vec        skip-gram vs CBOW by word frequency and data size; n-grams for unseen words
     batchnorm       batch-norm: a deep MLP with and without it over learning rates; eval vs train mode
+    convolution     linear, MLP and CNNs on digits moved across a canvas; filters, saliency
+    autoencoder     PCA vs autoencoders by code size; sparse, denoising, convolutional; pretraining
+    sequences       sequence-classification: acceptors vs bags of words, word order and speakers
+    wordvectors     word-vectors: counts, PPMI, SVD vs word2vec; speeches by Word Mover's Distance
+    nextword        next-word: softmax vs regression onto the next word's embedding
 
 ``pucklab.runs.registry`` lists them by name; ``pucklab.runs.lab`` runs them.
 """

@@ -332,4 +332,4 @@ AUTOENCODER = LabExperiment(
     "autoencoder", "An autoencoder rebuilds its input through a bottleneck (a linear one spans "
     "PCA's subspace); sparse, denoising and convolutional variants; its code is a feature set, "
     "and its encoder can pretrain a classifier.", run_autoencoder, AutoencoderSettings,
-    duration="about 5 minutes")
+    duration="about 6 minutes")

@@ -2,7 +2,9 @@
 
 A word-level LSTM language model on a text's words (Tiny Shakespeare by default; the first 90 %
 trains, the next 5 % validates, the last 5 % tests; words seen fewer than 5 times in training
-are ``<unk>``), trained two ways through the shared Trainer, the same network up to its head:
+are ``<unk>``), trained two ways through the shared Trainer (validated 10 times; early stopping
+after 2 validations without a new best keeps the best weights), the same network up to its
+head:
 
 - ``softmax``: a Linear layer to one logit per vocabulary word, cross-entropy on the next word;
 - ``regression``: a Linear layer to a vector, mean squared error against the next word's fixed
@@ -43,7 +45,8 @@ from pucklab.seqmodels.train_config import TrainConfig
 from pucklab.seqmodels.trainer import Trainer
 
 HEADS = ("softmax", "regression")
-WINDOW, BATCH, EMBED, HIDDEN, MIN_COUNT = 20, 64, 64, 256, 5
+WINDOW, BATCH, EMBED, HIDDEN, MIN_COUNT = 20, 64, 64, 128, 5
+VALIDATIONS, PATIENCE = 10, 2
 SAMPLE_WORDS, PROMPT = 12, "the king"
 QUICK_WORDS = 30_000
 
@@ -52,7 +55,8 @@ QUICK_WORDS = 30_000
 class NextWordSettings(TorchLabSettings):
     seeds: int | None = lab_seeds(2)
     corpus: str = setting("shakespeare", "UTF-8 text, or 'shakespeare' (Tiny Shakespeare)")
-    steps: int | None = setting(None, "Adam updates per model", sizes=(3000, 100))
+    steps: int | None = setting(None, "Adam updates per model, at most (early stopping)",
+                                sizes=(2000, 100))
     dim: int | None = setting(None, "size of the pretrained word vectors", sizes=(100, 32))
     epochs: int | None = setting(None, "epochs of the vectors' skip-gram", sizes=(5, 1))
 
@@ -185,7 +189,8 @@ def fit_head(head: str, data: tuple[torch.Tensor, torch.Tensor], targets: torch.
     torch.manual_seed(seed)
     model = WordLM(vocab, vocab if head == "softmax" else targets.shape[1])
     cfg = TrainConfig(optimizer="adam", lr=2e-3, clip=1.0, max_steps=ns.steps, seed=seed,
-                      device=ns.device, progress=False, eval_every=max(1, (ns.steps or 1) // 5))
+                      device=ns.device, progress=False, patience=PATIENCE,
+                      eval_every=max(1, (ns.steps or 1) // VALIDATIONS))
     Trainer(model, NextWordTask(*data, head, targets, seed), cfg, run_dir,
             command="lab next-word").fit()
     return model.cpu()
@@ -287,4 +292,4 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 
 NEXT_WORD = LabExperiment(
     "next-word", "Generating text is a regression task: predict the next word's embedding.",
-    run_next_word, NextWordSettings, duration="about 6 minutes")
+    run_next_word, NextWordSettings, duration="about 5 minutes")

@@ -247,4 +247,4 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 SEQUENCE_CLASSIFICATION = LabExperiment(
     "sequence-classification", "An acceptor (embedding -> recurrent network -> one class) is "
     "sensitive to word order where a bag of words is not; a plain RNN copes with a few words, "
-    "gated cells with more.", run_sequences, SequenceSettings, duration="about 5 minutes")
+    "gated cells with more.", run_sequences, SequenceSettings, duration="about 4 minutes")

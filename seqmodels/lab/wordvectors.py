@@ -291,4 +291,4 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 WORD_VECTORS = LabExperiment(
     "word-vectors", "Count vectors (neighbours in a window) are easy and fast but huge for a "
     "large vocabulary; word2vec gives compact vectors; documents can be compared by Word "
-    "Mover's Distance.", run_word_vectors, WordVectorsSettings, duration="about 6 minutes")
+    "Mover's Distance.", run_word_vectors, WordVectorsSettings, duration="about 2 minutes")
