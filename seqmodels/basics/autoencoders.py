@@ -10,14 +10,21 @@ rebuilds it, and the reconstruction error is all that trains them -- no labels.
 - :func:`train_autoencoder`: Adam on mean squared error with a cosine learning-rate decay;
   ``noise`` trains a denoising autoencoder (the input is corrupted, the target is clean),
   ``l1`` adds the sparse autoencoder's penalty on the code.
+- :func:`pca_fit` and :func:`overlap`: PCA beside them, and how close a linear decoder's span
+  is to PCA's; :func:`fine_tune`: an encoder as the start of a classifier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+from pucklab.seqmodels.basics.data import Split
+from pucklab.seqmodels.basics.nets import accuracy, as_tensors
 
 
 class Autoencoder(nn.Module):
@@ -117,3 +124,39 @@ def train_autoencoder(model: Autoencoder, x: torch.Tensor, steps: int, seed: int
         schedule.step()
         losses.append(loss.item())
     return losses
+
+
+def pca_fit(split: Split, k: int) -> tuple[Any, float]:
+    """scikit-learn's PCA with ``k`` components fitted on the training inputs, and its test
+    reconstruction error (mean squared, per pixel)."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(k).fit(split.x_train)
+    rebuilt = pca.inverse_transform(pca.transform(split.x_test))
+    return pca, float(((rebuilt - split.x_test) ** 2).mean())
+
+
+def overlap(decoder: nn.Module, components: np.ndarray) -> float:
+    """Mean cos^2 of the principal angles between the linear decoder's span and PCA's."""
+    from scipy.linalg import subspace_angles
+
+    weight = next(m for m in decoder.modules() if isinstance(m, nn.Linear)).weight
+    return float(np.mean(np.cos(subspace_angles(weight.detach().numpy(), components.T)) ** 2))
+
+
+def fine_tune(encoder: nn.Module, code: int, split: Split, idx: np.ndarray, seed: int,
+              steps: int = 500) -> float:
+    """``encoder`` (codes of ``code`` numbers) + a Linear layer to the classes, fine-tuned
+    together by Adam (lr 1e-3) on the labelled examples ``idx`` of ``split``; test accuracy."""
+    x, y, x_test, y_test = as_tensors(split)
+    torch.manual_seed(seed)
+    net = nn.Sequential(encoder, nn.Linear(code, split.classes))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    gen, chosen = torch.Generator().manual_seed(seed), torch.as_tensor(idx)
+    for _ in range(steps):
+        batch = chosen[torch.randint(0, len(chosen), (min(64, len(chosen)),), generator=gen)]
+        loss = nn.functional.cross_entropy(net(x[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return accuracy(net, x_test, y_test)

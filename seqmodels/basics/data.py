@@ -69,3 +69,11 @@ def ring(shift: int, centre: int) -> list[tuple[int, int]]:
     span = range(centre - shift, centre + shift + 1)
     return [(r, c) for r in span for c in span
             if max(abs(r - centre), abs(c - centre)) == shift]
+
+
+def labelled(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A stratified ``fraction`` of the indices of ``y``, at least one per class."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(y == c))[:max(1, round(fraction * (y == c).sum()))]
+             for c in np.unique(y)]
+    return np.sort(np.concatenate(picks))

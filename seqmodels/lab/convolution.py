@@ -36,7 +36,7 @@ from torch import nn
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds, seed_verdict
 from pucklab.runs.settings import setting
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.conv import (
@@ -162,15 +162,6 @@ def run_convolution(ns: ConvolutionSettings, seeds: list[int], run_dir: Path) ->
                       lambda fig: draw(fig, rows, first, seeds[0], ns.jitter), formats)
 
 
-def verdict(wins: int, runs: int) -> str:
-    """Held when every seed shows it, did not hold when none does, inconclusive between."""
-    if wins == runs:
-        return f"held ({wins} of {runs} seeds)."
-    if wins == 0:
-        return f"did not hold here (0 of {runs} seeds)."
-    return f"inconclusive ({wins} of {runs} seeds)."
-
-
 def conclude(per_seed: dict[str, list[dict[str, float]]], rows: list[dict[str, Any]],
              jitter: int) -> list[str]:
     by = {r["model"]: r for r in rows}
@@ -198,16 +189,16 @@ def conclude(per_seed: dict[str, list[dict[str, float]]], rows: list[dict[str, A
         "half its accuracy): " + ("held." if by["linear"]["held_out"] < by["linear"]["seen"] / 2
                                   else "did not hold here."),
         "The CNN keeps its accuracy under held-out shifts better than the MLP: "
-        + verdict(beats("cnn", "mlp", "held_out"), n)
+        + seed_verdict(beats("cnn", "mlp", "held_out"), n)
         + " With each map pooled to its maximum (no position left for the head to learn): "
         f"{gmax['held_out']:.3f} vs the dense head's {cnn_['held_out']:.3f}, better: "
-        + verdict(beats("cnn, global max", "cnn", "held_out"), n),
+        + seed_verdict(beats("cnn, global max", "cnn", "held_out"), n),
         f"Saliency of a digit moved {max(SHIFTS)} pixels: the share of |d logit / d pixel| on "
         f"the digit's own 8x8 box ({DIGIT_SIDE ** 2 / SIDE ** 2:.0%} of the canvas) is "
         + ", ".join(f"{r['model']} {r['saliency_on_digit']:.3f}" for r in rows)
         + ". The CNN's decision rests on the digit more than the MLP's, whose weights on pixels "
         "no training digit lit are still their random start: "
-        + verdict(beats("cnn", "mlp", "saliency_on_digit"), n),
+        + seed_verdict(beats("cnn", "mlp", "saliency_on_digit"), n),
     ]
 
 

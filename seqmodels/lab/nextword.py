@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds, seed_verdict
 from pucklab.runs.settings import setting
 from pucklab.runs.store import RunError, atomic_write
 from pucklab.seqmodels.charrnn.data import read_corpus
@@ -238,15 +238,6 @@ def run_next_word(ns: NextWordSettings, seeds: list[int], run_dir: Path) -> LabO
                       lambda fig: draw(fig, rows), formats)
 
 
-def verdict(wins: int, runs: int) -> str:
-    """Held when every seed shows it, did not hold when none does, inconclusive between."""
-    if wins == runs:
-        return f"held ({wins} of {runs} seeds)."
-    if wins == 0:
-        return f"did not hold here (0 of {runs} seeds)."
-    return f"inconclusive ({wins} of {runs} seeds)."
-
-
 def conclude(per_seed: dict[str, list[dict[str, float]]], rows: list[dict[str, Any]],
              samples: dict[str, str], vocab: WordVocab) -> list[str]:
     by = {r["model"]: r for r in rows}
@@ -259,7 +250,7 @@ def conclude(per_seed: dict[str, list[dict[str, float]]], rows: list[dict[str, A
         f"{soft['accuracy']:.3f} (top 10: {soft['top10_accuracy']:.3f}), regression onto the "
         f"next word's vector {reg['accuracy']:.3f} (top 10: {reg['top10_accuracy']:.3f}); "
         f"always the most frequent word: {by['most frequent word']['accuracy']:.3f}. "
-        "Regression predicts the next word as well as softmax: " + verdict(as_good, n),
+        "Regression predicts the next word as well as softmax: " + seed_verdict(as_good, n),
         f"Softmax gives a probability to every word: test perplexity {soft['perplexity']:.1f}. "
         "The regression gives none: it has no perplexity, and its nearest-word decoding is "
         "the only way back to words.",

@@ -30,7 +30,7 @@ import torch
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, seed_verdict
 from pucklab.runs.settings import setting
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.conv import parameters
@@ -180,15 +180,6 @@ def run_sequences(ns: SequenceSettings, seeds: list[int], run_dir: Path) -> LabO
                       lambda fig: draw(fig, rows), formats)
 
 
-def verdict(wins: int, runs: int) -> str:
-    """Held when every seed shows it, did not hold when none does, inconclusive between."""
-    if wins == runs:
-        return f"held ({wins} of {runs} seeds)."
-    if wins == 0:
-        return f"did not hold here (0 of {runs} seeds)."
-    return f"inconclusive ({wins} of {runs} seeds)."
-
-
 def conclude(per_seed: dict[str, list[dict[str, dict[str, float]]]], rows: list[dict[str, Any]],
              ns: SequenceSettings) -> list[str]:
     by = {(r["task"], r["model"]): r for r in rows}
@@ -211,18 +202,18 @@ def conclude(per_seed: dict[str, list[dict[str, dict[str, float]]]], rows: list[
         f"{acc('order', BOW)}. A bag of words cannot tell order apart (within three standard "
         f"errors, {margin:.3f}, of 0.5): " + ("held." if at_chance else "did not hold here."),
         f"The acceptors: {acc('order', CELLS)}. A recurrent network reads order where the bag "
-        "of words cannot (every cell above both bags): " + verdict(
+        "of words cannot (every cell above both bags): " + seed_verdict(
             sum(min(r[c]["accuracy"] for c in CELLS) > best(r, BOW) for r in order), n),
         f"On the longest lines ({BANDS['order'][2][0]}+ words), rnn {long_['rnn']:.3f}, lstm "
         f"{long_['lstm']:.3f}, gru {long_['gru']:.3f} (shortest: " + ", ".join(
             f"{c} {by['order', c]['accuracy_short']:.3f}" for c in CELLS)
         + "). The gated cells cope with longer sequences better than the plain RNN: "
-        + verdict(sum(min(r["lstm"]["accuracy_long"], r["gru"]["accuracy_long"])
+        + seed_verdict(sum(min(r["lstm"]["accuracy_long"], r["gru"]["accuracy_long"])
                       > r["rnn"]["accuracy_long"] for r in order), n),
         f"Speaker task ({ns.speakers} most frequent speakers, chance (majority) "
         f"{by['speaker', BOW[0]]['chance']:.3f}): {acc('speaker', (*BOW, *CELLS))}. The best "
         "acceptor beats the best bag of words on who speaks: "
-        + verdict(sum(best(r, CELLS) > best(r, BOW) for r in speaker), len(speaker)),
+        + seed_verdict(sum(best(r, CELLS) > best(r, BOW) for r in speaker), len(speaker)),
         f"Words seen fewer than {ns.min_count} times in training are <unk>: "
         f"{by['order', BOW[0]]['unk_share']:.1%} of the order task's test words, "
         f"{by['speaker', BOW[0]]['unk_share']:.1%} of the speaker task's.",

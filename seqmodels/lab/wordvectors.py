@@ -33,7 +33,7 @@ import numpy as np
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds, seed_verdict
 from pucklab.runs.settings import setting
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.charrnn.data import read_corpus
@@ -211,15 +211,6 @@ def run_word_vectors(ns: WordVectorsSettings, seeds: list[int], run_dir: Path) -
                       formats)
 
 
-def verdict(wins: int, runs: int) -> str:
-    """Held when every seed shows it, did not hold when none does, inconclusive between."""
-    if wins == runs:
-        return f"held ({wins} of {runs} seeds)."
-    if wins == 0:
-        return f"did not hold here (0 of {runs} seeds)."
-    return f"inconclusive ({wins} of {runs} seeds)."
-
-
 def _mean_score(row: Mapping[str, float], prefix: str = "") -> float:
     return float(np.nanmean([row[f"{prefix}{b}"] for b in BANDS]))
 
@@ -254,15 +245,15 @@ def conclude(per_seed: list[dict[tuple[str, str], dict[str, float]]],
            else "did not hold here."),
         f"Held-out neighbour score, mean over the frequency bands (0.5 = chance): {scores}. "
         "PPMI beats raw counts (which favour frequent random words): "
-        + verdict(sum(_mean_score(m["vectors", "PPMI"]) > _mean_score(m["vectors", "counts"])
+        + seed_verdict(sum(_mean_score(m["vectors", "PPMI"]) > _mean_score(m["vectors", "counts"])
                       for m in per_seed), n)
         + f" The better of word2vec's two ({best}) beats the SVD's vectors of the same size: "
-        + verdict(sum(_mean_score(m["vectors", best]) > _mean_score(m["vectors", SVD])
+        + seed_verdict(sum(_mean_score(m["vectors", best]) > _mean_score(m["vectors", SVD])
                       for m in per_seed), n),
         f"Finding a speech by the same speaker (precision at 1; chance "
         f"{by[RETRIEVAL[0]]['chance']:.3f}): {found}. Word Mover's Distance beats the cosine of "
-        "mean vectors (skip-gram vectors both): " + verdict(wins(RETRIEVAL[0], RETRIEVAL[2]), n)
-        + " It beats TF-IDF: " + verdict(wins(RETRIEVAL[0], RETRIEVAL[3]), n)
+        "mean vectors (skip-gram vectors both): " + seed_verdict(wins(RETRIEVAL[0], RETRIEVAL[2]), n)
+        + " It beats TF-IDF: " + seed_verdict(wins(RETRIEVAL[0], RETRIEVAL[3]), n)
         + f" It is the slowest: {by[RETRIEVAL[0]]['seconds']:.1f} s against "
         f"{by[RETRIEVAL[3]]['seconds']:.2f} s for TF-IDF.",
     ]
