@@ -36,6 +36,11 @@ def speeches(text: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+def top_speakers(found: list[tuple[str, list[str]]], n: int) -> list[str]:
+    """The ``n`` speakers with the most speeches in ``found``, most first."""
+    return [s for s, _ in Counter(s for s, _ in found).most_common(n)]
+
+
 def verse_lines(text: str) -> list[list[str]]:
     """The words of every line of speech (speaker tags and blank lines left out)."""
     return [w for line in text.splitlines()

@@ -35,7 +35,13 @@ from pucklab.runs.settings import setting
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.conv import parameters
 from pucklab.seqmodels.charrnn.data import read_corpus
-from pucklab.seqmodels.classify.data import Examples, WordVocab, speeches, verse_lines
+from pucklab.seqmodels.classify.data import (
+    Examples,
+    WordVocab,
+    speeches,
+    top_speakers,
+    verse_lines,
+)
 from pucklab.seqmodels.classify.model import BagOfEmbeddings, SequenceClassifier
 from pucklab.seqmodels.classify.train import fit, predict
 
@@ -84,15 +90,9 @@ def order_task(text: str, seed: int, most: int) -> tuple[list[list[str]], np.nda
 def speaker_task(text: str, speakers: int) -> tuple[list[list[str]], np.ndarray, list[str]]:
     """The first words of every speech by the ``speakers`` most frequent speakers."""
     found = speeches(text)
-    top = [s for s, _ in _most_common([s for s, _ in found], speakers)]
+    top = top_speakers(found, speakers)
     chosen = [(top.index(s), body[:SPEECH_WORDS]) for s, body in found if s in top]
     return [b for _, b in chosen], np.array([c for c, _ in chosen]), top
-
-
-def _most_common(items: list[str], n: int) -> list[tuple[str, int]]:
-    from collections import Counter
-
-    return Counter(items).most_common(n)
 
 
 def split(texts: list[list[str]], labels: np.ndarray, seed: int, min_count: int

@@ -37,7 +37,7 @@ from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_se
 from pucklab.runs.settings import setting
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.charrnn.data import read_corpus
-from pucklab.seqmodels.classify.data import speeches
+from pucklab.seqmodels.classify.data import speeches, top_speakers
 from pucklab.seqmodels.embeddings.corpus import Vocab, words
 from pucklab.seqmodels.embeddings.counts import cooccurrence, nbytes, ppmi, svd_vectors
 from pucklab.seqmodels.embeddings.documents import (
@@ -145,12 +145,10 @@ def _unit(v: np.ndarray | None) -> np.ndarray:
 def documents(text: str, speakers: int, vectors: list[Vectors]) -> list[tuple[str, list[str]]]:
     """The speeches of the most frequent speakers, stop words (scikit-learn's English list)
     removed, kept when at least ``MIN_WORDS`` of their words have a vector in every table."""
-    from collections import Counter
-
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     found = speeches(text)
-    top = {s for s, _ in Counter(s for s, _ in found).most_common(speakers)}
+    top = set(top_speakers(found, speakers))
     docs = [(s, [w for w in body if w not in ENGLISH_STOP_WORDS]) for s, body in found
             if s in top]
     return [(s, d) for s, d in docs
