@@ -52,3 +52,18 @@ def test_table_score_is_one_when_true_neighbours_always_score_higher():
     for band in ("rare", "medium", "frequent"):  # a random word ties only if it is the true one
         assert 0.5 < perfect[band] <= 1 and blind[band] == 0.5, band  # ties count half
     assert math.isnan(perfect["unseen"])
+
+
+def test_a_model_that_knows_only_word_frequency_scores_chance():
+    """Decoys are the held-out neighbours shuffled, so they are as frequent as true neighbours:
+    preferring frequent (or rare) words is worth nothing (noise-distribution decoys, rarer than
+    real neighbours, scored such a model far from 0.5)."""
+    rng = np.random.default_rng(0)
+    counts = np.array([2000, 800, 300, 120, 50, 20, 8])
+    vocab = Vocab([f"w{i}" for i in range(len(counts))], counts)
+    text = rng.integers(0, len(counts), size=30_000)  # every band gets thousands of pairs
+    pairs = [(vocab.words[a], vocab.words[b]) for a, b in zip(text[:-1], text[1:], strict=True)]
+    for prefers in (1.0, -1.0):  # frequent first, rare first
+        scores = table_score(lambda w, c: prefers * counts[c].astype(float), vocab, pairs)
+        for band in ("rare", "medium", "frequent"):
+            assert abs(scores[band] - 0.5) < 0.03, (prefers, band, scores[band])
