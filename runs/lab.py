@@ -2,6 +2,7 @@
 
     lab                                    list the experiments and the claim each one tests
     lab vanishing-gradients [--quick] [--seeds N] [--seed S] [--run-dir DIR]
+    lab check [FOLDER]                     which published results the code has moved past
 
 An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab``,
 RL ones in ``pucklab.agents.lab``); :mod:`pucklab.runs.registry` lists them by name, so this
@@ -9,7 +10,9 @@ module -- the run plumbing -- imports neither half. Every
 experiment gets the same flags and writes the same files into ``runs/lab-<name>__<time>/``:
 ``config.json``, ``results.csv`` (one row per measured condition), ``results.md`` (the claim,
 the table and the conclusions) and ``figure.png``; the command prints the table and the
-conclusions, which the experiment states from its own numbers.
+conclusions, which the experiment states from its own numbers. Both results files carry a
+:class:`~pucklab.runs.provenance.Stamp` (commit, code fingerprint, command, date, machine,
+seeds); ``lab check`` holds every stamped result under ``benchmarks/results`` against the code.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pucklab.runs.cli import guarded, parse_settings
 from pucklab.runs.device import DEVICES, resolve_device
 from pucklab.runs.figures import pyplot, save_figure
 from pucklab.runs.lifecycle import open_run
+from pucklab.runs.provenance import ROOT, Stamp, stamp, status
 from pucklab.runs.settings import MAX_SEED, Settings, field_info, names, seed_setting, setting, walk
 from pucklab.runs.store import RunError, atomic_write
 
@@ -159,37 +163,62 @@ def markdown_table(columns: Sequence[str], rows: Sequence[dict[str, Any]],
     return "\n".join(lines)
 
 
-def write_outcome(run_dir: Path, exp: LabExperiment, outcome: LabOutcome, command: str) -> str:
-    """results.csv, results.md and figure.png, each written atomically; returns the markdown."""
+def results_markdown(exp: LabExperiment, outcome: LabOutcome) -> str:
+    """The table and the conclusions, as the command prints them."""
+    return (markdown_table(outcome.columns, outcome.rows, outcome.formats) + "\n\n"
+            + "\n".join(f"- {c}" for c in outcome.conclusions) + "\n")
+
+
+def write_outcome(run_dir: Path, exp: LabExperiment, outcome: LabOutcome, made: Stamp) -> None:
+    """results.csv and results.md (each with ``made``'s stamp) and figure.png, atomically."""
     buf = io.StringIO()
+    buf.write(made.csv_header())
     writer = csv.DictWriter(buf, outcome.columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(outcome.rows)
     data = buf.getvalue().encode()
     atomic_write(run_dir / "results.csv", lambda f: f.write(data))
-    md = (f"# lab {exp.name}\n\nClaim: {exp.claim}\n\nCommand: `{command}`\n\n"
-          + markdown_table(outcome.columns, outcome.rows, outcome.formats) + "\n\n"
-          + "\n".join(f"- {c}" for c in outcome.conclusions) + "\n")
+    md = (f"# lab {exp.name}\n\nClaim: {exp.claim}\n\n" + results_markdown(exp, outcome)
+          + "\n" + made.markdown())
     atomic_write(run_dir / "results.md", lambda f: f.write(md.encode()))
     fig = pyplot().figure(figsize=(11, 4.5))
     outcome.draw(fig)
     fig.tight_layout()
     save_figure(fig, run_dir / "figure.png")
-    return md
 
 
 def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
-    """Parse ``argv``, run, write the files; returns the run folder and the markdown."""
+    """Parse ``argv``, run, write the files; returns the run folder and the table with the
+    conclusions."""
     s = parse_settings(exp.settings, argv, f"{PROG} {exp.name}", f"Claim: {exp.claim}")
     if isinstance(s, TorchLabSettings):
         resolve_device(s.device)  # cuda without a GPU: one line, before a run folder exists
     command = " ".join([PROG, exp.name, *_without_run_dir(argv)])
     settings = {"lab": exp.name, "claim": exp.claim, "seeds": s.seed_list(),
                 "args": {k: v for k, v in s.to_dict().items() if k != "run_dir"}}
+    made = stamp(exp.run.__module__, command, s.seed_list())
     with open_run(PROG, settings, s.run_dir, name=f"lab-{exp.name}", resumable=False,
                   facts={"command_line": command}) as opened:
         outcome = exp.run(s, s.seed_list(), opened.dir)
-        return opened.dir, write_outcome(opened.dir, exp, outcome, command)
+        write_outcome(opened.dir, exp, outcome, made)
+        return opened.dir, results_markdown(exp, outcome)
+
+
+def check(folder: Path) -> int:
+    """``lab check``: every results file under ``folder`` with its state (current, stale:
+    the files changed since it was measured, unstamped); 1 when any is not current."""
+    found = sorted(folder.rglob("results.csv")) + sorted(
+        p for p in folder.glob("*.md") if p.name != "README.md")
+    if not found:
+        raise RunError(f"no results files under {folder}")
+    worst = 0
+    for path in found:
+        st = status(path)
+        when = f"{st.stamp.date}, {st.stamp.commit[:10]}" if st.stamp else "no provenance"
+        detail = f": {', '.join(st.changed)}" if st.changed else ""
+        print(f"{st.state:<9} {path.relative_to(folder).as_posix()}  ({when}){detail}")
+        worst = max(worst, st.state != "current")
+    return worst
 
 
 def _without_run_dir(argv: list[str]) -> list[str]:
@@ -208,7 +237,9 @@ def _without_run_dir(argv: list[str]) -> list[str]:
 def listing(found: dict[str, LabExperiment]) -> str:
     width = max(map(len, found), default=0)
     lines = [f"usage: {PROG} EXPERIMENT [--quick] [--seeds N] [--seed S] [--run-dir DIR] "
-             "(lab EXPERIMENT -h for its flags)", "", "experiments (default size, 2 CPU cores):"]
+             "(lab EXPERIMENT -h for its flags)",
+             f"       {PROG} check [FOLDER]  (which published results the code has moved past)", "",
+             "experiments (default size, 2 CPU cores):"]
     lines += [f"  {name:<{width}}  {exp.claim} [{exp.duration}]" for name, exp in found.items()]
     return "\n".join(lines)
 
@@ -224,11 +255,15 @@ def main(argv: list[str] | None = None) -> int:
             print(listing(experiments()))
             return 0
         name, rest = argv[0], argv[1:]
+        if name == "check":
+            if len(rest) > 1 or any(a.startswith("-") for a in rest):
+                raise RunError("usage: lab check [FOLDER] (default: benchmarks/results)")
+            return check(Path(rest[0]) if rest else ROOT / "benchmarks" / "results")
         if name not in registry.names("experiments"):
             raise RunError(f"unknown experiment {name!r}; choose from "
                            f"{', '.join(registry.names('experiments'))}")
         run_dir, md = run_experiment(registry.find("experiments", name), rest)
-        print(md.split("\n\n", 3)[-1].rstrip())  # the table and the conclusions
+        print(md.rstrip())
         print(f"run: {run_dir}  (results.csv, results.md, figure.png)")
         return 0
 

@@ -4,15 +4,15 @@ structure of its table; and how to read a run's results.csv."""
 
 from __future__ import annotations
 
-import csv
 import math
 
 import pytest
 
+from pucklab.runs.provenance import read_rows
+
 
 def rows_of(run_dir):
-    with open(run_dir / "results.csv") as f:
-        return list(csv.DictReader(f))
+    return read_rows(run_dir / "results.csv")
 
 
 def numbers(row):

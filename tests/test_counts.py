@@ -64,6 +64,6 @@ def test_a_model_that_knows_only_word_frequency_scores_chance():
     text = rng.integers(0, len(counts), size=30_000)  # every band gets thousands of pairs
     pairs = [(vocab.words[a], vocab.words[b]) for a, b in zip(text[:-1], text[1:], strict=True)]
     for prefers in (1.0, -1.0):  # frequent first, rare first
-        scores = table_score(lambda w, c: prefers * counts[c].astype(float), vocab, pairs)
+        scores = table_score(lambda w, c, p=prefers: p * counts[c].astype(float), vocab, pairs)
         for band in ("rare", "medium", "frequent"):
             assert abs(scores[band] - 0.5) < 0.03, (prefers, band, scores[band])

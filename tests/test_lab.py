@@ -55,7 +55,9 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     md = (run_dir / "results.md").read_text()
     assert "| " + " | ".join(header) + " |" in md and "| " + " | ".join(header) + " |" in out
     assert lab.experiments()[name].claim in md
-    conclusions = [line for line in md.splitlines() if line.startswith("- ")]
+    body, _, provenance = md.partition("## Provenance")
+    assert f"command: `lab {name} --quick --no-progress" in provenance and "seeds: `" in provenance
+    conclusions = [line for line in body.splitlines() if line.startswith("- ")]
     assert conclusions and all(any(ch.isdigit() for ch in c) for c in conclusions)
     for row in rows:  # every number is finite or an explicit "never reached" (inf) / nan "-"
         for key, value in numbers(row).items():

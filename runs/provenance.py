@@ -1,0 +1,213 @@
+"""Where a published number came from, and whether the code that made it has changed since.
+
+Every results file the lab and the benchmarks write carries a :class:`Stamp`: the commit, a
+fingerprint of the code that computed the numbers, the command as a reader would type it, the
+date, the machine and the seeds. ``results.csv`` holds it as leading ``# key: value`` lines
+(``pandas.read_csv(comment="#")`` skips them; :func:`read_rows` too), ``results.md`` as a
+"Provenance" list at its end.
+
+The fingerprint covers the *source* (an experiment's module or a benchmark script) and every
+pucklab module it imports, transitively, except the plumbing that moves numbers without
+computing them (:data:`PLUMBING`). :func:`check` recomputes it for each committed result: a
+result whose code changed since it was measured is *stale*, and the files that changed are named
+(``lab check`` prints this; the docs pages show it), so an old number cannot pass for a current
+one.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import io
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pucklab.runs.store import versions
+
+#: The folder that holds envs/, agents/, seqmodels/ and runs/ (the repository, in a checkout).
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("envs", "agents", "seqmodels", "runs")
+
+#: pucklab.runs modules that carry numbers without computing them: flags and files, run
+#: folders, locks, figures, progress, the registry. A change there does not make a result stale
+#: (the tests of exact resume and identical reruns guard them instead).
+PLUMBING = frozenset(f"pucklab.runs.{m}" for m in (
+    "cli", "config_files", "figures", "launch", "lifecycle", "metrics", "registry", "result",
+    "settings", "stopping", "store", "provenance", "sweep", "sweep_report", "sweep_setup",
+    "sweep_study", "search_space"))
+
+MARKDOWN_HEADING = "## Provenance"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What produced a results file."""
+
+    source: str  # the experiment's module, or the benchmark script (benchmarks/x.py)
+    code: str  # fingerprint of the source and what it imports (see module docstring)
+    commit: str  # git HEAD when measured; "+ modified" when the code differed from it
+    command: str  # as a reader retypes it: no machine-local paths
+    date: str  # UTC, to the minute
+    machine: str  # cores, architecture, Python, torch
+    seeds: str  # "0 1 2 3 4", or "-" where seeds do not apply
+
+    def csv_header(self) -> str:
+        return "".join(f"# {k}: {v}\n" for k, v in asdict(self).items())
+
+    def markdown(self) -> str:
+        return (f"{MARKDOWN_HEADING}\n\n"
+                + "".join(f"- {k}: `{v}`\n" for k, v in asdict(self).items()))
+
+
+def module_file(module: str, root: Path = ROOT) -> Path | None:
+    """The file of a pucklab module (``pucklab.seqmodels.lab.word2vec``), or None."""
+    parts = module.split(".")
+    if parts[0] != "pucklab" or len(parts) < 2 or parts[1] not in PACKAGES:
+        return None
+    base = root.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path, root: Path) -> set[str]:
+    """The pucklab modules ``path`` imports (``from pucklab.a import b``: ``pucklab.a.b`` when
+    that is a module, else ``pucklab.a``), those inside functions too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("pucklab.")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pucklab."):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if module_file(sub, root) else node.module)
+    return found
+
+
+def code_files(source: str, root: Path = ROOT) -> list[Path]:
+    """The source's file and every pucklab module it reaches through imports, minus
+    :data:`PLUMBING`, sorted. ``source`` is a module name or a path relative to ``root``."""
+    start = module_file(source, root) if source.startswith("pucklab.") else root / source
+    if start is None or not start.is_file():
+        raise FileNotFoundError(f"no source {source!r} under {root}")
+    seen, todo = {start}, [start]
+    while todo:
+        for module in _imports(todo.pop(), root):
+            path = module_file(module, root)
+            if path is not None and module not in PLUMBING and path not in seen:
+                seen.add(path)
+                todo.append(path)
+    return sorted(seen)
+
+
+def fingerprint(files: Iterable[Path], root: Path = ROOT) -> str:
+    """sha256 over each file's path (relative to ``root``) and bytes; 16 hex digits."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def commit_of(files: Sequence[Path], root: Path = ROOT) -> str:
+    """HEAD's commit, with "+ modified" when any of ``files`` differs from it."""
+    head = _git(root, "rev-parse", "HEAD")
+    if head is None:
+        return "unknown (not a git checkout)"
+    changed = _git(root, "status", "--porcelain", "--", *map(str, files))
+    return f"{head} + modified" if changed else head
+
+
+def machine() -> str:
+    found = versions()
+    return (f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {found['python']}, "
+            f"torch {found['torch']}")
+
+
+def stamp(source: str, command: str, seeds: Sequence[int] = (), root: Path = ROOT) -> Stamp:
+    """The stamp of a result computed now by ``source``'s code (a plug-in's code outside
+    pucklab gets the fingerprint "unknown")."""
+    try:
+        files = code_files(source, root)
+    except FileNotFoundError:
+        files = []
+    return Stamp(source=source, code=fingerprint(files, root) if files else "unknown",
+                 commit=commit_of(files, root),
+                 command=command, date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 machine=machine(), seeds=" ".join(map(str, seeds)) or "-")
+
+
+def read_stamp(path: Path) -> Stamp | None:
+    """The stamp of a results.csv (leading ``# key: value`` lines) or results.md (its
+    Provenance list); None when it has none."""
+    values: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix == ".md":
+        if MARKDOWN_HEADING not in lines:
+            return None
+        for line in lines[lines.index(MARKDOWN_HEADING) + 1:]:
+            key, sep, value = line.removeprefix("- ").partition(": ")
+            if line.startswith("- ") and sep:
+                values[key] = value.strip("`")
+    else:
+        for line in lines:
+            if not line.startswith("# "):
+                break
+            key, _, value = line[2:].partition(": ")
+            values[key] = value
+    names = [f.name for f in fields(Stamp)]
+    return Stamp(**{k: values[k] for k in names}) if all(k in values for k in names) else None
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A results.csv's rows, past its stamp."""
+    text = "".join(line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                   if not line.startswith("# "))
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@dataclass(frozen=True)
+class Status:
+    """One results file held against the code as it is now."""
+
+    path: Path
+    stamp: Stamp | None
+    changed: list[str]  # files changed since the stamp's commit (when git can tell)
+
+    @property
+    def state(self) -> str:
+        if self.stamp is None:
+            return "unstamped"
+        return "stale" if self.changed else "current"
+
+
+def status(path: Path, root: Path = ROOT) -> Status:
+    """Whether the code behind ``path`` changed since it was measured."""
+    found = read_stamp(path)
+    if found is None:
+        return Status(path, None, [])
+    try:
+        files = code_files(found.source, root)
+    except FileNotFoundError:
+        return Status(path, found, [f"{found.source} (gone)"])
+    if fingerprint(files, root) == found.code:
+        return Status(path, found, [])
+    commit = found.commit.split(" ")[0]
+    names = _git(root, "diff", "--name-only", commit, "--", *map(str, files))
+    return Status(path, found, names.split() if names else ["(code changed since measured)"])
