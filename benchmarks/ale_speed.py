@@ -19,6 +19,7 @@ import argparse
 import math
 import platform
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -31,6 +32,7 @@ from pucklab.agents.harness import Counters
 from pucklab.agents.policies import make_policy, policy_args
 from pucklab.agents.settings import AgentSettings
 from pucklab.runs.optim import make_optimizer
+from pucklab.runs.provenance import publish
 
 
 def rate(step, reset, n: int, seconds: float, rng: np.random.Generator) -> float:
@@ -127,6 +129,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="of each env-only row")
     p.add_argument("--train-seconds", type=float, default=60.0,
                    help="of each training row (0 = no training rows)")
+    p.add_argument("--out", type=Path, help="also write ale_speed.md (with its provenance) into "
+                   "this folder, e.g. benchmarks/results")
     ns = p.parse_args()
     require_ale()
     rng = np.random.default_rng(0)
@@ -155,17 +159,21 @@ def main() -> None:
         trained = [pg_pong_training_rate(ns.train_seconds),
                    reinforce_training_rate(sync_setup(ns.envs), ns.train_seconds),
                    reinforce_training_rate(make_env("ALE/Pong-v5", ns.envs), ns.train_seconds)]
-    print(f"\n{platform.machine()}, {platform.python_version()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; env steps/s, {ns.seconds:g} s each without "
-          f"training, {ns.train_seconds:g} s each with\n")
-    print("| env | random actions | training |\n|---|---|---|")
-    for (name, value), train in zip(rows, trained, strict=True):
-        print(f"| {name} | {value:,.0f} | {train:,.0f} |")
-    print(f"\nrandom actions: (c)/(b) = {rows[2][1] / rows[1][1]:.1f}x, "
-          f"(c)/(a) = {rows[2][1] / rows[0][1]:.1f}x")
+    lines = [f"{platform.machine()}, {platform.python_version()}, torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads; env steps/s, {ns.seconds:g} s each without "
+             f"training, {ns.train_seconds:g} s each with", "",
+             "| env | random actions | training |", "|---|---|---|"]
+    lines += [f"| {name} | {value:,.0f} | {train:,.0f} |"
+              for (name, value), train in zip(rows, trained, strict=True)]
+    lines += ["", f"random actions: (c)/(b) = {rows[2][1] / rows[1][1]:.1f}x, "
+              f"(c)/(a) = {rows[2][1] / rows[0][1]:.1f}x"]
     if ns.train_seconds > 0:
-        print(f"training: (c)/(b) = {trained[2] / trained[1]:.1f}x, "
-              f"(c)/(a) = {trained[2] / trained[0]:.1f}x")
+        lines.append(f"training: (c)/(b) = {trained[2] / trained[1]:.1f}x, "
+                     f"(c)/(a) = {trained[2] / trained[0]:.1f}x")
+    report = "\n".join(lines)
+    print("\n" + report)
+    if ns.out:
+        publish(ns.out / "ale_speed.md", report)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import pucklab.envs  # noqa: F401
 from pucklab.envs.wrappers import FrameDifference, VectorFrameDifference
+from pucklab.runs.provenance import publish
 
 TARGET_SINGLE_RATIO = 10.0
 TARGET_VECTOR = 1_000_000
@@ -76,6 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per row")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="also write env_speed.md (with its provenance) "
+                        "into this folder, e.g. benchmarks/results")
     args = parser.parse_args()
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -95,19 +99,25 @@ def main() -> None:
         rows.append(("(c) ALE/Pong-v5 (frameskip 4), 1 game", ale))
 
     width = max(len(name) for name, _ in rows)
-    print(f"\n| {'env':<{width}} | {'steps/s':>12} |")
-    print(f"|{'-' * (width + 2)}|{'-' * 14}|")
-    for name, rate in rows:
-        print(f"| {name:<{width}} | {rate:>12,.0f} |")
-    print()
+    lines = [f"| {'env':<{width}} | {'steps/s':>12} |", f"|{'-' * (width + 2)}|{'-' * 14}|"]
+    lines += [f"| {name:<{width}} | {rate:>12,.0f} |" for name, rate in rows]
+    lines.append("")
     if ale is None:
-        print("(a)/(c): ALE not installed (pip install 'pucklab[atari]'); ratio not measured")
+        lines.append("(a)/(c): ALE not installed (pip install 'pucklab[atari]'); ratio not measured")
     else:
         ratio = single / ale
         verdict = "met" if ratio >= TARGET_SINGLE_RATIO else "NOT met"
-        print(f"(a)/(c) = {ratio:.1f}x ALE Pong-v5 (target >= {TARGET_SINGLE_RATIO:.0f}x: {verdict})")
+        lines.append(f"(a)/(c) = {ratio:.1f}x ALE Pong-v5 (target >= {TARGET_SINGLE_RATIO:.0f}x: "
+                     f"{verdict})")
     verdict = "met" if vec[1024] >= TARGET_VECTOR else "NOT met"
-    print(f"(b) at B=1024 = {vec[1024]:,.0f} steps/s (target >= {TARGET_VECTOR:,}: {verdict})")
+    lines.append(f"(b) at B=1024 = {vec[1024]:,.0f} steps/s (target >= {TARGET_VECTOR:,}: "
+                 f"{verdict})")
+    report = "\n".join(lines)
+    print("\n" + report)
+    if args.out:
+        header = (f"Env steps per second, random actions drawn up front, {args.seconds:g} s per "
+                  "row; (b) rows with `copy=False`.\n\n")
+        publish(args.out / "env_speed.md", header + report)
 
 
 if __name__ == "__main__":

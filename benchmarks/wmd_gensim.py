@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
+from pucklab.runs.provenance import publish
 from pucklab.seqmodels.embeddings.documents import bag, bag_distance, word_movers_distance
 
 
@@ -30,7 +32,10 @@ def main() -> None:
     p.add_argument("--words", type=int, nargs=2, default=[10, 40], metavar=("MIN", "MAX"),
                    help="words per document")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="also write wmd_gensim.md (with its provenance) into this "
+                   "folder, e.g. benchmarks/results")
     ns = p.parse_args()
+    lines: list[str] = []
     from gensim.models import KeyedVectors
 
     rng = np.random.default_rng(ns.seed)
@@ -46,10 +51,10 @@ def main() -> None:
     pairs = list(zip(docs[::2], docs[1::2], strict=True))
     word_movers_distance(*pairs[0], vectors)  # imports POT and scipy before the clocks start
     kv.wmdistance(*pairs[0])
-    print(f"{ns.pairs:,} pairs, {ns.dim}-d vectors, {ns.words[0]}-{ns.words[1]} words each\n")
-    print("| normalize | ours (pairs/s) | ours, distances of prebuilt bags (pairs/s) | gensim (pairs/s) | "
-          "ours / gensim | largest difference |")
-    print("|---|---|---|---|---|---|")
+    lines.append(f"{ns.pairs:,} pairs, {ns.dim}-d vectors, {ns.words[0]}-{ns.words[1]} words each\n")
+    lines.append("| normalize | ours (pairs/s) | ours, distances of prebuilt bags (pairs/s) | "
+                 "gensim (pairs/s) | ours / gensim | largest difference |")
+    lines.append("|---|---|---|---|---|---|")
     for normalize in (True, False):
         t0 = time.perf_counter()
         ours = [word_movers_distance(a, b, vectors, normalize=normalize) for a, b in pairs]
@@ -64,8 +69,12 @@ def main() -> None:
         assert ours == prebuilt
         diff = float(np.max(np.abs(np.array(ours) - np.array(theirs))))
         rate = [ns.pairs / (t1 - t0), ns.pairs / (t3 - t2), ns.pairs / (t4 - t3)]
-        print(f"| {normalize} | {rate[0]:,.0f} | {rate[1]:,.0f} | {rate[2]:,.0f} | "
-              f"{rate[0] / rate[2]:.1f}x | {diff:.1e} |")
+        lines.append(f"| {normalize} | {rate[0]:,.0f} | {rate[1]:,.0f} | {rate[2]:,.0f} | "
+                     f"{rate[0] / rate[2]:.1f}x | {diff:.1e} |")
+    report = "\n".join(lines)
+    print(report)
+    if ns.out:
+        publish(ns.out / "wmd_gensim.md", report, [ns.seed])
 
 
 if __name__ == "__main__":

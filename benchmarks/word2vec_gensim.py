@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from pucklab.runs.provenance import publish
 from pucklab.seqmodels.charrnn.data import read_corpus
 from pucklab.seqmodels.embeddings.corpus import Vocab, words
 from pucklab.seqmodels.embeddings.model import WordVectors
@@ -54,17 +56,20 @@ def main() -> None:
     p.add_argument("--corpus", default="shakespeare")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="also write word2vec_gensim.md (with its provenance) into this "
+                   "folder, e.g. benchmarks/results")
     ns = p.parse_args()
+    lines: list[str] = []
     tokens = words(read_corpus(ns.corpus)[0])
     cut = int(0.9 * len(tokens))
     train_words, pairs = tokens[:cut], heldout_pairs(tokens[cut:], 5)
     bands = list(BANDS)
-    print(f"\n{platform.machine()}, Python {platform.python_version()}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); {ns.corpus}: {len(train_words):,} training "
-          f"words, {ns.epochs} epochs\n")
-    print("| implementation | mode | vocab | seconds | words/s | "
-          + " | ".join(f"score {b}" for b in bands) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(bands))
+    lines.append(f"{platform.machine()}, Python {platform.python_version()}, torch "
+                 f"{torch.__version__} ({torch.get_num_threads()} threads); {ns.corpus}: "
+                 f"{len(train_words):,} training words, {ns.epochs} epochs\n")
+    lines.append("| implementation | mode | vocab | seconds | words/s | "
+                 + " | ".join(f"score {b}" for b in bands) + " |")
+    lines.append("|---|---|---|---|---|" + "---|" * len(bands))
     for mode in ("skipgram", "cbow"):
         cfg = EmbeddingConfig(mode=mode, epochs=ns.epochs, seed=ns.seed)
         ours = train(train_words, cfg)
@@ -75,9 +80,14 @@ def main() -> None:
         for name, seconds, vocab, model in runs:
             in_vocab = sum(1 for t in train_words if t in vocab.index) * ns.epochs
             score = neighbour_score(model, vocab, pairs, ns.seed)
-            print(f"| {name} | {mode} | {len(vocab):,} | {seconds:.1f} | "
-                  f"{in_vocab / seconds:,.0f} | "
-                  + " | ".join(f"{score[b]:.3f}" for b in bands) + " |")
+            lines.append(f"| {name} | {mode} | {len(vocab):,} | {seconds:.1f} | "
+                         f"{in_vocab / seconds:,.0f} | "
+                         + " | ".join(f"{score[b]:.3f}" for b in bands) + " |")
+
+    report = "\n".join(lines)
+    print(report)
+    if ns.out:
+        publish(ns.out / "word2vec_gensim.md", report, [ns.seed])
 
 
 if __name__ == "__main__":

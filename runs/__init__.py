@@ -11,6 +11,9 @@
     figures       headless figures, progress bars
     device        ``--device`` choices; rng: RNG state; optim: optimisers by name
     lab           the ``lab`` runner (the experiments live beside what they study)
+    stats         intervals over seeds, the one decision rule, sanity checks
+    provenance    what produced a results file, and whether its code changed since
+    tables        rows as markdown and CSV (intervals as mean [low, high])
     sweep, sweep_study, sweep_report, search_space   the ``sweep`` command on Optuna
     launch        the console scripts (import-light: Ctrl-C while torch loads is one line)
     registry      every built-in command, trainable and lab experiment, by name

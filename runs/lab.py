@@ -17,14 +17,12 @@ seeds); ``lab check`` holds every stamped result under ``benchmarks/results`` ag
 
 from __future__ import annotations
 
-import csv
-import io
-import math
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from pucklab.runs import registry
 from pucklab.runs.cli import guarded, parse_settings
@@ -33,20 +31,31 @@ from pucklab.runs.figures import pyplot, save_figure
 from pucklab.runs.lifecycle import open_run
 from pucklab.runs.provenance import ROOT, Stamp, stamp, status
 from pucklab.runs.settings import MAX_SEED, Settings, field_info, names, seed_setting, setting, walk
+from pucklab.runs.stats import Claim
 from pucklab.runs.store import RunError, atomic_write
+from pucklab.runs.tables import csv_bytes, markdown_table
 
 PROG = "lab"
 
 
 @dataclass
 class LabOutcome:
-    """What an experiment measured: table rows, conclusions and a figure."""
+    """What an experiment measured: table rows, conclusions and a figure.
+
+    A cell may be an :class:`~pucklab.runs.stats.Interval` (a mean over seeds with its 95 %
+    interval): tables show ``mean [low, high]``, results.csv its mean, low and high as three
+    columns (``x``, ``x_low``, ``x_high``). ``claims`` are the comparisons the claim makes, each
+    decided by the one rule (:mod:`pucklab.runs.stats`); ``flags`` are the sanity checks'
+    warnings about numbers that cannot be right.
+    """
 
     columns: list[str]
     rows: list[dict[str, Any]]
     conclusions: list[str]  # sentences built from the numbers above
     draw: Callable[[Any], None]  # draws the figure onto a matplotlib Figure
     formats: dict[str, str] = field(default_factory=dict)  # column -> format spec for tables
+    claims: list[Claim] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -143,44 +152,42 @@ def experiments() -> dict[str, LabExperiment]:
     return registry.find_all("experiments")
 
 
-def _cell(value: Any, spec: str | None) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "-"
-        if math.isinf(value):
-            return "never" if value > 0 else "-inf"
-        return format(value, spec or ".4g")
-    return str(value)
-
-
-def markdown_table(columns: Sequence[str], rows: Sequence[dict[str, Any]],
-                   formats: dict[str, str] | None = None) -> str:
-    formats = formats or {}
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(c, ""), formats.get(c)) for c in columns)
-                     + " |")
-    return "\n".join(lines)
+def claims_table(claims: Sequence[Claim]) -> str:
+    rows = [{"claim": c.text, "difference [95% interval]": c.diff.format(),
+             "N": c.diff.n, "verdict": str(c.verdict)} for c in claims]
+    return markdown_table(["claim", "difference [95% interval]", "N", "verdict"], rows)
 
 
 def results_markdown(exp: LabExperiment, outcome: LabOutcome) -> str:
-    """The table and the conclusions, as the command prints them."""
-    return (markdown_table(outcome.columns, outcome.rows, outcome.formats) + "\n\n"
-            + "\n".join(f"- {c}" for c in outcome.conclusions) + "\n")
+    """The table, the verdicts, the conclusions and any sanity warnings, as the command
+    prints them."""
+    parts = [markdown_table(outcome.columns, outcome.rows, outcome.formats)]
+    if outcome.claims:
+        parts.append("Verdicts (held: the interval of the difference excludes 0 in the claimed "
+                     "direction; did not hold: it excludes 0 the other way; else inconclusive):"
+                     "\n\n" + claims_table(outcome.claims))
+    parts.append("\n".join(f"- {c}" for c in outcome.conclusions))
+    if outcome.flags:
+        parts.append("Sanity checks failed:\n\n" + "\n".join(f"- ⚠ {f}" for f in outcome.flags))
+    return "\n\n".join(parts) + "\n"
+
+
+def _write_bytes(data: bytes, f: IO[bytes]) -> None:
+    f.write(data)
 
 
 def write_outcome(run_dir: Path, exp: LabExperiment, outcome: LabOutcome, made: Stamp) -> None:
-    """results.csv and results.md (each with ``made``'s stamp) and figure.png, atomically."""
-    buf = io.StringIO()
-    buf.write(made.csv_header())
-    writer = csv.DictWriter(buf, outcome.columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(outcome.rows)
-    data = buf.getvalue().encode()
-    atomic_write(run_dir / "results.csv", lambda f: f.write(data))
-    md = (f"# lab {exp.name}\n\nClaim: {exp.claim}\n\n" + results_markdown(exp, outcome)
-          + "\n" + made.markdown())
-    atomic_write(run_dir / "results.md", lambda f: f.write(md.encode()))
+    """results.csv, results.md and verdicts.csv (each with ``made``'s stamp) and figure.png,
+    each written atomically."""
+    files = {"results.csv": csv_bytes(made.csv_header(), outcome.columns, outcome.rows)}
+    if outcome.claims:
+        files["verdicts.csv"] = csv_bytes(made.csv_header(), ["claim", "difference", "n", "verdict"], [
+            {"claim": c.text, "difference": c.diff, "n": c.diff.n, "verdict": str(c.verdict)}
+            for c in outcome.claims])
+    files["results.md"] = (f"# lab {exp.name}\n\nClaim: {exp.claim}\n\n"
+                           + results_markdown(exp, outcome) + "\n" + made.markdown()).encode()
+    for name, data in files.items():
+        atomic_write(run_dir / name, functools.partial(_write_bytes, data))
     fig = pyplot().figure(figsize=(11, 4.5))
     outcome.draw(fig)
     fig.tight_layout()

@@ -23,12 +23,13 @@ import io
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pucklab.runs.store import versions
+from pucklab.runs.store import atomic_write, versions
 
 #: The folder that holds envs/, agents/, seqmodels/ and runs/ (the repository, in a checkout).
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ PACKAGES = ("envs", "agents", "seqmodels", "runs")
 PLUMBING = frozenset(f"pucklab.runs.{m}" for m in (
     "cli", "config_files", "figures", "launch", "lifecycle", "metrics", "registry", "result",
     "settings", "stopping", "store", "provenance", "sweep", "sweep_report", "sweep_setup",
-    "sweep_study", "search_space"))
+    "sweep_study", "search_space", "tables"))
 
 MARKDOWN_HEADING = "## Provenance"
 
@@ -151,6 +152,26 @@ def stamp(source: str, command: str, seeds: Sequence[int] = (), root: Path = ROO
                  commit=commit_of(files, root),
                  command=command, date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  machine=machine(), seeds=" ".join(map(str, seeds)) or "-")
+
+
+def script_command() -> str:
+    """How the running benchmark script was invoked, as a reader retypes it from the
+    repository's root: ``python benchmarks/x.py --flag ...`` (no machine-local path)."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(ROOT).as_posix() if script.is_relative_to(ROOT) else script.name
+    return " ".join(["python", shown, *sys.argv[1:]])
+
+
+def publish(path: Path, text: str, seeds: Sequence[int] = ()) -> Stamp:
+    """Write a benchmark's markdown report to ``path`` with its stamp at the end (atomically):
+    the source is the running script, the command how it was invoked."""
+    script = Path(sys.argv[0]).resolve()
+    source = script.relative_to(ROOT).as_posix() if script.is_relative_to(ROOT) else script.name
+    made = stamp(source, script_command(), seeds)
+    data = (text.rstrip() + "\n\n" + made.markdown()).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: f.write(data))
+    return made
 
 
 def read_stamp(path: Path) -> Stamp | None:

@@ -53,7 +53,10 @@ def setting(default: Any = MISSING, help: str = "", *, default_factory: Any = MI
 
     Args:
         choices: The values allowed (their one source, e.g. a module's ``CELLS``).
-        low, high: Inclusive bounds; ``above``, ``below``: exclusive ones.
+        low: The inclusive lower bound (``above``: the exclusive one).
+        high: The inclusive upper bound (``below``: the exclusive one).
+        above: An exclusive lower bound.
+        below: An exclusive upper bound.
         flag: The flag's name when it is not ``--<field-name>`` (forecast's ``--seed SEED ...``).
         resumable: A ``--resume`` may change it (a budget, the device): it does not change what
             the run computes, only how long or where.

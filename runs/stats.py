@@ -10,15 +10,18 @@ decides:
 
 Intervals:
 
-- :func:`interval`, a condition's mean: a bootstrap over seeds (``scipy.stats.bootstrap``, BCa,
-  a fixed resampling seed so the same numbers give the same interval);
-- :func:`difference`, a comparison: the per-seed difference's Student *t* interval where the
+- :func:`interval`, a condition's mean over seeds: Student's *t* interval;
+- :func:`difference`, a comparison: the per-seed difference's *t* interval where the
   conditions share seeds (paired), Welch's where they do not, a one-sample *t* interval
-  against a constant such as chance. These are the textbook intervals, and at the 3-10 seeds a
-  lab can afford they are wider than a bootstrap's (whose percentile intervals cover too
-  little at small N), so a verdict errs towards "inconclusive";
-- :func:`iqm`, the interquartile mean with its bootstrap interval, for RL scores (rliable's
-  recommendation: robust to one outlying seed, more precise than the median).
+  against a constant such as chance;
+- :func:`iqm`, the interquartile mean with a bootstrap interval (``scipy.stats.bootstrap``,
+  a fixed resampling seed so the same numbers give the same interval), for RL scores
+  (rliable's recommendation: robust to one outlying seed, more precise than the median).
+
+Why *t* and not a bootstrap for means: at the 2-10 seeds a lab can afford, a bootstrap
+resamples too few values to see the tails, and its intervals cover well under 95 % (two seeds
+give little more than the two values' range); the *t* interval is exact for normal errors and
+widens honestly as N falls, so a verdict errs towards "inconclusive".
 
 :func:`sanity` flags numbers that cannot be right before anyone publishes them: a score beyond
 chance in the wrong direction, a baseline that beats an oracle, an interval without its mean.
@@ -80,17 +83,8 @@ def _degenerate(array: np.ndarray) -> Interval | None:
 
 
 def interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
-    """The mean of ``values`` (one per seed) with a BCa bootstrap interval."""
-    array = _values(values)
-    if (fixed := _degenerate(array)) is not None:
-        return fixed
-    result = sps.bootstrap((array,), np.mean, confidence_level=confidence, n_resamples=RESAMPLES,
-                           method="BCa", random_state=np.random.default_rng(_RESAMPLING_SEED))
-    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-    if math.isnan(low) or math.isnan(high):  # BCa cannot estimate its correction: percentile
-        low, high = (float(q) for q in np.quantile(result.bootstrap_distribution,
-                                                   [(1 - confidence) / 2, (1 + confidence) / 2]))
-    return Interval(float(array.mean()), low, high, len(array))
+    """The mean of ``values`` (one per seed) with its Student *t* interval."""
+    return _t_interval(_values(values), confidence)
 
 
 def difference(a: Sequence[float], b: Sequence[float] | float, *, paired: bool = True,
@@ -173,16 +167,38 @@ def verdict_text(diff: Interval, higher: bool = True, spec: str = ".3g") -> str:
     return f"{said} (difference {diff.format(spec)}, N = {diff.n})"
 
 
-def sanity(*, score: tuple[str, Interval] | None = None, chance: float | None = None,
+@dataclass(frozen=True)
+class Claim:
+    """One comparison a claim makes, with the interval of its difference and the rule's verdict.
+
+    ``text`` says what is claimed ("skip-gram scores higher than CBOW on rare words");
+    ``diff`` is the interval of (claimed higher) - (claimed lower), or of a quantity the claim
+    says is below 0 when ``higher`` is False.
+    """
+
+    text: str
+    diff: Interval
+    higher: bool = True
+
+    @property
+    def verdict(self) -> Verdict:
+        return decide(self.diff, self.higher)
+
+    def sentence(self, spec: str = ".3g") -> str:
+        return f"{self.text}: {verdict_text(self.diff, self.higher, spec)}."
+
+
+def sanity(*, score: tuple[str, Sequence[float]] | None = None, chance: float | None = None,
            higher_is_better: bool = True, baseline: tuple[str, Interval] | None = None,
            oracle: tuple[str, Interval] | None = None,
            intervals: Sequence[tuple[str, Interval]] = ()) -> list[str]:
     """Warnings about numbers that cannot be right; an empty list when nothing is wrong.
 
     Args:
-        score: A named score to hold against ``chance``: flagged when its whole interval lies
-            beyond chance in the wrong direction (a model worse than guessing points to a bug
-            in the score, the data or the model before it points to a finding).
+        score: A named score's values over seeds, held against ``chance``: flagged when the
+            interval of (score - chance) lies wholly on the wrong side of 0 (a model worse than
+            guessing points to a bug in the score, the data or the model before it points to a
+            finding).
         chance: What guessing scores.
         higher_is_better: The score's direction.
         baseline: A named baseline, flagged when its whole interval lies above ``oracle``'s
@@ -192,11 +208,11 @@ def sanity(*, score: tuple[str, Interval] | None = None, chance: float | None = 
     """
     flags = []
     if score is not None and chance is not None:
-        name, iv = score
-        worse = iv.high < chance if higher_is_better else iv.low > chance
-        if worse:
-            flags.append(f"{name}: {iv.format()} is beyond chance ({chance:g}) in the wrong "
-                         "direction; look for a bug in the score, the sampling or the model")
+        name, values = score
+        if decide(difference(values, chance), higher_is_better) is Verdict.NOT_HELD:
+            flags.append(f"{name}: {interval(values).format()} is beyond chance ({chance:g}) in "
+                         "the wrong direction; look for a bug in the score, the sampling or the "
+                         "model")
     if baseline is not None and oracle is not None:
         (bname, biv), (oname, oiv) = baseline, oracle
         if biv.low > oiv.high:

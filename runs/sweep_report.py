@@ -18,9 +18,9 @@ from typing import Any
 
 from pucklab.runs.config_files import to_toml
 from pucklab.runs.figures import save_figure
-from pucklab.runs.lab import markdown_table
 from pucklab.runs.store import atomic_write
 from pucklab.runs.sweep_study import SweepConfig, Trainable
+from pucklab.runs.tables import markdown_table
 
 
 def rows(study: Any, cfg: SweepConfig) -> list[dict[str, Any]]:

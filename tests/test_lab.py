@@ -53,7 +53,8 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     assert len(rows) >= 2
     header = list(rows[0])
     md = (run_dir / "results.md").read_text()
-    assert "| " + " | ".join(header) + " |" in md and "| " + " | ".join(header) + " |" in out
+    shown = [c for c in header if not c.endswith(("_low", "_high"))]  # intervals: mean [low, high]
+    assert "| " + " | ".join(shown) + " |" in md and "| " + " | ".join(shown) + " |" in out
     assert lab.experiments()[name].claim in md
     body, _, provenance = md.partition("## Provenance")
     assert f"command: `lab {name} --quick --no-progress" in provenance and "seeds: `" in provenance

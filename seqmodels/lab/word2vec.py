@@ -3,8 +3,10 @@
 Our word vectors (:mod:`pucklab.seqmodels.embeddings`) on a real corpus, Tiny Shakespeare's
 words by default (any UTF-8 text with ``--corpus``). The first 90 % of the words trains, the
 last 10 % scores (:func:`~pucklab.seqmodels.embeddings.quality.neighbour_score`: how often a
-word's vector ranks a true held-out neighbour above a random word, per band of how often the
-word occurred in training). Models, each with gensim's default settings:
+word's vector ranks a true held-out neighbour above a decoy, the neighbour of another held-out
+pair, per band of how often the word occurred in training; decoys are as frequent as true
+neighbours, so 0.5 is chance even for a model that knows only word frequencies). Models, each
+with gensim's default settings:
 
 - skip-gram and CBOW on the whole training text: speed (words per second) and the score by band;
 - skip-gram with character n-grams (fastText): vectors for words it never saw;
@@ -30,6 +32,7 @@ from pucklab.runs.device import resolve_device
 from pucklab.runs.figures import progress_bar
 from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, Interval, difference, interval, sanity
 from pucklab.runs.store import RunError, atomic_write
 from pucklab.seqmodels.charrnn.data import read_corpus
 from pucklab.seqmodels.embeddings.corpus import words
@@ -51,7 +54,7 @@ BAND_NAMES = (*BANDS, "unseen")
 
 @dataclass
 class Word2VecSettings(TorchLabSettings):
-    seeds: int | None = lab_seeds(2)
+    seeds: int | None = lab_seeds(5)
     corpus: str = setting("shakespeare", "UTF-8 text, or 'shakespeare' (Tiny Shakespeare)")
     epochs: int | None = setting(None, "epochs (5: gensim's)", sizes=(5, 1))
     dim: int | None = setting(None, "vector size", sizes=(100, 32))
@@ -126,68 +129,90 @@ def run_word2vec(ns: Word2VecSettings, seeds: list[int], run_dir: Path) -> LabOu
     rows = []
     for name, runs in results.items():
         row: dict[str, Any] = {"model": name}
-        for key in ("training_words", "vocab", "seconds", "words_per_s", "final_loss",
-                    *BAND_NAMES):
-            values = [r[key] for r in runs]
-            row[key if key not in BAND_NAMES else f"score_{key}"] = (
-                math.nan if all(map(math.isnan, values)) else float(np.nanmean(values)))
+        for key in ("training_words", "vocab", "seconds", "final_loss"):
+            row[key] = float(np.mean([r[key] for r in runs]))
+        row["words_per_s"] = interval([r["words_per_s"] for r in runs])
+        for band in BAND_NAMES:
+            values = [r[band] for r in runs]
+            row[f"score_{band}"] = (math.nan if any(map(math.isnan, values))
+                                    else interval(values))
         rows.append(row)
-    return LabOutcome(list(rows[0]), rows, conclude(rows, first, unseen),
+    claims = compare(results)
+    flags = sanity(intervals=[(f"{r['model']} {b}", r[f"score_{b}"]) for r in rows
+                              for b in BAND_NAMES if isinstance(r[f"score_{b}"], Interval)])
+    for name, runs in results.items():  # preferring decoys to real neighbours points to a bug
+        for b in BANDS:
+            values = [r[b] for r in runs]
+            if not any(map(math.isnan, values)):
+                flags += sanity(score=(f"{name}, {b} words", values), chance=0.5)
+    columns = ["model", "training_words", "vocab", "seconds", "words_per_s", "final_loss",
+               *(f"score_{b}" for b in BAND_NAMES)]
+    return LabOutcome(columns, rows, conclude(claims, first, unseen),
                       lambda fig: draw(fig, rows),
                       {"training_words": ",.0f", "vocab": ",.0f", "seconds": ".1f",
                        "words_per_s": ",.0f", "final_loss": ".3f"}
-                      | {f"score_{b}": ".3f" for b in BAND_NAMES})
+                      | {f"score_{b}": ".3f" for b in BAND_NAMES}, claims, flags)
 
 
-def conclude(rows: list[dict[str, Any]], first: dict[str, Trained], unseen: list[str]
-             ) -> list[str]:
-    by = {r["model"]: r for r in rows}
-    sg, cb = by["skip-gram"], by["cbow"]
-    sgl, cbl, ft = by["skip-gram, little data"], by["cbow, little data"], by[
-        "skip-gram + char n-grams"]
-    word = unseen[0] if unseen else None
-    shown = (nearest(first["skip-gram + char n-grams"].model,
-                     first["skip-gram + char n-grams"].vocab, word, 4) if word else [])
+def compare(results: dict[str, list[dict[str, Any]]]) -> list[Claim]:
+    """The claim's comparisons, paired by seed (each model's seed s saw the same text)."""
+    def per_seed(model: str, key: str) -> list[float]:
+        return [r[key] for r in results[model]]
 
-    def held(ok: bool) -> str:
-        return "held" if ok else "did not hold here"
+    def band_mean(model: str) -> list[float]:
+        return [float(np.nanmean([r[b] for b in BANDS])) for r in results[model]]
 
-    def mean_score(r: dict[str, Any]) -> float:
-        return float(np.nanmean([r[f"score_{b}"] for b in BANDS]))
-
+    sg, cb = "skip-gram", "cbow"
     return [
-        f"CBOW trained at {cb['words_per_s']:,.0f} words/s, skip-gram at "
-        f"{sg['words_per_s']:,.0f}: CBOW is faster: {held(cb['words_per_s'] > sg['words_per_s'])}"
-        f" ({cb['words_per_s'] / sg['words_per_s']:.1f}x).",
-        f"Rare words (under {BANDS['rare'][1]} training occurrences): skip-gram "
-        f"{sg['score_rare']:.3f}, CBOW {cb['score_rare']:.3f}: skip-gram represents rare words "
-        f"better: {held(sg['score_rare'] > cb['score_rare'])}. Frequent words (over "
-        f"{BANDS['frequent'][0]}): CBOW {cb['score_frequent']:.3f}, skip-gram "
-        f"{sg['score_frequent']:.3f}: CBOW better for frequent words: "
-        f"{held(cb['score_frequent'] > sg['score_frequent'])} (0.5 = chance).",
-        f"On {sgl['training_words']:,.0f} training words, skip-gram scored {mean_score(sgl):.3f} "
-        f"and CBOW {mean_score(cbl):.3f} (mean over the bands): skip-gram works with little "
-        f"data: {held(mean_score(sgl) > mean_score(cbl))}.",
-        f"Words never seen in training get vectors from their character n-grams: score "
-        f"{ft['score_unseen']:.3f} on them against chance 0.5 "
-        f"({held(ft['score_unseen'] > 0.5)}); word2vec has none."
-        + (f" Nearest to unseen '{word}': {', '.join(shown)}." if shown else ""),
+        Claim("CBOW trains faster than skip-gram (words/s)",
+              difference(per_seed(cb, "words_per_s"), per_seed(sg, "words_per_s"))),
+        Claim(f"skip-gram scores higher than CBOW on rare words (under {BANDS['rare'][1]} "
+              "training occurrences)", difference(per_seed(sg, "rare"), per_seed(cb, "rare"))),
+        Claim(f"CBOW scores higher than skip-gram on frequent words (over "
+              f"{BANDS['frequent'][0]})", difference(per_seed(cb, "frequent"),
+                                                     per_seed(sg, "frequent"))),
+        Claim("on little data skip-gram scores higher than CBOW (mean over the bands)",
+              difference(band_mean(f"{sg}, little data"), band_mean(f"{cb}, little data"))),
+        Claim("character n-grams give words never seen in training vectors that beat chance "
+              "(score - 0.5)", difference(per_seed("skip-gram + char n-grams", "unseen"), 0.5)),
     ]
+
+
+def conclude(claims: list[Claim], first: dict[str, Trained], unseen: list[str]) -> list[str]:
+    word = unseen[0] if unseen else None
+    ngrams = first["skip-gram + char n-grams"]
+    shown = nearest(ngrams.model, ngrams.vocab, word, 4) if word else []
+    return ([c.sentence() for c in claims]
+            + ([f"Nearest to the unseen word '{word}' by its n-grams: {', '.join(shown)}; "
+                "word2vec has no vector for it."] if shown else [])
+            + ["Scores are the share of held-out (word, neighbour) pairs where the neighbour "
+               "beats a decoy drawn from the other held-out neighbours: 0.5 is chance."])
+
+
+def _bar(value: Any) -> tuple[float, tuple[float, float]]:
+    """A bar's height and its error bar (below, above) from a mean over seeds."""
+    if not isinstance(value, Interval):
+        return 0.0, (0.0, 0.0)
+    spread = (0.0, 0.0) if math.isnan(value.low) else (value.mean - value.low,
+                                                      value.high - value.mean)
+    return value.mean, spread
 
 
 def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     width = 0.8 / len(rows)
     for k, r in enumerate(rows):
-        ax1.bar(np.arange(len(BAND_NAMES)) + k * width,
-                [0 if math.isnan(r[f"score_{b}"]) else r[f"score_{b}"] for b in BAND_NAMES],
-                width, label=r["model"])
+        bars = [_bar(r[f"score_{b}"]) for b in BAND_NAMES]
+        ax1.bar(np.arange(len(BAND_NAMES)) + k * width, [h for h, _ in bars], width,
+                yerr=np.array([e for _, e in bars]).T, capsize=2, label=r["model"])
     ax1.axhline(0.5, color="grey", ls="--", lw=1)
     ax1.set(xticks=np.arange(len(BAND_NAMES)) + 0.4 - width / 2, xticklabels=BAND_NAMES,
             ylim=(0.4, None), ylabel="held-out neighbour score (0.5 = chance)",
-            title="quality by word frequency")
+            title="quality by word frequency (95% intervals over seeds)")
     ax1.legend(fontsize=7)
-    ax2.barh([r["model"] for r in rows], [r["words_per_s"] for r in rows], color="tab:grey")
+    speed = [_bar(r["words_per_s"]) for r in rows]
+    ax2.barh([r["model"] for r in rows], [h for h, _ in speed],
+             xerr=np.array([e for _, e in speed]).T, capsize=2, color="tab:grey")
     ax2.set(xlabel="training words per second", title="speed")
     ax2.tick_params(axis="y", labelsize=7)
 
@@ -195,4 +220,4 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 WORD2VEC = LabExperiment(
     "word2vec", "Skip-gram represents rare words better and copes with little data; CBOW is "
     "faster and better for frequent words; character n-grams give unseen words vectors.",
-    run_word2vec, Word2VecSettings, duration="about 4 minutes")
+    run_word2vec, Word2VecSettings, duration="about 10 minutes")
