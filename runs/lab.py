@@ -3,6 +3,7 @@
     lab                                    list the experiments and the claim each one tests
     lab vanishing-gradients [--quick] [--seeds N] [--seed S] [--run-dir DIR]
     lab check [FOLDER]                     which published results the code has moved past
+    lab worker RUN_DIR [--storage URL]     join a lab run's tasks (another process or machine)
 
 An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab``,
 RL ones in ``pucklab.agents.lab``); :mod:`pucklab.runs.registry` lists them by name, so this
@@ -17,45 +18,25 @@ seeds); ``lab check`` holds every stamped result under ``benchmarks/results`` ag
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from pucklab.runs import registry
 from pucklab.runs.cli import guarded, parse_settings
 from pucklab.runs.device import DEVICES, resolve_device
-from pucklab.runs.figures import pyplot, save_figure
+from pucklab.runs.lab_results import LabOutcome as LabOutcome
+from pucklab.runs.lab_results import check_results, results_markdown, write_outcome
+from pucklab.runs.lab_tasks import Measure, Plan, Task, execute, open_study, work
 from pucklab.runs.lifecycle import open_run
-from pucklab.runs.provenance import ROOT, Stamp, stamp, status
+from pucklab.runs.provenance import ROOT, stamp
 from pucklab.runs.settings import MAX_SEED, Settings, field_info, names, seed_setting, setting, walk
-from pucklab.runs.stats import Claim
-from pucklab.runs.store import RunError, atomic_write
-from pucklab.runs.tables import csv_bytes, markdown_table
+from pucklab.runs.store import CONFIG_FILE, RunError, load_config
+from pucklab.runs.sweep_study import storage_url
 
 PROG = "lab"
-
-
-@dataclass
-class LabOutcome:
-    """What an experiment measured: table rows, conclusions and a figure.
-
-    A cell may be an :class:`~pucklab.runs.stats.Interval` (a mean over seeds with its 95 %
-    interval): tables show ``mean [low, high]``, results.csv its mean, low and high as three
-    columns (``x``, ``x_low``, ``x_high``). ``claims`` are the comparisons the claim makes, each
-    decided by the one rule (:mod:`pucklab.runs.stats`); ``flags`` are the sanity checks'
-    warnings about numbers that cannot be right.
-    """
-
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    conclusions: list[str]  # sentences built from the numbers above
-    draw: Callable[[Any], None]  # draws the figure onto a matplotlib Figure
-    formats: dict[str, str] = field(default_factory=dict)  # column -> format spec for tables
-    claims: list[Claim] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -69,8 +50,16 @@ class LabSettings(Settings):
                           "the tests run)")
     seeds: int | None = setting(None, "how many seeds to average over", low=1, sizes=(3, 2))
     seed: int = seed_setting("the first seed; the seeds are S, S+1, ...")
-    run_dir: str | None = setting(None, "where to write (default: runs/lab-<name>__<time>)")
+    run_dir: str | None = setting(None, "where to write (default: runs/lab-<name>__<time>); a "
+                                  "folder of the same experiment and settings continues")
     progress: bool | None = setting(None, "progress bars (default: when stderr is a terminal)")
+    workers: int = setting(1, "worker processes on this machine, each with its share of the "
+                           "cores (experiments split into tasks)", low=1, resumable=True)
+    storage: str = setting("", "an SQLAlchemy URL (postgresql://...) for tasks that workers on "
+                           "other machines join with 'lab worker' (default: study.db in the run "
+                           "folder)", resumable=True)
+    heartbeat: int = setting(10, "seconds between a worker's heartbeats; a task silent for three "
+                             "is retried by a live worker", low=1, resumable=True)
 
     def resolved(self: L) -> L:
         """A copy with every size not given set to the default run's, or to --quick's."""
@@ -123,18 +112,36 @@ L = TypeVar("L", bound=LabSettings)
 
 @dataclass
 class LabExperiment:
-    """One ``lab`` subcommand: its claim, its settings, and the function that runs it.
+    """One ``lab`` subcommand: its claim, its settings, and how it runs.
 
-    ``run(settings, seeds, run_dir)`` gets the resolved settings (``settings.quick`` among
-    them), the seeds to average over and the run folder for anything extra (e.g. training
-    runs), and returns a :class:`LabOutcome`.
+    An experiment split into tasks (the default for new ones) declares three functions, and its
+    runs go through the worker engine (:mod:`pucklab.runs.lab_tasks`):
+
+    - ``tasks(settings, seeds) -> list[Task]``: its independent runs (condition x seed);
+    - ``measure(settings, task, folder, resume) -> dict``: one task's numbers, JSON-able;
+    - ``aggregate(settings, results, run_dir) -> LabOutcome``: the table, verdicts and figure
+      from every task's result (``results[task.key]``, in the order ``tasks`` gave).
+
+    An experiment not yet split declares ``run(settings, seeds, run_dir) -> LabOutcome``, which
+    runs everything in one process. Each gets the resolved settings (``settings.quick`` among
+    them).
     """
 
     name: str
     claim: str
-    run: Callable[[Any, list[int], Path], LabOutcome]
+    run: Callable[[Any, list[int], Path], LabOutcome] | None
     settings: type[LabSettings]
     duration: str = "about 15 minutes"  # of the default size on 2 CPU cores
+    tasks: Callable[[Any, list[int]], list[Task]] | None = None
+    measure: Measure | None = None
+    aggregate: Callable[[Any, dict[str, dict[str, Any]], Path], LabOutcome] | None = None
+
+    @property
+    def source(self) -> str:
+        """The module that holds the experiment's code (what its results' stamp covers)."""
+        fn = self.run or self.measure
+        assert fn is not None, f"lab {self.name} declares neither run nor measure"
+        return fn.__module__
 
     @property
     def default_seeds(self) -> int:
@@ -152,46 +159,8 @@ def experiments() -> dict[str, LabExperiment]:
     return registry.find_all("experiments")
 
 
-def claims_table(claims: Sequence[Claim]) -> str:
-    rows = [{"claim": c.text, "difference [95% interval]": c.diff.format(),
-             "N": c.diff.n, "verdict": str(c.verdict)} for c in claims]
-    return markdown_table(["claim", "difference [95% interval]", "N", "verdict"], rows)
-
-
-def results_markdown(exp: LabExperiment, outcome: LabOutcome) -> str:
-    """The table, the verdicts, the conclusions and any sanity warnings, as the command
-    prints them."""
-    parts = [markdown_table(outcome.columns, outcome.rows, outcome.formats)]
-    if outcome.claims:
-        parts.append("Verdicts (held: the interval of the difference excludes 0 in the claimed "
-                     "direction; did not hold: it excludes 0 the other way; else inconclusive):"
-                     "\n\n" + claims_table(outcome.claims))
-    parts.append("\n".join(f"- {c}" for c in outcome.conclusions))
-    if outcome.flags:
-        parts.append("Sanity checks failed:\n\n" + "\n".join(f"- ⚠ {f}" for f in outcome.flags))
-    return "\n\n".join(parts) + "\n"
-
-
-def _write_bytes(data: bytes, f: IO[bytes]) -> None:
-    f.write(data)
-
-
-def write_outcome(run_dir: Path, exp: LabExperiment, outcome: LabOutcome, made: Stamp) -> None:
-    """results.csv, results.md and verdicts.csv (each with ``made``'s stamp) and figure.png,
-    each written atomically."""
-    files = {"results.csv": csv_bytes(made.csv_header(), outcome.columns, outcome.rows)}
-    if outcome.claims:
-        files["verdicts.csv"] = csv_bytes(made.csv_header(), ["claim", "difference", "n", "verdict"], [
-            {"claim": c.text, "difference": c.diff, "n": c.diff.n, "verdict": str(c.verdict)}
-            for c in outcome.claims])
-    files["results.md"] = (f"# lab {exp.name}\n\nClaim: {exp.claim}\n\n"
-                           + results_markdown(exp, outcome) + "\n" + made.markdown()).encode()
-    for name, data in files.items():
-        atomic_write(run_dir / name, functools.partial(_write_bytes, data))
-    fig = pyplot().figure(figsize=(11, 4.5))
-    outcome.draw(fig)
-    fig.tight_layout()
-    save_figure(fig, run_dir / "figure.png")
+#: Settings that say how a run is executed, not what it computes: a continued run may change them.
+EXECUTION = ("run_dir", "progress", "workers", "storage", "heartbeat")
 
 
 def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
@@ -200,32 +169,40 @@ def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
     s = parse_settings(exp.settings, argv, f"{PROG} {exp.name}", f"Claim: {exp.claim}")
     if isinstance(s, TorchLabSettings):
         resolve_device(s.device)  # cuda without a GPU: one line, before a run folder exists
+    if exp.tasks is None and (s.workers > 1 or s.storage):
+        raise RunError(f"lab {exp.name} runs its conditions in one process; --workers and "
+                       "--storage need an experiment split into tasks")
     command = " ".join([PROG, exp.name, *_without_run_dir(argv)])
-    settings = {"lab": exp.name, "claim": exp.claim, "seeds": s.seed_list(),
-                "args": {k: v for k, v in s.to_dict().items() if k != "run_dir"}}
-    made = stamp(exp.run.__module__, command, s.seed_list())
+    args = {k: v for k, v in s.to_dict().items() if k not in EXECUTION}
+    settings = {"lab": exp.name, "claim": exp.claim, "seeds": s.seed_list(), "args": args}
+    made = stamp(exp.source, command, s.seed_list())
+    again = _continues(exp, s.run_dir, settings)
     with open_run(PROG, settings, s.run_dir, name=f"lab-{exp.name}", resumable=False,
+                  resume=again, started=lambda _: again,
                   facts={"command_line": command}) as opened:
-        outcome = exp.run(s, s.seed_list(), opened.dir)
-        write_outcome(opened.dir, exp, outcome, made)
-        return opened.dir, results_markdown(exp, outcome)
+        if exp.run is not None:
+            outcome = exp.run(s, s.seed_list(), opened.dir)
+        else:
+            assert exp.tasks and exp.measure and exp.aggregate, exp.name
+            plan = Plan(exp.name, s.to_dict(), exp.tasks(s, s.seed_list()), s.heartbeat)
+            found = execute(opened.dir, plan, exp.measure, s, s.workers, s.storage)
+            outcome = exp.aggregate(s, found, opened.dir)
+        write_outcome(opened.dir, exp.name, exp.claim, outcome, made)
+        return opened.dir, results_markdown(outcome)
 
 
-def check(folder: Path) -> int:
-    """``lab check``: every results file under ``folder`` with its state (current, stale:
-    the files changed since it was measured, unstamped); 1 when any is not current."""
-    found = sorted(folder.rglob("results.csv")) + sorted(
-        p for p in folder.glob("*.md") if p.name != "README.md")
-    if not found:
-        raise RunError(f"no results files under {folder}")
-    worst = 0
-    for path in found:
-        st = status(path)
-        when = f"{st.stamp.date}, {st.stamp.commit[:10]}" if st.stamp else "no provenance"
-        detail = f": {', '.join(st.changed)}" if st.changed else ""
-        print(f"{st.state:<9} {path.relative_to(folder).as_posix()}  ({when}){detail}")
-        worst = max(worst, st.state != "current")
-    return worst
+def _continues(exp: LabExperiment, run_dir: str | None, settings: dict[str, Any]) -> bool:
+    """Whether ``run_dir`` holds this experiment's run with these settings, split into tasks:
+    then it continues (finished tasks are kept). A run of other settings is refused."""
+    if run_dir is None or not (Path(run_dir) / CONFIG_FILE).exists():
+        return False
+    saved = load_config(Path(run_dir))
+    if exp.tasks is None or not isinstance(saved, dict) or saved.get("command") != PROG:
+        return False  # open_run refuses the folder: it already holds a run
+    if saved.get("settings") != settings:
+        raise RunError(f"{run_dir} holds a lab run of other settings; give the same flags to "
+                       "continue it, or choose another --run-dir")
+    return True
 
 
 def _without_run_dir(argv: list[str]) -> list[str]:
@@ -241,11 +218,40 @@ def _without_run_dir(argv: list[str]) -> list[str]:
     return out
 
 
+@dataclass
+class WorkerSettings(Settings):
+    """``lab worker``: join a lab run's tasks from another process or machine."""
+
+    folder: str = setting(help="where this worker's task folders go (on the run's machine: the "
+                          "run folder, whose study.db it joins by default)", positional=True,
+                          metavar="RUN_DIR")
+    storage: str = setting("", "the run's storage URL (postgresql://...; default: "
+                           "RUN_DIR/study.db)")
+
+
+def worker_main(argv: list[str]) -> int:
+    ns = parse_settings(WorkerSettings, argv, f"{PROG} worker", WorkerSettings.__doc__ or "")
+    folder = Path(ns.folder)
+    url = storage_url(folder, ns.storage)
+    if not ns.storage and not (folder / "study.db").is_file():
+        raise RunError(f"{folder} holds no lab run's study.db; give --storage URL")
+    saved = open_study(url, 10).user_attrs.get("plan")
+    if not saved:
+        raise RunError(f"{url} holds no lab run")
+    plan = Plan.load(saved)
+    exp = registry.find("experiments", plan.experiment)
+    assert exp.measure is not None, plan.experiment
+    folder.mkdir(parents=True, exist_ok=True)
+    work(folder, url, plan, exp.measure, exp.settings.from_dict(plan.settings, source=url))
+    return 0
+
+
 def listing(found: dict[str, LabExperiment]) -> str:
     width = max(map(len, found), default=0)
     lines = [f"usage: {PROG} EXPERIMENT [--quick] [--seeds N] [--seed S] [--run-dir DIR] "
              "(lab EXPERIMENT -h for its flags)",
-             f"       {PROG} check [FOLDER]  (which published results the code has moved past)", "",
+             f"       {PROG} check [FOLDER]  (which published results the code has moved past)",
+             f"       {PROG} worker RUN_DIR [--storage URL]  (join a lab run's tasks)", "",
              "experiments (default size, 2 CPU cores):"]
     lines += [f"  {name:<{width}}  {exp.claim} [{exp.duration}]" for name, exp in found.items()]
     return "\n".join(lines)
@@ -262,10 +268,12 @@ def main(argv: list[str] | None = None) -> int:
             print(listing(experiments()))
             return 0
         name, rest = argv[0], argv[1:]
+        if name == "worker":
+            return worker_main(rest)
         if name == "check":
             if len(rest) > 1 or any(a.startswith("-") for a in rest):
                 raise RunError("usage: lab check [FOLDER] (default: benchmarks/results)")
-            return check(Path(rest[0]) if rest else ROOT / "benchmarks" / "results")
+            return check_results(Path(rest[0]) if rest else ROOT / "benchmarks" / "results")
         if name not in registry.names("experiments"):
             raise RunError(f"unknown experiment {name!r}; choose from "
                            f"{', '.join(registry.names('experiments'))}")

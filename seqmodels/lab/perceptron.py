@@ -10,7 +10,8 @@ No line separates XOR's two classes, so the first two can get at most 3 of its 4
 whatever they do; the hidden layer bends the boundary. The figure draws each learner's decision
 boundary on each gate (first seed).
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each learner x gate x seed is one task (:mod:`pucklab.runs.lab_tasks`), so ``--workers``
+spreads them over processes. Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from torch import nn
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import GATES, gate
 from pucklab.seqmodels.basics.nets import Perceptron, mlp
@@ -86,64 +89,74 @@ def fit(learner: str, name: str, seed: int, ns: PerceptronSettings, steps: int,
     return final, solved, output
 
 
-def run_perceptron(ns: PerceptronSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
-    steps = ns.steps
-    assert steps is not None
-    device = resolve_device(ns.device)
-    rows, boundaries = [], {}
-    for learner in LEARNERS:
-        for name in GATES:
-            results = [fit(learner, name, seed, ns, steps, device) for seed in seeds]
-            boundaries[learner, name] = results[0][2]
-            solved_at = [r[1] for r in results if not math.isinf(r[1])]
-            rows.append({"learner": learner, "gate": name,
-                         "solved": f"{sum(r[0] == 1.0 for r in results)}/{len(results)}",
-                         "mean_accuracy": float(np.mean([r[0] for r in results])),
-                         "median_updates_to_solve": (float(np.median(solved_at)) if solved_at
-                                                     else math.inf)})
-    return LabOutcome(list(rows[0]), rows, conclude(rows, steps, ns.hidden),
-                      lambda fig: draw(fig, boundaries),
-                      {"mean_accuracy": ".2f", "median_updates_to_solve": ".0f"})
+def tasks(ns: PerceptronSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{learner.replace(' ', '-')}-{name}-seed{seed}", seed,
+                 {"learner": learner, "gate": name})
+            for learner in LEARNERS for name in GATES for seed in seeds]
 
 
-def conclude(rows: list[dict[str, Any]], steps: int, hidden: int) -> list[str]:
-    def row(learner: str, name: str) -> dict[str, Any]:
-        return next(r for r in rows if r["learner"] == learner and r["gate"] == name)
-
-    def all_solved(r: dict[str, Any]) -> bool:
-        k, n = r["solved"].split("/")
-        return k == n
-
-    linear_and_or = all(all_solved(row(lr, g)) for lr in LEARNERS[:2] for g in ("AND", "OR"))
-    linear_xor = [row(lr, "XOR") for lr in LEARNERS[:2]]
-    hidden_xor = row(LEARNERS[2], "XOR")
-    return [
-        "The perceptron and logistic regression solved AND and OR in every seed: "
-        + ("held." if linear_and_or else "did not hold here.")
-        + " (The perceptron rule converged in "
-        + " and ".join(f"{row('perceptron', g)['median_updates_to_solve']:.0f}" for g in
-                       ("AND", "OR")) + " epochs, median.)",
-        "Neither solved XOR: "
-        + ", ".join(f"{r['learner']} {r['solved']} seeds, mean accuracy {r['mean_accuracy']:.2f}"
-                    for r in linear_xor)
-        + (" (held: a line gets at most 3 of XOR's 4 points)."
-           if not any(r["solved"][0] != "0" for r in linear_xor) else " (did not hold!)."),
-        f"One hidden layer of {hidden} tanh units solved XOR in {hidden_xor['solved']} seeds "
-        f"within {steps} steps"
-        + (f", after {hidden_xor['median_updates_to_solve']:.0f} steps (median)"
-           if not math.isinf(hidden_xor["median_updates_to_solve"]) else "")
-        + (": held." if all_solved(hidden_xor) else ": did not hold in every seed here."),
-    ]
+def measure(ns: PerceptronSettings, task: Task, folder: Path, resume: bool) -> dict[str, Any]:
+    """One learner on one gate with one seed; the first seed also keeps its output on the
+    figure's grid."""
+    assert ns.steps is not None
+    accuracy, solved, output = fit(task.params["learner"], task.params["gate"], task.seed, ns,
+                                   ns.steps, resolve_device(ns.device))
+    result: dict[str, Any] = {"accuracy": accuracy,
+                              "solved": None if math.isinf(solved) else solved}
+    if task.seed == ns.seed:
+        gx, gy = np.meshgrid(GRID, GRID)
+        result["grid"] = output(np.column_stack([gx.ravel(), gy.ravel()])).tolist()
+    return result
 
 
-def draw(fig: Any, boundaries: dict[tuple[str, str], Any]) -> None:
+def aggregate(ns: PerceptronSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    assert ns.steps is not None
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for task in tasks(ns, ns.seed_list()):
+        by.setdefault((task.params["learner"], task.params["gate"]), []).append(found[task.key])
+    rows = []
+    for (learner, name), runs in by.items():
+        solved_at = [r["solved"] for r in runs if r["solved"] is not None]
+        rows.append({"learner": learner, "gate": name,
+                     "solved": f"{sum(r['accuracy'] == 1.0 for r in runs)}/{len(runs)}",
+                     "mean_accuracy": interval([r["accuracy"] for r in runs]),
+                     "median_updates_to_solve": (float(np.median(solved_at)) if solved_at
+                                                 else math.inf)})
+    accuracy = {key: [r["accuracy"] for r in runs] for key, runs in by.items()}
+    claims = [Claim(f"{learner} learns {name} (accuracy - 0.75: a learner that solves it is "
+                    "never wrong)", difference(accuracy[learner, name], 0.75))
+              for learner in LEARNERS for name in ("AND", "OR")]
+    claims.append(Claim(f"one hidden layer of {ns.hidden} tanh units learns XOR (accuracy - "
+                        "0.75)", difference(accuracy[LEARNERS[2], "XOR"], 0.75)))
+    claims += [Claim(f"on XOR the hidden layer beats {learner}, which no line lets get more "
+                     "than 3 of 4 points (accuracy, paired by seed)",
+                     difference(accuracy[LEARNERS[2], "XOR"], accuracy[learner, "XOR"]))
+               for learner in LEARNERS[:2]]
+    grids = {key: np.array(runs[0]["grid"]) for key, runs in by.items()}
+    return LabOutcome(list(rows[0]), rows, conclude(rows, claims), lambda fig: draw(fig, grids),
+                      {"mean_accuracy": ".2f", "median_updates_to_solve": ".0f"}, claims)
+
+
+def conclude(rows: list[dict[str, Any]], claims: list[Claim]) -> list[str]:
+    def median(learner: str, name: str) -> float:
+        return float(next(r["median_updates_to_solve"] for r in rows
+                          if r["learner"] == learner and r["gate"] == name))
+
+    return [c.sentence() for c in claims] + [
+        "The perceptron rule converged in " + " and ".join(
+            f"{median('perceptron', g):.0f}" for g in ("AND", "OR")) + " epochs (median) on AND "
+        f"and OR; the hidden layer solved XOR after {median(LEARNERS[2], 'XOR'):.0f} steps "
+        "(median; never = in no seed)."]
+
+
+def draw(fig: Any, grids: dict[tuple[str, str], np.ndarray]) -> None:
     gx, gy = np.meshgrid(GRID, GRID)
-    points = np.column_stack([gx.ravel(), gy.ravel()])
-    for k, ((learner, name), output) in enumerate(boundaries.items()):
+    for k, ((learner, name), output) in enumerate(grids.items()):
         ax = fig.add_subplot(len(LEARNERS), len(GATES), k + 1)
-        ax.contourf(gx, gy, output(points).reshape(gx.shape), levels=np.linspace(0, 1, 11),
+        ax.contourf(gx, gy, output.reshape(gx.shape), levels=np.linspace(0, 1, 11),
                     cmap="RdBu", alpha=0.6)
-        ax.contour(gx, gy, output(points).reshape(gx.shape), levels=[0.5], colors="black",
+        ax.contour(gx, gy, output.reshape(gx.shape), levels=[0.5], colors="black",
                    linewidths=1)
         x, t = gate(name)
         ax.scatter(x[:, 0], x[:, 1], c=t, cmap="RdBu", vmin=0, vmax=1, edgecolors="black", s=40)
@@ -156,4 +169,5 @@ def draw(fig: Any, boundaries: dict[tuple[str, str], Any]) -> None:
 
 PERCEPTRON = LabExperiment(
     "perceptron", "One layer learns AND and OR but not XOR; one hidden layer learns XOR.",
-    run_perceptron, PerceptronSettings, duration="about 20 seconds")
+    None, PerceptronSettings, duration="about 20 seconds", tasks=tasks, measure=measure,
+    aggregate=aggregate)

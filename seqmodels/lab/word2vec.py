@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
 from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
 from pucklab.runs.stats import Claim, Interval, difference, interval, sanity
 from pucklab.runs.store import RunError, atomic_write
@@ -67,36 +67,49 @@ class Word2VecSettings(TorchLabSettings):
             raise RunError("--little must lie in (0, 1], --epochs and --dim >= 1")
 
 
-def measure(ns: Word2VecSettings, tokens: list[str], seeds: list[int], run_dir: Path
-            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Trained], list[str]]:
-    """Every model and seed's row, each model's first-seed training, and the held-out words
-    outside the vocabulary (most frequent first); writes ``neighbours.md``."""
+def corpus(ns: Word2VecSettings) -> tuple[list[str], list[str], list[str]]:
+    """The training words, the little-data slice and the held-out words."""
+    text, _ = read_corpus(ns.corpus)
+    tokens = words(text)[:QUICK_WORDS] if ns.quick else words(text)
+    if len(tokens) < 1000:
+        raise RunError(f"corpus {ns.corpus}: {len(tokens)} words; word vectors need 1,000 or more")
     cut = int(len(tokens) * (1 - HELDOUT))
-    train_words, held = tokens[:cut], tokens[cut:]
-    little = train_words[:int(len(train_words) * ns.little)]
+    train_words = tokens[:cut]
+    return train_words, train_words[:int(len(train_words) * ns.little)], tokens[cut:]
+
+
+def tasks(ns: Word2VecSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{name.replace(' ', '').replace(',', '-').replace('+', '-')}-seed{seed}", seed,
+                 {"model": name}) for name in MODELS for seed in seeds]
+
+
+def measure(ns: Word2VecSettings, task: Task, folder: Path, resume: bool) -> dict[str, Any]:
+    """One model with one seed: its row; the first seed's full-data models also give the
+    nearest neighbours of the probe words and of the most frequent unseen words."""
+    train_words, little, held = corpus(ns)
     assert ns.epochs is not None and ns.dim is not None
     cfg = EmbeddingConfig(epochs=ns.epochs, dim=ns.dim)
-    pairs = heldout_pairs(held, cfg.window)
-    device = resolve_device(ns.device)
-    results: dict[str, list[dict[str, Any]]] = {m: [] for m in MODELS}
-    first: dict[str, Trained] = {}
-    jobs = [(m, s) for m in MODELS for s in seeds]
-    for name, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="models"):
-        mode, ngrams, share = MODELS[name]
-        text = train_words if share == "all" else little
-        trained = train(text, replace(cfg, mode=mode, ngrams=ngrams, seed=seed), device)
-        if len(trained.vocab) < 2:
-            raise RunError(f"{name}: fewer than 2 words occur {cfg.min_count} times in its "
-                           f"{len(text):,} training words; give a longer --corpus")
-        scores = neighbour_score(trained.model, trained.vocab, pairs, seed)
-        results[name].append({"training_words": len(text), "vocab": len(trained.vocab),
+    name = task.params["model"]
+    mode, ngrams, share = MODELS[name]
+    text = train_words if share == "all" else little
+    trained = train(text, replace(cfg, mode=mode, ngrams=ngrams, seed=task.seed),
+                    resolve_device(ns.device))
+    if len(trained.vocab) < 2:
+        raise RunError(f"{name}: fewer than 2 words occur {cfg.min_count} times in its "
+                       f"{len(text):,} training words; give a longer --corpus")
+    scores = neighbour_score(trained.model, trained.vocab, heldout_pairs(held, cfg.window),
+                             task.seed)
+    result: dict[str, Any] = {"training_words": len(text), "vocab": len(trained.vocab),
                               "seconds": trained.seconds,
                               "words_per_s": trained.words / trained.seconds,
-                              "final_loss": trained.final_loss, **scores})
-        first.setdefault(name, trained)
-    unseen = unseen_words(held, first["skip-gram"])
-    write_neighbours(run_dir / "neighbours.md", first, unseen)
-    return results, first, unseen
+                              "final_loss": trained.final_loss,
+                              **{k: None if math.isnan(v) else v for k, v in scores.items()}}
+    if task.seed == ns.seed and share == "all":
+        unseen = unseen_words(held, trained)
+        probes = [w for w in PROBES if w in trained.vocab.index]
+        result["unseen_words"] = unseen
+        result["nearest"] = {w: nearest(trained.model, trained.vocab, w) for w in probes + unseen}
+    return result
 
 
 def unseen_words(held: list[str], trained: Trained, k: int = 4) -> list[str]:
@@ -105,27 +118,28 @@ def unseen_words(held: list[str], trained: Trained, k: int = 4) -> list[str]:
     return [w for w, _ in counts.most_common(k)]
 
 
-def write_neighbours(path: Path, models: dict[str, Trained], unseen: list[str]) -> None:
-    full = [m for m in models if MODELS[m][2] == "all"]
-    probes = [w for w in PROBES if w in models[full[0]].vocab.index]
+def write_neighbours(path: Path, first: dict[str, dict[str, Any]], unseen: list[str]) -> None:
     lines = ["# Nearest neighbours (cosine of input vectors; first seed)", ""]
-    for word in probes + unseen:
+    for word in first["skip-gram"]["nearest"]:
         tag = " (unseen in training)" if word in unseen else ""
         lines.append(f"**{word}**{tag}")
-        for name in full:
-            found = nearest(models[name].model, models[name].vocab, word)
+        for name, result in first.items():
+            found = result["nearest"][word]
             lines.append(f"- {name}: {', '.join(found) if found else '(no vector)'}")
         lines.append("")
     data = "\n".join(lines).encode()
     atomic_write(path, lambda f: f.write(data))
 
 
-def run_word2vec(ns: Word2VecSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
-    text, _ = read_corpus(ns.corpus)
-    tokens = words(text)[:QUICK_WORDS] if ns.quick else words(text)
-    if len(tokens) < 1000:
-        raise RunError(f"corpus {ns.corpus}: {len(tokens)} words; word vectors need 1,000 or more")
-    results, first, unseen = measure(ns, tokens, seeds, run_dir)
+def aggregate(ns: Word2VecSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    results: dict[str, list[dict[str, Any]]] = {m: [] for m in MODELS}
+    for task in tasks(ns, ns.seed_list()):
+        results[task.params["model"]].append(
+            {k: math.nan if v is None else v for k, v in found[task.key].items()})
+    first = {m: runs[0] for m, runs in results.items() if MODELS[m][2] == "all"}
+    unseen = first["skip-gram"]["unseen_words"]
+    write_neighbours(run_dir / "neighbours.md", first, unseen)
     rows = []
     for name, runs in results.items():
         row: dict[str, Any] = {"model": name}
@@ -178,10 +192,10 @@ def compare(results: dict[str, list[dict[str, Any]]]) -> list[Claim]:
     ]
 
 
-def conclude(claims: list[Claim], first: dict[str, Trained], unseen: list[str]) -> list[str]:
+def conclude(claims: list[Claim], first: dict[str, dict[str, Any]], unseen: list[str]
+             ) -> list[str]:
     word = unseen[0] if unseen else None
-    ngrams = first["skip-gram + char n-grams"]
-    shown = nearest(ngrams.model, ngrams.vocab, word, 4) if word else []
+    shown = first["skip-gram + char n-grams"]["nearest"][word][:4] if word else []
     return ([c.sentence() for c in claims]
             + ([f"Nearest to the unseen word '{word}' by its n-grams: {', '.join(shown)}; "
                 "word2vec has no vector for it."] if shown else [])
@@ -220,4 +234,5 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 WORD2VEC = LabExperiment(
     "word2vec", "Skip-gram represents rare words better and copes with little data; CBOW is "
     "faster and better for frequent words; character n-grams give unseen words vectors.",
-    run_word2vec, Word2VecSettings, duration="about 10 minutes")
+    None, Word2VecSettings, duration="about 10 minutes (5 with --workers 2)", tasks=tasks,
+    measure=measure, aggregate=aggregate)

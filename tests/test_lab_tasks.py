@@ -1,0 +1,80 @@
+"""The lab's runs as tasks on the sweep's engine: --workers gives the serial run's results,
+a worker killed with SIGKILL has its task retried, and re-running the command continues."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from lab_toy import TOY
+
+from pucklab.runs import lab
+from pucklab.runs.provenance import read_rows
+
+TESTS = Path(__file__).resolve().parent
+
+
+def tables(run_dir: Path) -> tuple[list[dict], list[dict]]:
+    return read_rows(run_dir / "results.csv"), read_rows(run_dir / "verdicts.csv")
+
+
+def test_two_workers_give_the_serial_results_csv(tmp_path):
+    argv = ["perceptron", "--quick", "--no-progress", "--seeds", "3"]
+    assert lab.main([*argv, "--run-dir", str(tmp_path / "serial")]) == 0
+    assert lab.main([*argv, "--run-dir", str(tmp_path / "two"), "--workers", "2"]) == 0
+    serial, two = tables(tmp_path / "serial"), tables(tmp_path / "two")
+    assert serial == two and len(serial[0]) == 9 and len(serial[1]) == 9
+    folders = [p for p in (tmp_path / "two" / "tasks").iterdir()
+               if "accuracy" in json.loads((p / "result.json").read_text())]
+    assert len(folders) == 27  # 3 learners x 3 gates x 3 seeds, each its own folder
+
+
+def test_a_worker_killed_with_sigkill_has_its_task_retried(tmp_path):
+    run_dir, log = tmp_path / "run", tmp_path / "log.txt"
+    script = ("import sys; from lab_toy import TOY; from pucklab.runs.lab import run_experiment; "
+              "run_experiment(TOY, sys.argv[1:])")
+    argv = ["--seeds", "3", "--workers", "2", "--heartbeat", "1", "--pause", "4",
+            "--log", str(log), "--run-dir", str(run_dir), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", script, *argv], env=env)
+    pid_file = run_dir / "tasks" / "b-seed0" / "pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # mid-task: it sleeps 4 s
+    assert proc.wait(timeout=240) == 0
+    started = log.read_text().split("\n")
+    assert "b-seed0 new" in started and "b-seed0 resumed" in started  # retried in its folder
+    study = optuna.load_study(study_name="lab", storage=f"sqlite:///{run_dir / 'study.db'}")
+    assert any("failed_trial" in t.system_attrs for t in study.trials)  # Optuna's retry
+    serial = tmp_path / "serial"
+    assert lab.run_experiment(TOY, ["--seeds", "3", "--run-dir", str(serial)])
+    assert tables(run_dir) == tables(serial)
+
+
+def test_a_failed_task_is_one_line_and_running_again_continues(tmp_path, capsys):
+    run_dir, log, marker = tmp_path / "run", tmp_path / "log.txt", tmp_path / "fail"
+    marker.touch()
+    argv = ["--seeds", "2", "--log", str(log), "--fail", str(marker), "--run-dir", str(run_dir)]
+    try:
+        lab.run_experiment(TOY, argv)
+        raise AssertionError("the marked task did not fail")
+    except lab.RunError as err:
+        assert str(err) == "task b-seed1 failed: marked to fail"
+    assert not (run_dir / "results.csv").exists()
+    marker.unlink()
+    lab.run_experiment(TOY, argv)  # the same command: the three finished tasks are kept
+    assert sorted(log.read_text().split("\n")[4:-1]) == ["b-seed1 resumed"]
+    assert read_rows(run_dir / "verdicts.csv")[0]["verdict"] == "held"
+    try:
+        lab.run_experiment(TOY, [*argv[:-2], "--seeds", "3", "--run-dir", str(run_dir)])
+        raise AssertionError("a run of other settings continued")
+    except lab.RunError as err:
+        assert "holds a lab run of other settings" in str(err)
