@@ -30,6 +30,8 @@ from pucklab.agents import AgentSettings, run
 from pucklab.agents.policies import POLICIES
 from pucklab.runs.cli import parse_key_values
 from pucklab.runs.metrics import read_metrics
+from pucklab.runs.provenance import publish
+from pucklab.runs.stats import Claim, difference, interval, iqm
 from pucklab.runs.store import load_checkpoint, load_run_settings
 
 
@@ -82,6 +84,32 @@ def _name(algo: str, policy: str, policies: bool) -> str:
     return f"{algo}, {policy}" if policies else algo
 
 
+def summary(times: dict[tuple[str, float], list[float]], finals: dict[str, list[float]],
+            targets: list[float], minutes: float) -> list[str]:
+    """Per algorithm and policy over seeds: the final evaluation's interquartile mean and mean
+    with their 95 % intervals, the median time to each target and how many seeds reached it;
+    then each other kind against the first on the final evaluation, by the lab's rule."""
+    lines = ["| algorithm, policy | N | final eval IQM [95% bootstrap] | final eval mean [95% t] | "
+             + " | ".join(f"to {t:.0%}: median (reached)" for t in targets) + " |",
+             "|---|---|---|---|" + "---|" * len(targets)]
+    for name, values in finals.items():
+        cells = []
+        for t in targets:
+            hit = times[name, t]
+            median = statistics.median(hit)
+            reached = sum(not math.isinf(x) for x in hit)
+            cells.append(f"{'never' if math.isinf(median) else f'{median:.0f} s'} "
+                         f"({reached}/{len(hit)})")
+        lines.append(f"| {name} | {len(values)} | {iqm(values).format('.3f')} | "
+                     f"{interval(values).format('.3f')} | " + " | ".join(cells) + " |")
+    names = list(finals)
+    for other in names[1:]:  # the same seeds: paired by seed
+        claim = Claim(f"{names[0]} ends above {other} after {minutes:g} min (final eval)",
+                      difference(finals[names[0]], finals[other]))
+        lines += ["", f"- {claim.sentence()}"]
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -97,6 +125,8 @@ def main() -> None:
                    help="the env's keyword arguments, e.g. opponent_skill=1.0")
     p.add_argument("--out", type=Path, default=Path("runs/rl_race"))
     p.add_argument("--threads", type=int, default=2, help="torch threads (2: both CPU cores)")
+    p.add_argument("--report", type=Path, help="also write the tables (with their provenance) "
+                   "to this markdown file, e.g. benchmarks/results/rl_race.md")
     ns = p.parse_args()
     env_kwargs = parse_key_values(ns.env_kwargs, "--env-kwargs")
     torch.set_num_threads(ns.threads)
@@ -121,12 +151,14 @@ def main() -> None:
             run(settings, run_dir)
             runs[algo, policy, seed] = run_dir
     targets = sorted({ns.target, *ns.also})
-    print(f"\nTraining time (env steps) to an evaluation win rate on {ns.env} {env_kwargs or ''}, "
-          f"budget {ns.minutes} min per run, {torch.get_num_threads()} threads\n")
-    print("| algorithm | policy | parameters | seed | " + " | ".join(f"to {t:.0%}" for t in targets)
-          + " | final eval |")
-    print("|---|---|---|---|" + "---|" * len(targets) + "---|")
+    lines = [f"Training time (env steps) to an evaluation win rate on {ns.env} "
+             f"{env_kwargs or ''}, budget {ns.minutes} min per run, {torch.get_num_threads()} "
+             "threads", "",
+             "| algorithm | policy | parameters | seed | "
+             + " | ".join(f"to {t:.0%}" for t in targets) + " | final eval |",
+             "|---|---|---|---|" + "---|" * len(targets) + "---|"]
     times: dict[tuple[str, float], list[float]] = {}
+    finals: dict[str, list[float]] = {}
     for algo, policy in kinds:
         for seed in ns.seeds:
             cells = []
@@ -136,25 +168,14 @@ def main() -> None:
                     math.inf if hit is None else hit[0])
                 cells.append("not reached" if hit is None else f"{hit[0]:.0f} s ({hit[1]:,.0f})")
             final = read_metrics(runs[algo, policy, seed])[-1]["eval_win_rate"]
-            print(f"| {algo} | {policy} | {parameters(runs[algo, policy, seed]):,} | {seed} | "
-                  + " | ".join(cells) + f" | {final:.3f} |")
-    print()
-    for t in targets:
-        medians = {name: statistics.median(times[name, t])
-                   for name in (_name(a, p, True) for a, p in kinds)}
-        text = ", ".join(f"{a} " + ("not reached" if math.isinf(m) else f"{m:.0f} s")
-                         for a, m in medians.items())
-        line = f"median time to {t:.0%}: {text}"
-        medians = {a.split(",")[0]: m for a, m in medians.items()}
-        if {"reinforce", "ppo"} <= medians.keys() and len(ns.policies) == 1:
-            r, q = medians["reinforce"], medians["ppo"]
-            if math.isinf(r):
-                line += "; ratio PPO / REINFORCE undefined (REINFORCE did not reach it)"
-            elif math.isinf(q):
-                line += f"; ratio PPO / REINFORCE > {ns.minutes * 60 / r:.1f}x (PPO never did)"
-            else:
-                line += f"; ratio PPO / REINFORCE {q / r:.1f}x"
-        print(line)
+            finals.setdefault(_name(algo, policy, True), []).append(final)
+            lines.append(f"| {algo} | {policy} | {parameters(runs[algo, policy, seed]):,} | "
+                         f"{seed} | " + " | ".join(cells) + f" | {final:.3f} |")
+    lines += ["", *summary(times, finals, targets, ns.minutes)]
+    report = "\n".join(lines)
+    print("\n" + report)
+    if ns.report:
+        publish(ns.report, report, ns.seeds)
     title = f"{ns.env} {' '.join(ns.env_kwargs)}".strip() + ", pixels + frame difference"
     if len(ns.policies) == 1:
         title += f", policy {ns.policies[0]}"

@@ -18,7 +18,7 @@ from pathlib import Path
 import mkdocs_gen_files
 
 from pucklab.runs.lab import experiments
-from pucklab.runs.provenance import MARKDOWN_HEADING, ROOT, Status, module_file, status
+from pucklab.runs.provenance import MARKDOWN_HEADING, ROOT, Status, module_file, read_rows, status
 
 DOCS = Path(__file__).resolve().parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -82,10 +82,14 @@ def module_docstring(module: str) -> str:
     return re.sub(r"``([^`]+)``", r"`\1`", text).strip() + "\n"
 
 
-def verdict_summary(body: str) -> str:
-    """How the conclusions' verdicts came out, counted from the generated sentences."""
-    found = [VERDICT.findall(line) for line in body.splitlines() if line.startswith("- ")]
-    words = [w for line in found for w in line]
+def verdict_summary(folder: Path, body: str) -> str:
+    """How the verdicts came out: from verdicts.csv (the rule on intervals), else counted from
+    the generated sentences of an experiment that still counts seeds."""
+    if (folder / "verdicts.csv").is_file():
+        words = [row["verdict"] for row in read_rows(folder / "verdicts.csv")]
+    else:
+        found = [VERDICT.findall(line) for line in body.splitlines() if line.startswith("- ")]
+        words = [w for line in found for w in line]
     counts = {w: words.count(w) for w in ("held", "did not hold", "inconclusive") if w in words}
     return ", ".join(f"{w} ×{n}" for w, n in counts.items()) or "-"
 
@@ -105,7 +109,7 @@ def lab_pages() -> None:
         page = (f"# lab {name}\n\n> {exp.claim}\n\n{state_note(st)}\n"
                 f"Default run: `lab {name}`, {exp.duration} on 2 CPU cores, "
                 f"{exp.default_seeds} seeds. Files: `benchmarks/results/lab/{name}/`.\n\n"
-                f"## What it does\n\n{module_docstring(exp.run.__module__)}\n"
+                f"## What it does\n\n{module_docstring(exp.source)}\n"
                 f"## Results\n\n{body}\n![{name}](figure.png)\n\n"
                 + (f"## Notes\n\n{notes.read_text(encoding='utf-8')}\n" if notes.is_file() else "")
                 + (f"## More files\n{extras}\n" if extras else "")
@@ -114,7 +118,7 @@ def lab_pages() -> None:
         if (folder / "figure.png").is_file():
             copy(folder / "figure.png", f"lab/{name}/figure.png")
         seeds = st.stamp.seeds.split() if st.stamp else []
-        rows.append(f"| [{name}]({name}/index.md) | {exp.claim} | {verdict_summary(body)} | "
+        rows.append(f"| [{name}]({name}/index.md) | {exp.claim} | {verdict_summary(folder, body)} | "
                     f"{len(seeds) or '-'} | {st.state} | {exp.duration} |")
     intro = (DOCS / "lab" / "_intro.md").read_text(encoding="utf-8")
     table = ("| experiment | claim | verdicts (from its conclusions) | seeds | state | "

@@ -134,16 +134,16 @@ def aggregate(ns: PerceptronSettings, found: dict[str, dict[str, Any]], run_dir:
                      difference(accuracy[LEARNERS[2], "XOR"], accuracy[learner, "XOR"]))
                for learner in LEARNERS[:2]]
     grids = {key: np.array(runs[0]["grid"]) for key, runs in by.items()}
-    return LabOutcome(list(rows[0]), rows, conclude(rows, claims), lambda fig: draw(fig, grids),
+    return LabOutcome(list(rows[0]), rows, conclude(rows), lambda fig: draw(fig, grids),
                       {"mean_accuracy": ".2f", "median_updates_to_solve": ".0f"}, claims)
 
 
-def conclude(rows: list[dict[str, Any]], claims: list[Claim]) -> list[str]:
+def conclude(rows: list[dict[str, Any]]) -> list[str]:
     def median(learner: str, name: str) -> float:
         return float(next(r["median_updates_to_solve"] for r in rows
                           if r["learner"] == learner and r["gate"] == name))
 
-    return [c.sentence() for c in claims] + [
+    return [
         "The perceptron rule converged in " + " and ".join(
             f"{median('perceptron', g):.0f}" for g in ("AND", "OR")) + " epochs (median) on AND "
         f"and OR; the hidden layer solved XOR after {median(LEARNERS[2], 'XOR'):.0f} steps "

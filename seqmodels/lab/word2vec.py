@@ -161,7 +161,7 @@ def aggregate(ns: Word2VecSettings, found: dict[str, dict[str, Any]], run_dir: P
                 flags += sanity(score=(f"{name}, {b} words", values), chance=0.5)
     columns = ["model", "training_words", "vocab", "seconds", "words_per_s", "final_loss",
                *(f"score_{b}" for b in BAND_NAMES)]
-    return LabOutcome(columns, rows, conclude(claims, first, unseen),
+    return LabOutcome(columns, rows, conclude(first, unseen),
                       lambda fig: draw(fig, rows),
                       {"training_words": ",.0f", "vocab": ",.0f", "seconds": ".1f",
                        "words_per_s": ",.0f", "final_loss": ".3f"}
@@ -192,12 +192,10 @@ def compare(results: dict[str, list[dict[str, Any]]]) -> list[Claim]:
     ]
 
 
-def conclude(claims: list[Claim], first: dict[str, dict[str, Any]], unseen: list[str]
-             ) -> list[str]:
+def conclude(first: dict[str, dict[str, Any]], unseen: list[str]) -> list[str]:
     word = unseen[0] if unseen else None
     shown = first["skip-gram + char n-grams"]["nearest"][word][:4] if word else []
-    return ([c.sentence() for c in claims]
-            + ([f"Nearest to the unseen word '{word}' by its n-grams: {', '.join(shown)}; "
+    return (([f"Nearest to the unseen word '{word}' by its n-grams: {', '.join(shown)}; "
                 "word2vec has no vector for it."] if shown else [])
             + ["Scores are the share of held-out (word, neighbour) pairs where the neighbour "
                "beats a decoy drawn from the other held-out neighbours: 0.5 is chance."])
