@@ -29,7 +29,7 @@ from pucklab.runs.cli import guarded, parse_settings
 from pucklab.runs.device import DEVICES, resolve_device
 from pucklab.runs.lab_results import LabOutcome as LabOutcome
 from pucklab.runs.lab_results import check_results, results_markdown, write_outcome
-from pucklab.runs.lab_tasks import Measure, Plan, Task, execute, open_study, work
+from pucklab.runs.lab_tasks import Measure, Plan, Task, execute, open_study, study_name, work
 from pucklab.runs.lifecycle import open_run
 from pucklab.runs.provenance import ROOT, stamp
 from pucklab.runs.settings import MAX_SEED, Settings, field_info, names, seed_setting, setting, walk
@@ -222,8 +222,9 @@ def _without_run_dir(argv: list[str]) -> list[str]:
 class WorkerSettings(Settings):
     """``lab worker``: join a lab run's tasks from another process or machine."""
 
-    folder: str = setting(help="where this worker's task folders go (on the run's machine: the "
-                          "run folder, whose study.db it joins by default)", positional=True,
+    folder: str = setting(help="the lab run's folder: on its machine, the one whose study.db "
+                          "it joins; elsewhere, a folder of the same name for this worker's "
+                          "tasks (the study is named after it)", positional=True,
                           metavar="RUN_DIR")
     storage: str = setting("", "the run's storage URL (postgresql://...; default: "
                            "RUN_DIR/study.db)")
@@ -235,7 +236,7 @@ def worker_main(argv: list[str]) -> int:
     url = storage_url(folder, ns.storage)
     if not ns.storage and not (folder / "study.db").is_file():
         raise RunError(f"{folder} holds no lab run's study.db; give --storage URL")
-    saved = open_study(url, 10).user_attrs.get("plan")
+    saved = open_study(url, study_name(folder), 10).user_attrs.get("plan")
     if not saved:
         raise RunError(f"{url} holds no lab run")
     plan = Plan.load(saved)

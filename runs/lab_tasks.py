@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -34,7 +35,6 @@ from pucklab.runs.cli import guarded
 from pucklab.runs.store import RunError, atomic_write
 from pucklab.runs.sweep_study import make_storage, storage_url
 
-STUDY = "lab"
 RESULT_FILE = "result.json"
 ROUNDS = 3  # after the workers end: how often unfinished tasks are waited for and retried
 
@@ -78,13 +78,19 @@ class Plan:
 def _optuna() -> Any:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed task is reported in one line
     return optuna
 
 
-def open_study(url: str, heartbeat: int) -> Any:
+def study_name(run_dir: Path) -> str:
+    """A lab run's study is named after its folder, so that one database holds many runs and a
+    worker on another machine finds the run by the same folder name."""
+    return run_dir.resolve().name
+
+
+def open_study(url: str, name: str, heartbeat: int) -> Any:
     optuna = _optuna()
-    return optuna.create_study(study_name=STUDY, storage=make_storage(url, heartbeat),
+    return optuna.create_study(study_name=name, storage=make_storage(url, heartbeat),
                                load_if_exists=True)
 
 
@@ -114,7 +120,8 @@ def work(run_dir: Path, url: str, plan: Plan, measure: Measure, settings: Any,
         import torch
 
         torch.set_num_threads(threads)
-    study = optuna.load_study(study_name=STUDY, storage=make_storage(url, plan.heartbeat))
+    study = optuna.load_study(study_name=study_name(run_dir),
+                              storage=make_storage(url, plan.heartbeat))
     by_key = {t.key: t for t in plan.tasks}
     waiting = (optuna.trial.TrialState.WAITING,)
 
@@ -161,7 +168,7 @@ def execute(run_dir: Path, plan: Plan, measure: Measure, settings: Any, workers:
     """Run every task of ``plan`` (those a previous attempt finished are kept) with ``workers``
     processes on the storage; returns each task's result by key, in the plan's order."""
     url = storage_url(run_dir, storage)
-    study = open_study(url, plan.heartbeat)
+    study = open_study(url, study_name(run_dir), plan.heartbeat)
     study.set_user_attr("plan", plan.saved())
     enqueue(study, plan)
     missing: list[str] = []
@@ -175,6 +182,11 @@ def execute(run_dir: Path, plan: Plan, measure: Measure, settings: Any, workers:
             return {t.key: found[t.key] for t in plan.tasks}
         failed = _errors(study, missing)
         if failed:
+            if not found:  # nothing finished, nothing to keep: the folder goes as a failed start
+                _optuna().delete_study(study_name=study.study_name, storage=url)
+                shutil.rmtree(run_dir / "tasks", ignore_errors=True)
+                if not storage:
+                    (run_dir / "study.db").unlink(missing_ok=True)
             key, error = failed[0]
             raise RunError(f"task {key} failed: {error}" + (
                 f" ({len(failed) - 1} more failed)" if len(failed) > 1 else ""))

@@ -52,7 +52,7 @@ def test_a_worker_killed_with_sigkill_has_its_task_retried(tmp_path):
     assert proc.wait(timeout=240) == 0
     started = log.read_text().split("\n")
     assert "b-seed0 new" in started and "b-seed0 resumed" in started  # retried in its folder
-    study = optuna.load_study(study_name="lab", storage=f"sqlite:///{run_dir / 'study.db'}")
+    study = optuna.load_study(study_name="run", storage=f"sqlite:///{run_dir / 'study.db'}")
     assert any("failed_trial" in t.system_attrs for t in study.trials)  # Optuna's retry
     serial = tmp_path / "serial"
     assert lab.run_experiment(TOY, ["--seeds", "3", "--run-dir", str(serial)])
