@@ -11,7 +11,6 @@ introduction (``docs/lab/_intro.md``).
 from __future__ import annotations
 
 import ast
-import os
 import re
 from pathlib import Path
 
@@ -22,10 +21,6 @@ from pucklab.runs.provenance import MARKDOWN_HEADING, ROOT, Status, module_file,
 
 DOCS = Path(__file__).resolve().parent
 RESULTS = ROOT / "benchmarks" / "results"
-#: Where mkdocstrings (griffe, which reads source files) finds ``pucklab.<package>``: the folders
-#: install under those names through a setuptools mapping griffe cannot follow, so they are
-#: linked here (as .ci/typecheck links them for mypy). mkdocs.yml names this path.
-API_SOURCES = ROOT / "build" / "api" / "pucklab"
 VERDICT = re.compile(r"\b(did not hold|inconclusive|held)\b")
 
 
@@ -158,14 +153,5 @@ def benchmark_pages() -> None:
           "| benchmark | file | state | measured |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
-def link_sources() -> None:
-    API_SOURCES.mkdir(parents=True, exist_ok=True)
-    for package in ("envs", "agents", "seqmodels", "runs"):
-        link = API_SOURCES / package
-        if not link.is_symlink():
-            os.symlink(ROOT / package, link, target_is_directory=True)
-
-
-link_sources()
 lab_pages()
 benchmark_pages()
