@@ -172,7 +172,7 @@ def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
     if exp.tasks is None and (s.workers > 1 or s.storage):
         raise RunError(f"lab {exp.name} runs its conditions in one process; --workers and "
                        "--storage need an experiment split into tasks")
-    command = " ".join([PROG, exp.name, *_without_run_dir(argv)])
+    command = " ".join([PROG, exp.name, *_without_local(argv)])
     args = {k: v for k, v in s.to_dict().items() if k not in EXECUTION}
     settings = {"lab": exp.name, "claim": exp.claim, "seeds": s.seed_list(), "args": args}
     made = stamp(exp.source, command, s.seed_list())
@@ -205,15 +205,20 @@ def _continues(exp: LabExperiment, run_dir: str | None, settings: dict[str, Any]
     return True
 
 
-def _without_run_dir(argv: list[str]) -> list[str]:
-    """The command line as a reader would retype it: without ``--run-dir``, a machine's path."""
+#: Flags whose values are this machine's (a folder, a database URL with its password): the
+#: command a result records leaves them out.
+LOCAL_FLAGS = ("--run-dir", "--storage")
+
+
+def _without_local(argv: list[str]) -> list[str]:
+    """The command line as a reader would retype it: without :data:`LOCAL_FLAGS`."""
     out, skip = [], False
     for arg in argv:
         if skip:
             skip = False
-        elif arg == "--run-dir":
+        elif arg in LOCAL_FLAGS:
             skip = True
-        elif not arg.startswith("--run-dir="):
+        elif not arg.startswith(tuple(f"{flag}=" for flag in LOCAL_FLAGS)):
             out.append(arg)
     return out
 

@@ -78,3 +78,14 @@ def test_a_failed_task_is_one_line_and_running_again_continues(tmp_path, capsys)
         raise AssertionError("a run of other settings continued")
     except lab.RunError as err:
         assert "holds a lab run of other settings" in str(err)
+
+
+def test_a_database_storage_holds_the_study_and_the_command_keeps_no_local_path(tmp_path):
+    run_dir, db = tmp_path / "w2v-run", tmp_path / "shared.db"
+    lab.run_experiment(TOY, ["--seeds", "2", "--storage", f"sqlite:///{db}",
+                             "--run-dir", str(run_dir)])
+    assert not (run_dir / "study.db").exists()
+    study = optuna.load_study(study_name="w2v-run", storage=f"sqlite:///{db}")
+    assert len([t for t in study.trials if "result" in t.user_attrs]) == 4
+    provenance = (run_dir / "results.md").read_text().split("## Provenance")[1]
+    assert "- command: `lab toy --seeds 2`" in provenance  # no database URL, no folder
