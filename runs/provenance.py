@@ -78,7 +78,7 @@ def module_file(module: str, root: Path = ROOT) -> Path | None:
     return None
 
 
-def _imports(path: Path, root: Path) -> set[str]:
+def imports(path: Path, root: Path = ROOT) -> set[str]:
     """The pucklab modules ``path`` imports (``from pucklab.a import b``: ``pucklab.a.b`` when
     that is a module, else ``pucklab.a``), those inside functions too."""
     found = set()
@@ -100,7 +100,7 @@ def code_files(source: str, root: Path = ROOT) -> list[Path]:
         raise FileNotFoundError(f"no source {source!r} under {root}")
     seen, todo = {start}, [start]
     while todo:
-        for module in _imports(todo.pop(), root):
+        for module in imports(todo.pop(), root):
             path = module_file(module, root)
             if path is not None and module not in PLUMBING and path not in seen:
                 seen.add(path)

@@ -3,15 +3,17 @@
 envs imports nothing of ours; agents imports envs and runs; seqmodels imports runs only; runs
 imports nothing of ours. Checked on the source of every module of every package and subpackage
 (every ``import pucklab.x`` / ``from pucklab.x``, also those inside functions, which would
-only hide a cycle), and no module is over ~300 lines.
+only hide a cycle: :func:`pucklab.runs.provenance.imports`, which also decides what code a
+result's stamp covers), and no module is over ~300 lines.
 """
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from pucklab.runs.provenance import imports
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {"envs": set(), "runs": set(), "agents": {"envs", "runs"}, "seqmodels": {"runs"}}
@@ -33,27 +35,12 @@ def modules() -> dict[str, Path]:
             if "runs" not in p.relative_to(ROOT / package).parts[:-1]}  # not ./runs/<run>/
 
 
-def imported(path: Path, known: set[str]) -> set[str]:
-    """The pucklab modules ``path`` imports: ``from pucklab.a import b`` names the module
-    ``pucklab.a.b`` when there is one, else ``pucklab.a`` (its ``__init__``)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("pucklab.")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pucklab."):
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if sub in known else node.module)
-    return found
-
-
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_dependencies_point_one_way(package):
     files = [p for name, p in modules().items() if name.split(".")[1] == package]
     assert len(files) > 3, package
-    known = set(modules())
     for path in files:
-        others = {m.split(".")[1] for m in imported(path, known)} - {package}
+        others = {m.split(".")[1] for m in imports(path)} - {package}
         assert others <= ALLOWED[package], f"{path.relative_to(ROOT)} imports {others}"
 
 
@@ -87,8 +74,7 @@ def test_find_cycle_finds_one_and_only_one():
 
 def test_no_import_cycle_between_modules():
     mods = modules()
-    known = set(mods)
-    graph = {name: imported(path, known) - {name} for name, path in mods.items()}
+    graph = {name: imports(path) - {name} for name, path in mods.items()}
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
