@@ -20,7 +20,6 @@ aggregated from the tasks is the serial run's table.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 
 from pucklab.runs.cli import guarded
 from pucklab.runs.store import RunError, atomic_write
-from pucklab.runs.sweep_study import make_storage, storage_url
+from pucklab.runs.sweep_study import make_storage, spawn_workers, storage_url, threads_per_worker
 
 RESULT_FILE = "result.json"
 ROUNDS = 3  # after the workers end: how often unfinished tasks are waited for and retried
@@ -66,8 +65,7 @@ class Plan:
     heartbeat: int
 
     def saved(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "settings": self.settings,
-                "tasks": [asdict(t) for t in self.tasks], "heartbeat": self.heartbeat}
+        return asdict(self)
 
     @classmethod
     def load(cls, saved: dict[str, Any]) -> Plan:
@@ -211,17 +209,8 @@ def _run_workers(run_dir: Path, url: str, plan: Plan, measure: Measure, settings
     if workers == 1:
         work(run_dir, url, plan, measure, settings)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker_process,
-                         args=(str(run_dir), url, plan, measure, settings, threads, k))
-             for k in range(workers)]
-    for proc in procs:
-        proc.start()
-    try:
-        for proc in procs:
-            proc.join()
-    except KeyboardInterrupt:  # the workers got the same Ctrl-C
-        for proc in procs:
-            proc.join(timeout=60)
-        raise
+    threads = threads_per_worker(workers)
+    # A worker's exit code is not checked: a task it left unfinished is retried, and a task
+    # that failed says why (execute reports both).
+    spawn_workers(_worker_process, [(str(run_dir), url, plan, measure, settings, threads, k)
+                                    for k in range(workers)])

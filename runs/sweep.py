@@ -16,7 +16,6 @@ Running ``sweep`` again with ``--run-dir`` of an existing sweep continues it.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -33,7 +32,9 @@ from pucklab.runs.sweep_study import (
     make_sampler,
     make_storage,
     objective,
+    spawn_workers,
     storage_url,
+    threads_per_worker,
     trainables,
 )
 
@@ -108,20 +109,10 @@ def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
     done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
     left = max(0, cfg.trials - done)
     quotas = [left // cfg.workers + (k < left % cfg.workers) for k in range(cfg.workers)]
-    threads = max(1, (os.cpu_count() or 1) // cfg.workers)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker_process, args=(str(run_dir), threads, k, quotas[k]))
-             for k in range(cfg.workers)]
-    for proc in procs:
-        proc.start()
-    try:
-        for proc in procs:
-            proc.join()
-    except KeyboardInterrupt:  # the workers got the same Ctrl-C; let them write what is done
-        for proc in procs:
-            proc.join(timeout=60)
-        raise
-    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    threads = threads_per_worker(cfg.workers)
+    codes = spawn_workers(_worker_process, [(str(run_dir), threads, k, quotas[k])
+                                            for k in range(cfg.workers)])
+    failed = [code for code in codes if code != 0]
     if failed:
         raise RunError(f"{len(failed)} of {cfg.workers} workers failed (exit codes "
                        f"{', '.join(map(str, failed))}); their errors are above")

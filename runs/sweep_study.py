@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import warnings
 from collections.abc import Callable
@@ -109,6 +110,29 @@ class SweepConfig:
             raise RunError(f"{run_dir} is not a sweep folder (no {SWEEP_FILE})") from err
         except (OSError, ValueError, TypeError) as err:
             raise RunError(f"cannot read {run_dir / SWEEP_FILE}: {err}") from err
+
+
+def spawn_workers(target: Callable[..., None], args: list[tuple[Any, ...]]) -> list[int]:
+    """Run ``target(*a)`` for each ``a`` in its own spawned process (a sweep's or a lab run's
+    workers on this machine) and wait for all; their exit codes. A Ctrl-C reaches the workers
+    too: they get a minute to write what is done before it goes on up."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=target, args=a) for a in args]
+    for proc in procs:
+        proc.start()
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.join(timeout=60)
+        raise
+    return [proc.exitcode or 0 for proc in procs]
+
+
+def threads_per_worker(workers: int) -> int:
+    """Each of ``workers`` processes' share of this machine's cores (torch threads)."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def storage_url(run_dir: Path, storage: str) -> str:
