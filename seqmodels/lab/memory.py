@@ -1,20 +1,25 @@
 """``lab memory-length``: RNN, LSTM, GRU and a chrono-initialised LSTM under the same step
 budget on the recall task; held-out accuracy against the lag.
 
+Each cell x lag x seed is one task (:mod:`pucklab.runs.lab_tasks`): a Trainer run in its own
+folder; ``--workers`` spreads them over processes.
+
 Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings
+from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.lab.recall import SYMBOLS, train_recall
 
@@ -26,6 +31,7 @@ Accuracies = dict[tuple[str, int], list[float]]
 
 @dataclass
 class MemorySettings(LabSettings):
+    seeds: int | None = lab_seeds(5)
     lags: list[int] | None = setting(None, "lags to test", metavar="LAG",
                                      sizes=([2, 5, 10, 20, 50, 100], [2, 10]))
     steps: int | None = setting(None, "Adam steps per run, the same for every cell",
@@ -49,21 +55,33 @@ class MemorySettings(LabSettings):
                            "--chrono-max >= 2")
 
 
-def measure(ns: MemorySettings, lags: list[int], seeds: list[int], steps: int,
-            chrono_max: int, run_dir: Path) -> Accuracies:
-    """Held-out accuracy of every (cell, lag, seed) run, each a Trainer run of its own."""
+def tasks(ns: MemorySettings, seeds: list[int]) -> list[Task]:
+    """One Trainer run per cell x lag x seed."""
+    assert ns.lags
+    return [Task(f"{cell}-lag{lag}-seed{seed}", seed, {"cell": cell, "lag": lag})
+            for cell in MEMORY_CELLS for lag in sorted(set(ns.lags)) for seed in seeds]
+
+
+def measure(ns: MemorySettings, task: Task, folder: Path, resume: bool) -> dict[str, Any]:
+    """Held-out accuracy of one run. A retried task starts again (its run is seconds long)."""
+    assert ns.steps is not None
+    if resume:
+        shutil.rmtree(folder)
+    return {"accuracy": train_recall(task.params["cell"], task.params["lag"], ns.steps,
+                                     ns.hidden, ns.lr, task.seed, folder,
+                                     chrono_max=ns.longest())}
+
+
+def accuracies(ns: MemorySettings, found: dict[str, dict[str, Any]]) -> Accuracies:
     acc: Accuracies = {}
-    jobs = [(c, lag, s) for c in MEMORY_CELLS for lag in lags for s in seeds]
-    for cell, lag, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
-        acc.setdefault((cell, lag), []).append(
-            train_recall(cell, lag, steps, ns.hidden, ns.lr, seed,
-                         run_dir / f"{cell}-lag{lag}-seed{seed}", chrono_max=chrono_max))
+    for task in tasks(ns, ns.seed_list()):
+        acc.setdefault((task.params["cell"], task.params["lag"]), []).append(
+            found[task.key]["accuracy"])
     return acc
 
 
-def aggregate(acc: Accuracies, lags: list[int], seeds: list[int]) -> list[dict[str, Any]]:
-    return [{"cell": c, "lag": lag, "accuracy": float(np.mean(acc[c, lag])),
-             "accuracy_std": float(np.std(acc[c, lag])),
+def table(acc: Accuracies, lags: list[int], seeds: list[int]) -> list[dict[str, Any]]:
+    return [{"cell": c, "lag": lag, "accuracy": interval(acc[c, lag]),
              "seeds_solved": f"{sum(a >= SOLVED for a in acc[c, lag])}/{len(seeds)}",
              "chance": CHANCE} for c in MEMORY_CELLS for lag in lags]
 
@@ -71,9 +89,24 @@ def aggregate(acc: Accuracies, lags: list[int], seeds: list[int]) -> list[dict[s
 def longest_solved(rows: list[dict[str, Any]], cell: str) -> int | None:
     """The longest lag ``cell`` solved with every shorter lag solved too (no gap)."""
     mine = [r for r in rows if r["cell"] == cell]
-    unsolved = [r["lag"] for r in mine if r["accuracy"] < SOLVED]
+    unsolved = [r["lag"] for r in mine if r["accuracy"].mean < SOLVED]
     return max([r["lag"] for r in mine if not unsolved or r["lag"] < min(unsolved)],
                default=None)
+
+
+def compare(acc: Accuracies, lags: list[int]) -> list[Claim]:
+    """The claim's comparisons, seed by seed (a seed draws the same sequences for every cell):
+    the RNN above chance at the shortest lag; the LSTMs above the RNN at the longest."""
+    short, long = lags[0], lags[-1]
+    return [
+        Claim(f"the RNN recalls above chance at lag {short} (accuracy - chance)",
+              difference(acc["rnn", short], CHANCE)),
+        Claim(f"the LSTM recalls better than the RNN at lag {long} (lstm - rnn accuracy)",
+              difference(acc["lstm", long], acc["rnn", long])),
+        Claim(f"the chrono-initialised LSTM recalls better than the RNN at lag {long} "
+              "(lstm-chrono - rnn accuracy)",
+              difference(acc["lstm-chrono", long], acc["rnn", long])),
+    ]
 
 
 def conclude(rows: list[dict[str, Any]], steps: int, seeds: list[int],
@@ -82,9 +115,10 @@ def conclude(rows: list[dict[str, Any]], steps: int, seeds: list[int],
     reach = {c: longest_solved(rows, c) for c in MEMORY_CELLS}
     for c in MEMORY_CELLS:
         mine = [r for r in rows if r["cell"] == c]
-        near_chance = [r["lag"] for r in mine if r["accuracy"] < CHANCE + 0.1]
+        near_chance = [r["lag"] for r in mine if r["accuracy"].mean < CHANCE + 0.1]
         longest = mine[-1]
-        text = f"{c} recalled with {longest['accuracy']:.2f} accuracy at lag {longest['lag']}"
+        text = (f"{c} recalled with {longest['accuracy'].format('.2f')} accuracy at lag "
+                f"{longest['lag']}")
         text += (f"; it solved (mean accuracy >= {SOLVED}) every lag up to {reach[c]}"
                  if reach[c] is not None else "; it solved no lag")
         text += (f"; near chance ({CHANCE:.3f}) from lag {min(near_chance)}" if near_chance
@@ -103,26 +137,30 @@ def conclude(rows: list[dict[str, Any]], steps: int, seeds: list[int],
 def draw(fig: Any, acc: Accuracies, lags: list[int], steps: int, hidden: int) -> None:
     ax = fig.add_subplot(1, 1, 1)
     for c in MEMORY_CELLS:
-        means = [np.mean(acc[c, lag]) for lag in lags]
-        stds = [np.std(acc[c, lag]) for lag in lags]
-        ax.errorbar(lags, means, yerr=stds, marker="o", capsize=3, label=c)
+        means = np.array([np.mean(acc[c, lag]) for lag in lags])
+        lows = np.array([interval(acc[c, lag]).low for lag in lags])
+        highs = np.array([interval(acc[c, lag]).high for lag in lags])
+        ax.errorbar(lags, means, yerr=[means - lows, highs - means], marker="o", capsize=3,
+                    label=c)
     ax.axhline(CHANCE, color="grey", ls=":", lw=1, label="chance")
     ax.set(xscale="log", xlabel="lag (distractor steps between symbol and recall)",
-           ylabel="held-out accuracy", ylim=(0, 1.05),
+           ylabel="held-out accuracy (mean, 95% interval)", ylim=(0, 1.05),
            title=f"recall after a lag, {steps} Adam steps per run, {hidden} units")
     ax.legend()
 
 
-def run_memory_length(ns: MemorySettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def aggregate(ns: MemorySettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
     assert ns.lags and ns.steps is not None
-    lags, steps, chrono_max = sorted(set(ns.lags)), ns.steps, ns.longest()
-    acc = measure(ns, lags, seeds, steps, chrono_max, run_dir)
-    rows = aggregate(acc, lags, seeds)
-    return LabOutcome(list(rows[0]), rows, conclude(rows, steps, seeds, chrono_max),
+    lags, steps, seeds = sorted(set(ns.lags)), ns.steps, ns.seed_list()
+    acc = accuracies(ns, found)
+    rows = table(acc, lags, seeds)
+    return LabOutcome(list(rows[0]), rows, conclude(rows, steps, seeds, ns.longest()),
                       lambda fig: draw(fig, acc, lags, steps, ns.hidden),
-                      {"accuracy": ".3f", "accuracy_std": ".3f", "chance": ".3f"})
+                      {"accuracy": ".3f", "chance": ".3f"}, compare(acc, lags))
 
 
 MEMORY_LENGTH = LabExperiment(
     "memory-length", "A plain RNN copes with a few steps of memory; an LSTM with long ones.",
-    run_memory_length, MemorySettings, duration="about 13 minutes")
+    None, MemorySettings, duration="about 12 minutes with --workers 2 (22 with 1)",
+    tasks=tasks, measure=measure, aggregate=aggregate)
