@@ -8,8 +8,10 @@
   an 80% evaluation win rate.
 
 Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs them
-and writes results.csv / results.md / figure.png. Each run is a real ``train-agent`` run (its
-own folder under the lab run, with metrics.csv, checkpoint and curve).
+and writes results.csv / results.md / figure.png. Each condition x seed is a task
+(:mod:`pucklab.runs.lab_tasks`): a real ``train-agent`` run in ``tasks/<condition>-seed<s>/run``
+(metrics.csv, checkpoint, curve), continued from its checkpoint when a killed worker's task is
+retried.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from pucklab.agents.policies import POLICIES, make_policy
 from pucklab.agents.reinforce import advantages, collect_batch, loss
 from pucklab.agents.runner import run
 from pucklab.agents.settings import AgentSettings
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task, continues
 from pucklab.runs.metrics import read_metrics
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError, load_checkpoint
 
 TARGET = 0.8  # evaluation win rate that counts as learnt
@@ -39,6 +43,7 @@ TARGET = 0.8  # evaluation win rate that counts as learnt
 
 @dataclass
 class SessionDecaySettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(5)
     gammas: list[float] = setting(help="decays to compare", metavar="GAMMA",
                                   default_factory=lambda: [1.0, 0.99, 0.95, 0.9])
     env_steps: int | None = setting(None, "env steps per run", sizes=(1_500_000, 12_800))
@@ -100,20 +105,37 @@ def _size(quick: bool, progress: bool | None = False) -> dict[str, Any]:
 Curves = dict[str, list[list[dict[str, float]]]]
 
 
-def _train_all(conditions: dict[str, dict[str, Any]], seeds: list[int], env_steps: int,
-               ns: TorchLabSettings, run_dir: Path) -> tuple[Curves, dict[str, list[float]]]:
-    """One train-agent run per (condition, seed), each in ``run_dir/<condition>-seed<s>``;
-    every run's metrics rows and final evaluation win rate, by condition."""
-    curves: Curves = {c: [] for c in conditions}
-    finals: dict[str, list[float]] = {c: [] for c in conditions}
-    for seed in seeds:
-        for cond, overrides in conditions.items():
-            settings = AgentSettings(seed=seed, total_steps=env_steps, device=ns.device,
-                                     **_size(ns.quick, ns.progress), **overrides)
-            result = run(settings, run_dir / f"{cond}-seed{seed}")
-            curves[cond].append(read_metrics(result.run_dir))
-            finals[cond].append(result.metrics["eval_win_rate"])
+def _train(overrides: dict[str, Any], seed: int, env_steps: int, ns: TorchLabSettings,
+           folder: Path, resume: bool) -> dict[str, Any]:
+    """One train-agent run in ``folder/run`` (a retried task continues from its checkpoint):
+    its metrics rows (without the columns a row leaves empty) and final evaluation win rate."""
+    settings = AgentSettings(seed=seed, total_steps=env_steps, device=ns.device,
+                             **_size(ns.quick, ns.progress), **overrides)
+    run_dir = folder / "run"
+    result = run(settings, run_dir, resume=continues(run_dir, resume))
+    return {"metrics": [{k: v for k, v in m.items() if not math.isnan(v)}
+                        for m in read_metrics(run_dir)],
+            "final": result.metrics["eval_win_rate"]}
+
+
+def _gather(found: dict[str, dict[str, Any]], tasks: list[Task]
+            ) -> tuple[Curves, dict[str, list[float]]]:
+    """Every run's metrics rows and final win rate, by condition, in seed order."""
+    curves: Curves = {}
+    finals: dict[str, list[float]] = {}
+    for task in tasks:
+        cond = task.params["condition"]
+        curves.setdefault(cond, []).append(found[task.key]["metrics"])
+        finals.setdefault(cond, []).append(found[task.key]["final"])
     return curves, finals
+
+
+def _win_rate_claims(finals: dict[str, list[float]], base: str,
+                     label: Callable[[str], str]) -> list[Claim]:
+    """Each condition's final evaluation win rate against ``base``'s, seed by seed."""
+    return [Claim(f"{label(c)} ends at a higher evaluation win rate than {label(base)} "
+                  f"({label(c)} - {label(base)})", difference(finals[c], finals[base]))
+            for c in finals if c != base]
 
 
 def _learning(curves: list[list[dict[str, float]]], finals: list[float]) -> dict[str, Any]:
@@ -121,7 +143,7 @@ def _learning(curves: list[list[dict[str, float]]], finals: list[float]) -> dict
     to80 = [_sessions_to(c, TARGET) for c in curves]
     return {"sessions_to_80%_median": float(np.median(to80)),
             "runs_reaching_80%": f"{sum(map(math.isfinite, to80))}/{len(to80)}",
-            "final_eval_win_rate": float(np.mean(finals)),
+            "final_eval_win_rate": interval(finals),
             "final_eval_win_rate_min": float(np.min(finals))}
 
 
@@ -129,11 +151,11 @@ def _learning_conclusions(rows: list[dict[str, Any]], name: Callable[[dict[str, 
                           article: str = "") -> list[str]:
     """The two sentences every RL experiment states from its :func:`_learning` columns: final
     win rates and sessions to 80%, each naming the best condition (``name`` labels a row)."""
-    best = max(rows, key=lambda r: r["final_eval_win_rate"])
+    best = max(rows, key=lambda r: r["final_eval_win_rate"].mean)
     fastest = min(rows, key=lambda r: r["sessions_to_80%_median"])
     return [
         "Final evaluation win rate (mean over seeds, worst in brackets): " + ", ".join(
-            f"{name(r)} {r['final_eval_win_rate']:.3f} ({r['final_eval_win_rate_min']:.3f})"
+            f"{name(r)} {r['final_eval_win_rate'].mean:.3f} ({r['final_eval_win_rate_min']:.3f})"
             for r in rows) + f"; the best is {article}{name(best)}.",
         "Sessions to 80% (median; runs that got there): " + ", ".join(
             f"{name(r)} {_count(r['sessions_to_80%_median'])} ({r['runs_reaching_80%']})"
@@ -165,37 +187,60 @@ def _draw_curves(ax: Any, curves: Curves, labels: dict[str, str], title: str) ->
     ax.legend()
 
 
-def run_session_decay(ns: SessionDecaySettings, seeds: list[int], run_dir: Path) -> LabOutcome:
-    gammas, env_steps, nvar = ns.gammas, ns.env_steps, ns.variance_batches
-    assert env_steps is not None and nvar is not None
-    conditions = {f"gamma{g:g}": {"gamma": g} for g in gammas}
-    curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)
-    variance_init: dict[float, list[float]] = {g: [] for g in gammas}
-    variance_trained: dict[float, list[float]] = {g: [] for g in gammas}
-    ref = _reference(gammas)
-    for seed in seeds:
-        # Gradient variance at two fixed policies per seed, the same for every gamma: the
-        # initial one and the trained policy of this seed's run with the reference gamma.
-        ckpt = load_checkpoint(run_dir / f"gamma{ref:g}-seed{seed}", command=COMMAND)
-        trained = make_policy(**ckpt["policy_args"])
-        trained.load_state_dict(ckpt["policy"])
-        for gamma in gammas:
-            args = AgentSettings(gamma=gamma, seed=seed, device="cpu",
-                                 **_size(ns.quick)).resolved()
-            torch.manual_seed(seed)
-            initial = make_policy(**ckpt["policy_args"])
-            variance_init[gamma].append(gradient_variance(initial, args, nvar))
-            variance_trained[gamma].append(gradient_variance(trained, args, nvar))
+def session_tasks(ns: SessionDecaySettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"gamma{g:g}-seed{seed}", seed, {"condition": f"gamma{g:g}", "gamma": g})
+            for seed in seeds for g in ns.gammas]
+
+
+def session_measure(ns: SessionDecaySettings, task: Task, folder: Path, resume: bool
+                    ) -> dict[str, Any]:
+    """One gamma's run. The reference gamma's run also measures the gradient variance of every
+    gamma at two fixed policies of its seed: the initial one and the one it trained."""
+    assert ns.env_steps is not None and ns.variance_batches is not None
+    found = _train({"gamma": task.params["gamma"]}, task.seed, ns.env_steps, ns, folder, resume)
+    if task.params["gamma"] != _reference(ns.gammas):
+        return found
+    ckpt = load_checkpoint(folder / "run", command=COMMAND)
+    trained = make_policy(**ckpt["policy_args"])
+    trained.load_state_dict(ckpt["policy"])
+    variance: dict[str, dict[str, float]] = {"init": {}, "trained": {}}
+    for gamma in ns.gammas:
+        args = AgentSettings(gamma=gamma, seed=task.seed, device="cpu",
+                             **_size(ns.quick)).resolved()
+        torch.manual_seed(task.seed)
+        initial = make_policy(**ckpt["policy_args"])
+        variance["init"][f"{gamma:g}"] = gradient_variance(initial, args, ns.variance_batches)
+        variance["trained"][f"{gamma:g}"] = gradient_variance(trained, args,
+                                                              ns.variance_batches)
+    return {**found, "variance": variance}
+
+
+def session_aggregate(ns: SessionDecaySettings, found: dict[str, dict[str, Any]],
+                      run_dir: Path) -> LabOutcome:
+    gammas, seeds, ref = ns.gammas, ns.seed_list(), _reference(ns.gammas)
+    curves, finals = _gather(found, session_tasks(ns, seeds))
+    variances = [found[f"gamma{ref:g}-seed{seed}"]["variance"] for seed in seeds]
+
+    def variance(at: str, g: float) -> list[float]:
+        return [v[at][f"{g:g}"] for v in variances]
+
     rows = [{"gamma": g, **_learning(curves[f"gamma{g:g}"], finals[f"gamma{g:g}"]),
-             "grad_rel_variance_init": float(np.mean(variance_init[g])),
-             "grad_rel_variance_trained": float(np.mean(variance_trained[g]))} for g in gammas]
+             "grad_rel_variance_init": interval(variance("init", g)),
+             "grad_rel_variance_trained": interval(variance("trained", g))} for g in gammas]
+    claims = _win_rate_claims(finals, f"gamma{max(gammas):g}", lambda c: c.replace("gamma", "gamma "))
+    top = max(gammas)
+    claims += [Claim(f"gamma {g:g} gives a less noisy gradient than gamma {top:g} at the trained "
+                     f"policy (log10 of the relative variance, {g:g} - {top:g})",
+                     difference(np.log10(variance("trained", g)).tolist(),
+                                np.log10(variance("trained", top)).tolist()), higher=False)
+               for g in gammas if g != top]
     conclusions = [
         *_learning_conclusions(rows, lambda r: f"gamma {r['gamma']:g}"),
         "Relative variance of the gradient estimate at the trained policy (gamma "
         f"{ref:g} run's): " + ", ".join(
-            f"gamma {r['gamma']:g} {r['grad_rel_variance_trained']:.3g}" for r in rows)
+            f"gamma {r['gamma']:g} {r['grad_rel_variance_trained'].mean:.3g}" for r in rows)
         + "; at the initial policy: " + ", ".join(
-            f"{r['gamma']:g} {r['grad_rel_variance_init']:.3g}" for r in rows) + ".",
+            f"{r['gamma']:g} {r['grad_rel_variance_init'].mean:.3g}" for r in rows) + ".",
     ]
 
     def draw(fig: Any) -> None:
@@ -203,8 +248,9 @@ def run_session_decay(ns: SessionDecaySettings, seeds: list[int], run_dir: Path)
         _draw_curves(ax1, curves, {f"gamma{g:g}": f"gamma {g:g}" for g in gammas},
                      f"REINFORCE on AirHockey, mean and range of {len(seeds)} seeds")
         pos = np.arange(len(gammas))
-        ax2.bar(pos - 0.2, [r["grad_rel_variance_init"] for r in rows], 0.4, label="initial policy")
-        ax2.bar(pos + 0.2, [r["grad_rel_variance_trained"] for r in rows], 0.4,
+        ax2.bar(pos - 0.2, [r["grad_rel_variance_init"].mean for r in rows], 0.4,
+                label="initial policy")
+        ax2.bar(pos + 0.2, [r["grad_rel_variance_trained"].mean for r in rows], 0.4,
                 label=f"trained policy (gamma {ref:g} run)")
         ax2.set(xticks=pos, xticklabels=[f"{g:g}" for g in gammas], xlabel="gamma",
                 ylabel="E||g - mean g||^2 / ||mean g||^2", yscale="log",
@@ -213,7 +259,8 @@ def run_session_decay(ns: SessionDecaySettings, seeds: list[int], run_dir: Path)
 
     return LabOutcome(list(rows[0]), rows, conclusions, draw,
                       {"gamma": "g", **LEARNING_FORMATS,
-                       "grad_rel_variance_init": ".3g", "grad_rel_variance_trained": ".3g"})
+                       "grad_rel_variance_init": ".3g", "grad_rel_variance_trained": ".3g"},
+                      claims)
 
 
 def _reference(gammas: list[float]) -> float:
@@ -229,7 +276,8 @@ def _count(v: float) -> str:
 
 SESSION_DECAY = LabExperiment(
     "session-decay", "Reward spread over the session's steps, decaying with distance, helps "
-    "stability.", run_session_decay, SessionDecaySettings, duration="about 13 minutes")
+    "stability.", None, SessionDecaySettings, duration="about 15 minutes with --workers 2",
+    tasks=session_tasks, measure=session_measure, aggregate=session_aggregate)
 
 
 # -- frame difference ----------------------------------------------------------------------------
@@ -239,6 +287,7 @@ OBSERVATION_LABELS = {"difference": "frame difference", "frame": "current frame"
 
 @dataclass
 class FrameDifferenceSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(5)
     observations: list[str] = setting(help="what the agent sees, compared", metavar="OBSERVATION",
                                       choices=tuple(OBSERVATION_LABELS),
                                       default_factory=lambda: list(OBSERVATION_LABELS))
@@ -249,15 +298,30 @@ class FrameDifferenceSettings(TorchLabSettings):
                           choices=POLICIES)
 
 
-def run_frame_difference(ns: FrameDifferenceSettings, seeds: list[int], run_dir: Path
-                         ) -> LabOutcome:
-    observations = list(dict.fromkeys(ns.observations))
-    env_steps = ns.env_steps
+def frame_tasks(ns: FrameDifferenceSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{o}-seed{seed}", seed, {"condition": o})
+            for seed in seeds for o in dict.fromkeys(ns.observations)]
+
+
+def frame_measure(ns: FrameDifferenceSettings, task: Task, folder: Path, resume: bool
+                  ) -> dict[str, Any]:
+    assert ns.env_steps is not None
+    return _train({"observation": task.params["condition"], "policy": ns.policy,
+                   "gamma": ns.gamma}, task.seed, ns.env_steps, ns, folder, resume)
+
+
+def frame_aggregate(ns: FrameDifferenceSettings, found: dict[str, dict[str, Any]],
+                    run_dir: Path) -> LabOutcome:
+    observations, seeds, env_steps = list(dict.fromkeys(ns.observations)), ns.seed_list(), \
+        ns.env_steps
     assert env_steps is not None
-    conditions = {o: {"observation": o, "policy": ns.policy, "gamma": ns.gamma}
-                  for o in observations}
-    curves, finals = _train_all(conditions, seeds, env_steps, ns, run_dir)
+    curves, finals = _gather(found, frame_tasks(ns, seeds))
     rows = [{"observation": o, **_learning(curves[o], finals[o])} for o in observations]
+    others = {o: finals[o] for o in observations if o != "difference"}
+    claims = [] if "difference" not in finals else [
+        Claim(f"the frame difference ends at a higher evaluation win rate than the "
+              f"{OBSERVATION_LABELS[o]} (difference - {o})",
+              difference(finals["difference"], v)) for o, v in others.items()]
     conclusions = [
         *_learning_conclusions(rows, lambda r: OBSERVATION_LABELS[r["observation"]], "the "),
         f"Every run: REINFORCE, policy {ns.policy}, gamma {ns.gamma:g}, {env_steps:,} env steps, "
@@ -269,9 +333,10 @@ def run_frame_difference(ns: FrameDifferenceSettings, seeds: list[int], run_dir:
                      f"REINFORCE ({ns.policy}) on AirHockey, mean and range of "
                      f"{len(seeds)} seeds")
 
-    return LabOutcome(list(rows[0]), rows, conclusions, draw, dict(LEARNING_FORMATS))
+    return LabOutcome(list(rows[0]), rows, conclusions, draw, dict(LEARNING_FORMATS), claims)
 
 
 FRAME_DIFFERENCE = LabExperiment(
     "frame-difference", "Give the agent the difference of the previous and the next frame.",
-    run_frame_difference, FrameDifferenceSettings, duration="about 15 minutes")
+    None, FrameDifferenceSettings, duration="about 15 minutes with --workers 2",
+    tasks=frame_tasks, measure=frame_measure, aggregate=frame_aggregate)

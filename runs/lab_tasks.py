@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pucklab.runs.cli import guarded
+from pucklab.runs.lifecycle import has_checkpoint
 from pucklab.runs.store import RunError, atomic_write
 from pucklab.runs.sweep_study import make_storage, spawn_workers, storage_url, threads_per_worker
 
@@ -97,6 +98,16 @@ def results(study: Any) -> dict[str, dict[str, Any]]:
     optuna = _optuna()
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return {t.user_attrs["task"]: t.user_attrs["result"] for t in done if "task" in t.user_attrs}
+
+
+def continues(run_dir: Path, resume: bool) -> bool:
+    """Whether a task's run in ``run_dir`` continues from its checkpoint: a retried task
+    (``resume``) whose run saved one does; otherwise whatever it left is removed and the run
+    starts afresh."""
+    if resume and has_checkpoint(run_dir):
+        return True
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return False
 
 
 def enqueue(study: Any, plan: Plan) -> None:

@@ -67,7 +67,8 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     by_first_column = {r[header[0]]: {**r, **numbers(r)} for r in rows}
     if name == "regularisation":  # only the dropout condition drops out
         for cond, dropout in (("none", 0.0), ("dropout", 0.3), ("L1", 0.0)):
-            saved = json.loads((run_dir / f"{cond}-seed0" / "config.json").read_text())
+            saved = json.loads((run_dir / "tasks" / f"{cond}-seed0" / "run"
+                                / "config.json").read_text())
             assert saved["settings"]["dropout"] == dropout, cond
     if name == "word2vec":
         DIRECTION[name](by_first_column, run_dir)
@@ -186,7 +187,7 @@ def test_session_decay_runs_are_real_train_agent_runs(tmp_path):
     rows = rows_of(run_dir)
     assert [float(r["gamma"]) for r in rows] == [1.0, 0.9]
     for gamma in ("1", "0.9"):
-        sub = run_dir / f"gamma{gamma}-seed0"
+        sub = run_dir / "tasks" / f"gamma{gamma}-seed0" / "run"
         assert (sub / "metrics.csv").is_file() and (sub / "checkpoints" / "last.pt").is_file()
     for r in rows:
         assert float(r["grad_rel_variance_init"]) > 0 and float(r["grad_rel_variance_trained"]) > 0
@@ -201,5 +202,5 @@ def test_frame_difference_runs_see_what_they_say(tmp_path):
                      "--seeds", "1", "--no-progress", "--run-dir", str(run_dir)]) == 0
     assert [r["observation"] for r in rows_of(run_dir)] == ["frames2", "difference"]
     for observation, channels in (("frames2", 2), ("difference", 1)):
-        state = load_checkpoint(run_dir / f"{observation}-seed0")
+        state = load_checkpoint(run_dir / "tasks" / f"{observation}-seed0" / "run")
         assert state["policy_args"]["obs_shape"] == [channels, 80, 80]

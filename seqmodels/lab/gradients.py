@@ -1,7 +1,8 @@
 """``lab vanishing-gradients``: how fast dL/dh_t shrinks with the distance T - t from the loss,
 for our explicit RNN, LSTM and GRU cells at standard initialisation.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs them
+Each cell x seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in
+``pucklab.runs.registry``; ``pucklab.runs.lab`` runs them
 and writes results.csv / results.md / figure.png. Every conclusion is a sentence filled in
 from the measured numbers.
 """
@@ -17,9 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pucklab.runs.figures import progress_bar
 from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.cells import CELLS
 
@@ -78,16 +80,39 @@ KINDS = ["rnn", "lstm", "gru", FORGET_BIAS_LABEL]
 Curves = dict[str, np.ndarray]  # kind -> (seeds, T) ratios to the norm at the loss
 
 
-def measure(ns: VanishingSettings, seeds: list[int], length: int
-            ) -> tuple[Curves, dict[str, float]]:
+def tasks(ns: VanishingSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{kind.replace(', ', '-').replace(' ', '-')}-seed{seed}", seed, {"cell": kind})
+            for kind in KINDS for seed in seeds]
+
+
+def measure(ns: VanishingSettings, task: Task, folder: Path, resume: bool) -> dict[str, Any]:
+    """One cell's gradient norms at every distance from the loss, for one seed (a second of
+    work: a retried task simply runs again)."""
+    assert ns.length is not None
+    return {"norms": gradient_norms(task.params["cell"], ns.length, ns.hidden, 16, 32,
+                                    task.seed).tolist()}
+
+
+def curves_of(ns: VanishingSettings, found: dict[str, dict[str, Any]]
+              ) -> tuple[Curves, dict[str, float]]:
     """Every cell's gradient-norm ratios per seed, and its mean norm at the loss."""
-    curves: Curves = {}
-    norms0: dict[str, float] = {}
-    for kind in progress_bar(ns.progress, iterable=KINDS, leave=False, desc="cells"):
-        per_seed = [gradient_norms(kind, length, ns.hidden, 16, 32, s) for s in seeds]
-        curves[kind] = np.stack([n / n[0] for n in per_seed])
-        norms0[kind] = float(np.mean([n[0] for n in per_seed]))
-    return curves, norms0
+    per_seed: dict[str, list[np.ndarray]] = {kind: [] for kind in KINDS}
+    for task in tasks(ns, ns.seed_list()):
+        per_seed[task.params["cell"]].append(np.array(found[task.key]["norms"]))
+    curves = {kind: np.stack([n / n[0] for n in norms]) for kind, norms in per_seed.items()}
+    return curves, {kind: float(np.mean([n[0] for n in norms]))
+                    for kind, norms in per_seed.items()}
+
+
+def compare(curves: Curves, d: int) -> list[Claim]:
+    """In orders of magnitude of the gradient kept ``d`` steps back, seed by seed (a seed
+    gives every cell the same inputs)."""
+    def log10(kind: str) -> list[float]:
+        return list(np.log10(np.maximum(curves[kind][:, d], 1e-300)))
+
+    return [Claim(f"the {b} keeps more gradient than the {a} {d} steps back "
+                  f"(log10 of the ratio, {b} - {a})", difference(log10(b), log10(a)))
+            for a, b in (("rnn", "lstm"), ("rnn", "gru"), ("lstm", FORGET_BIAS_LABEL))]
 
 
 def aggregate(curves: Curves, norms0: dict[str, float], length: int,
@@ -145,19 +170,21 @@ def draw(fig: Any, curves: Curves, length: int, hidden: int, seeds: list[int]) -
     ax.legend()
 
 
-def run_vanishing_gradients(ns: VanishingSettings, seeds: list[int], run_dir: Path
-                            ) -> LabOutcome:
-    length = ns.length
+def aggregate_all(ns: VanishingSettings, found: dict[str, dict[str, Any]], run_dir: Path
+                  ) -> LabOutcome:
+    length, seeds = ns.length, ns.seed_list()
     assert length is not None
-    curves, norms0 = measure(ns, seeds, length)
+    curves, norms0 = curves_of(ns, found)
     marks = [d for d in (10, 50, 100) if d < length]
     rows = aggregate(curves, norms0, length, marks)
+    d = 50 if 50 in marks else (marks[-1] if marks else length - 1)
     cols = ["cell", "norm_at_loss", *[f"ratio_at_{d}" for d in marks], "distance_to_1e-3",
             "decay_per_step"]
     return LabOutcome(cols, rows, conclude(rows, length, marks, seeds),
                       lambda fig: draw(fig, curves, length, ns.hidden, seeds),
                       {**{f"ratio_at_{d}": ".2e" for d in marks}, "decay_per_step": ".3f",
-                       "norm_at_loss": ".3g", "distance_to_1e-3": ".0f"})
+                       "norm_at_loss": ".3g", "distance_to_1e-3": ".0f"},
+                      compare(curves, d))
 
 
 def _steps(d: float) -> str:
@@ -167,4 +194,5 @@ def _steps(d: float) -> str:
 VANISHING_GRADIENTS = LabExperiment(
     "vanishing-gradients",
     "RNN gradients vanish over long sequences; LSTM/GRU gates fix it.",
-    run_vanishing_gradients, VanishingSettings, duration="under a minute")
+    None, VanishingSettings, duration="under a minute", tasks=tasks, measure=measure,
+    aggregate=aggregate_all)

@@ -2,10 +2,11 @@
 gradient, and AdamW's decoupled decay), L1 and early stopping against overfitting, on a char-RNN
 that memorises a small slice of a corpus.
 
-Every condition is a real ``char-rnn train`` run (:func:`pucklab.seqmodels.charrnn.run`) in its
-own folder under the lab run; the table and figure come from their ``metrics.csv``, and the
-sparsity column (share of weight-matrix entries under 0.01 in size, the bias vectors aside) from
-each run's last weights: L1 is the regulariser that pushes weights to zero.
+Every condition x seed is a task (:mod:`pucklab.runs.lab_tasks`): a real ``char-rnn train``
+run (:func:`pucklab.seqmodels.charrnn.run`) in its own folder under the lab run's ``tasks/``;
+the table and figure come from their ``metrics.csv``, and the sparsity column (share of
+weight-matrix entries under 0.01 in size, the bias vectors aside) from each run's last weights:
+L1 is the regulariser that pushes weights to zero.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from pucklab.runs.figures import progress_bar
 from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task, continues
 from pucklab.runs.metrics import read_metrics
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError, load_checkpoint
 from pucklab.seqmodels.charrnn import CharRNNSettings, run
 from pucklab.seqmodels.charrnn.data import read_corpus
@@ -29,7 +31,7 @@ from pucklab.seqmodels.train_config import TrainConfig
 
 @dataclass
 class RegularisationSettings(TorchLabSettings):
-    seeds: int | None = lab_seeds(2)
+    seeds: int | None = lab_seeds(5)
     corpus: str = setting("shakespeare", "text to slice")
     chars: int | None = setting(None, "characters of the slice", sizes=(60000, 8000))
     epochs: float | None = setting(None, "epochs per run", sizes=(20.0, 4.0))
@@ -53,30 +55,42 @@ REG_CONDITIONS: dict[str, dict[str, Any]] = {
 }
 
 
-Histories = dict[str, list[list[dict[str, float]]]]  # condition -> every seed's metrics rows
+def tasks(ns: RegularisationSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{cond.split(' ')[0]}-seed{seed}", seed, {"condition": cond})
+            for cond in REG_CONDITIONS for seed in seeds]
 
 
-def measure(ns: RegularisationSettings, seeds: list[int], corpus: Path, epochs: float, hidden: int,
-            run_dir: Path) -> tuple[Histories, dict[str, list[Any]]]:
-    """One ``char-rnn`` run per (condition, seed): its metrics rows and how its fit ended."""
-    results: Histories = {c: [] for c in REG_CONDITIONS}
-    fits: dict[str, list[Any]] = {c: [] for c in REG_CONDITIONS}
-    jobs = [(c, s) for c in REG_CONDITIONS for s in seeds]
-    for cond, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
-        opts = dict(REG_CONDITIONS[cond])
-        cfg = TrainConfig(optimizer=opts.pop("optimizer", "adam"), lr=2e-3, epochs=epochs,
-                          weight_decay=opts.pop("weight_decay", 0.0), l1=opts.pop("l1", 0.0),
-                          patience=opts.pop("patience", 0), seed=seed, progress=False,
-                          device=ns.device)
-        # dropout 0 unless the condition sets it: char-rnn's own default (0.25) would
-        # regularise every condition
-        settings = CharRNNSettings(corpus=str(corpus), hidden=hidden, layers=2, seq_len=64,
-                                   batch_size=16, train=cfg, dropout=opts.pop("dropout", 0.0),
-                                   **opts)
-        result = run(settings, run_dir / f"{cond.split(' ')[0]}-seed{seed}")
-        results[cond].append(read_metrics(result.run_dir))
-        fits[cond].append((result.details, sparsity(result.run_dir)))
-    return results, fits
+def hidden_units(ns: RegularisationSettings) -> int:
+    return 64 if ns.quick else 256
+
+
+def measure(ns: RegularisationSettings, task: Task, folder: Path, resume: bool
+            ) -> dict[str, Any]:
+    """One ``char-rnn`` run (in ``folder/run``): its metrics rows, how its fit ended and the
+    sparsity of its weights. A retried task continues the run from its last checkpoint."""
+    assert ns.chars is not None and ns.epochs is not None
+    text, _ = read_corpus(ns.corpus)
+    if len(text) < ns.chars:
+        raise RunError(f"--chars {ns.chars} is more than the corpus holds ({len(text)} "
+                       "characters)")
+    slice_path = folder / "corpus_slice.txt"
+    slice_path.write_text(text[:ns.chars], encoding="utf-8")
+    opts = dict(REG_CONDITIONS[task.params["condition"]])
+    cfg = TrainConfig(optimizer=opts.pop("optimizer", "adam"), lr=2e-3, epochs=ns.epochs,
+                      weight_decay=opts.pop("weight_decay", 0.0), l1=opts.pop("l1", 0.0),
+                      patience=opts.pop("patience", 0), seed=task.seed, progress=False,
+                      device=ns.device)
+    # dropout 0 unless the condition sets it: char-rnn's own default (0.25) would regularise
+    # every condition
+    settings = CharRNNSettings(corpus=str(slice_path), hidden=hidden_units(ns), layers=2,
+                               seq_len=64, batch_size=16, train=cfg,
+                               dropout=opts.pop("dropout", 0.0), **opts)
+    run_dir = folder / "run"
+    result = run(settings, run_dir, resume=continues(run_dir, resume))
+    return {"metrics": [{k: v for k, v in m.items() if not math.isnan(v)}
+                        for m in read_metrics(run_dir)],
+            "kept_val_loss": result.details.val_loss, "epochs": result.details.epochs,
+            "small_weights": sparsity(run_dir)}
 
 
 def sparsity(run_dir: Path, below: float = SMALL) -> float:
@@ -91,53 +105,68 @@ def _column(metrics: list[dict[str, float]], name: str) -> list[float]:
     return [m[name] for m in metrics if not math.isnan(m.get(name, math.nan))]
 
 
-def aggregate(results: Histories, fits: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     rows = []
     for cond in REG_CONDITIONS:
         finals_train, finals_val, bests, gaps = [], [], [], []
-        for metrics in results[cond]:
-            train, vals = _column(metrics, "train_loss"), _column(metrics, "val_loss")
+        for found in results[cond]:
+            train = _column(found["metrics"], "train_loss")
+            vals = _column(found["metrics"], "val_loss")
             last_train = float(np.mean(train[-5:]))
             finals_train.append(last_train)
             finals_val.append(vals[-1])
             bests.append(min(vals))
             gaps.append(vals[-1] - last_train)
-        kept = [r.val_loss for r, _ in fits[cond]]  # what the run leaves (best under early stop)
-        rows.append({"regulariser": cond, "final_train_loss": float(np.mean(finals_train)),
-                     "final_val_loss": float(np.mean(finals_val)),
-                     "best_val_loss": float(np.mean(bests)),
-                     "kept_model_val_loss": float(np.mean(kept)),
-                     "val_minus_train": float(np.mean(gaps)),
-                     "epochs_run": float(np.mean([r.epochs for r, _ in fits[cond]])),
-                     "small_weights": float(np.mean([sp for _, sp in fits[cond]]))})
+        # kept: what the run leaves (the best model under early stopping)
+        rows.append({"regulariser": cond, "final_train_loss": interval(finals_train),
+                     "final_val_loss": interval(finals_val), "best_val_loss": interval(bests),
+                     "kept_model_val_loss": interval([f["kept_val_loss"] for f in results[cond]]),
+                     "val_minus_train": interval(gaps),
+                     "epochs_run": float(np.mean([f["epochs"] for f in results[cond]])),
+                     "small_weights": interval([f["small_weights"] for f in results[cond]])})
     return rows
+
+
+def compare(results: dict[str, list[dict[str, Any]]]) -> list[Claim]:
+    """Each regulariser against none, seed by seed (a seed: the same start and batches): the
+    validation loss of the model the run leaves; and L1's share of small weights."""
+    def kept(cond: str) -> list[float]:
+        return [f["kept_val_loss"] for f in results[cond]]
+
+    none = kept("none")
+    claims = [Claim(f"{cond} leaves a model of lower validation loss than none "
+                    f"({cond} - none, nats/char)", difference(kept(cond), none), higher=False)
+              for cond in REG_CONDITIONS if cond != "none"]
+    l1 = next(c for c in REG_CONDITIONS if c.startswith("L1"))
+    small = {c: [f["small_weights"] for f in results[c]] for c in ("none", l1)}
+    return claims + [Claim(f"{l1} makes more weights small (share under {SMALL:g}, "
+                           f"{l1} - none)", difference(small[l1], small["none"]))]
 
 
 def conclude(rows: list[dict[str, Any]], hidden: int, chars: int) -> list[str]:
     none = {r["regulariser"]: r for r in rows}["none"]
-    best = min(rows, key=lambda r: r["kept_model_val_loss"])
+    best = min(rows, key=lambda r: r["kept_model_val_loss"].mean)
     return [
         f"Unregularised, the {hidden}-unit char-RNN ends with training loss "
-        f"{none['final_train_loss']:.3f} and validation loss {none['final_val_loss']:.3f} nats/char "
-        f"on a {chars}-character slice (best {none['best_val_loss']:.3f} during training): a gap "
-        f"of {none['val_minus_train']:.3f}.",
+        f"{none['final_train_loss'].mean:.3f} and validation loss "
+        f"{none['final_val_loss'].mean:.3f} nats/char on a {chars}-character slice (best "
+        f"{none['best_val_loss'].mean:.3f} during training): a gap of "
+        f"{none['val_minus_train'].mean:.3f}.",
         "Validation loss of the model each run leaves: " + ", ".join(
-            f"{r['regulariser']} {r['kept_model_val_loss']:.3f}" for r in rows)
+            f"{r['regulariser']} {r['kept_model_val_loss'].mean:.3f}" for r in rows)
         + f"; the lowest is {best['regulariser']}.",
         "Train-validation gap at the end: " + ", ".join(
-            f"{r['regulariser']} {r['val_minus_train']:.3f}" for r in rows) + ".",
+            f"{r['regulariser']} {r['val_minus_train'].mean:.3f}" for r in rows) + ".",
         f"Share of weights under {SMALL:g} in size: " + ", ".join(
-            f"{r['regulariser']} {r['small_weights']:.1%}" for r in rows)
-        + ". L1 makes the weights sparsest: "
-        + ("held." if max(rows, key=lambda r: r["small_weights"])["regulariser"].startswith("L1")
-           else "did not hold here."),
+            f"{r['regulariser']} {r['small_weights'].mean:.1%}" for r in rows) + ".",
     ]
 
 
-def draw(fig: Any, results: Histories, rows: list[dict[str, Any]]) -> None:
+def draw(fig: Any, results: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]]
+         ) -> None:
     axes = [fig.add_subplot(1, len(rows), k + 1) for k in range(len(rows))]
     for ax, cond in zip(axes, REG_CONDITIONS, strict=True):
-        for k, metrics in enumerate(results[cond]):
+        for k, metrics in enumerate(f["metrics"] for f in results[cond]):
             tr = [(m["epoch"], m["train_loss"]) for m in metrics
                   if not math.isnan(m.get("train_loss", math.nan))]
             va = [(m["epoch"], m["val_loss"]) for m in metrics
@@ -149,29 +178,25 @@ def draw(fig: Any, results: Histories, rows: list[dict[str, Any]]) -> None:
         ax.set(title=cond, xlabel="epoch")
     axes[0].set_ylabel("loss (nats/char)")
     axes[0].legend()
-    lows = [r["final_train_loss"] for r in rows]
+    lows = [r["final_train_loss"].mean for r in rows]
     for ax in axes:
         ax.set_ylim(min(lows) * 0.8, None)
 
 
-def run_regularisation(ns: RegularisationSettings, seeds: list[int], run_dir: Path
-                       ) -> LabOutcome:
-    chars, epochs = ns.chars, ns.epochs
-    assert chars is not None and epochs is not None
-    text, _ = read_corpus(ns.corpus)
-    if len(text) < chars:
-        raise RunError(f"--chars {chars} is more than the corpus holds ({len(text)} characters)")
-    slice_path = run_dir / "corpus_slice.txt"
-    slice_path.write_text(text[:chars], encoding="utf-8")
-    hidden = 64 if ns.quick else 256
-    results, fits = measure(ns, seeds, slice_path, epochs, hidden, run_dir)
-    rows = aggregate(results, fits)
-    return LabOutcome(list(rows[0]), rows, conclude(rows, hidden, chars),
+def aggregate(ns: RegularisationSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    assert ns.chars is not None
+    results: dict[str, list[dict[str, Any]]] = {c: [] for c in REG_CONDITIONS}
+    for task in tasks(ns, ns.seed_list()):
+        results[task.params["condition"]].append(found[task.key])
+    rows = table(results)
+    return LabOutcome(list(rows[0]), rows, conclude(rows, hidden_units(ns), ns.chars),
                       lambda fig: draw(fig, results, rows),
                       {k: ".3f" for k in rows[0] if k != "regulariser"}
-                      | {"epochs_run": ".1f", "small_weights": ".1%"})
+                      | {"epochs_run": ".1f", "small_weights": ".1%"}, compare(results))
 
 
 REGULARISATION = LabExperiment(
     "regularisation", "Dropout, L2, L1 and early stopping fight overfitting; L1 makes weights "
-    "sparse.", run_regularisation, RegularisationSettings, duration="about 11 minutes")
+    "sparse.", None, RegularisationSettings, duration="about 15 minutes with --workers 2",
+    tasks=tasks, measure=measure, aggregate=aggregate)
