@@ -12,7 +12,8 @@ activation is what differs. Measured per activation and seed:
   gradient through them on any test input: the never-active ReLUs; a leaky ReLU always passes
   1 % of its gradient).
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each activation x seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in
+``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ import torch
 from torch import nn
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import (
@@ -49,6 +51,7 @@ PROBE = 256  # training examples of the gradient measurement at the start
 
 @dataclass
 class ActivationsSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(5)
     steps: int | None = setting(None, "SGD updates", sizes=(2000, 300))
     lr: float = setting(0.05, "SGD learning rate")
     depth: int = setting(DEPTH, "hidden layers")
@@ -89,14 +92,46 @@ def measure(activation: str, seed: int, ns: ActivationsSettings, steps: int,
             (0.0 if relu_family else math.nan)}
 
 
-def run_activations(ns: ActivationsSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def tasks(ns: ActivationsSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{a}-seed{seed}", seed, {"activation": a}) for a in CHOICES for seed in seeds]
+
+
+def measure_task(ns: ActivationsSettings, task: Task, folder: Path, resume: bool
+                 ) -> dict[str, Any]:
+    """One activation and seed (seconds of work: a retried task runs again)."""
+    assert ns.steps is not None
+    return measure(task.params["activation"], task.seed, ns, ns.steps,
+                   resolve_device(ns.device))
+
+
+def compare(results: dict[str, list[dict[str, Any]]]) -> list[Claim]:
+    """Seed by seed (a seed: the same data, batches and initial draw for each activation)."""
+    def log_ratio(a: str) -> list[float]:
+        return [float(np.log10(r["norms"][0] / r["norms"][-1])) for r in results[a]]
+
+    def log_loss(a: str) -> list[float]:
+        return [float(np.log10(r["rows"][-1]["train_loss"])) for r in results[a]]
+
+    claims = [Claim(f"sigmoid's gradient shrinks more from the last layer to the first than "
+                    f"{a}'s (log10 first/last, sigmoid - {a})",
+                    difference(log_ratio("sigmoid"), log_ratio(a)), higher=False)
+              for a in ("tanh", "relu")]
+    claims += [Claim(f"relu ends at a lower training loss than {a} (log10 of the loss, relu - {a})",
+                     difference(log_loss("relu"), log_loss(a)), higher=False)
+               for a in ("sigmoid", "tanh")]
+    claims.append(Claim("leaky ReLU leaves fewer dead units than ReLU (share, relu - leaky_relu)",
+                        difference([r["dead"] for r in results["relu"]],
+                                   [r["dead"] for r in results["leaky_relu"]])))
+    return claims
+
+
+def aggregate(ns: ActivationsSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
     steps = ns.steps
     assert steps is not None
-    device = resolve_device(ns.device)
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in CHOICES}
-    jobs = [(a, s) for a in CHOICES for s in seeds]
-    for activation, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
-        results[activation].append(measure(activation, seed, ns, steps, device))
+    for task in tasks(ns, ns.seed_list()):
+        results[task.params["activation"]].append(found[task.key])
     rows = []
     for activation, runs in results.items():
         first = np.mean([r["norms"][0] for r in runs])
@@ -106,8 +141,8 @@ def run_activations(ns: ActivationsSettings, seeds: list[int], run_dir: Path) ->
                      "grad_norm_first_layer": first, "grad_norm_last_layer": last,
                      "first_over_last": first / last,
                      f"updates_to_{TARGET:.0%}": float(np.median(reached)),
-                     "final_test_accuracy": float(np.mean([r["rows"][-1]["test_accuracy"]
-                                                           for r in runs])),
+                     "final_test_accuracy": interval([r["rows"][-1]["test_accuracy"]
+                                                      for r in runs]),
                      "final_train_loss": float(np.mean([r["rows"][-1]["train_loss"]
                                                         for r in runs])),
                      "saturated_at_end": float(np.mean([r["saturated"] for r in runs])),
@@ -119,7 +154,7 @@ def run_activations(ns: ActivationsSettings, seeds: list[int], run_dir: Path) ->
                        "first_over_last": ".2e", f"updates_to_{TARGET:.0%}": ".0f",
                        "final_test_accuracy": ".3f", "final_train_loss": ".2e",
                        "saturated_at_end": ".1%",
-                       "never_active_at_end": ".1%", "dead_at_end": ".1%"})
+                       "never_active_at_end": ".1%", "dead_at_end": ".1%"}, compare(results))
 
 
 def conclude(rows: list[dict[str, Any]], ns: ActivationsSettings, steps: int) -> list[str]:
@@ -127,7 +162,7 @@ def conclude(rows: list[dict[str, Any]], ns: ActivationsSettings, steps: int) ->
     key = f"updates_to_{TARGET:.0%}"
     ratios = {a: r["first_over_last"] for a, r in by.items()}
     vanishes = ratios["sigmoid"] < 0.01 and ratios["sigmoid"] == min(ratios.values())
-    fastest = min(by, key=lambda a: (by[a][key], -by[a]["final_test_accuracy"]))
+    fastest = min(by, key=lambda a: (by[a][key], -by[a]["final_test_accuracy"].mean))
     relu_fastest = fastest in ("relu", "leaky_relu")
     dead, leaky_dead = by["relu"]["dead_at_end"], by["leaky_relu"]["dead_at_end"]
 
@@ -139,7 +174,7 @@ def conclude(rows: list[dict[str, Any]], ns: ActivationsSettings, steps: int) ->
         + ", ".join(f"{a} {ratios[a]:.1e}" for a in by)
         + " times the last layer's: sigmoid's gradients vanish with depth: "
         + ("held." if vanishes else "did not hold here.")
-        + f" Sigmoid ended at {by['sigmoid']['final_test_accuracy']:.3f} test accuracy "
+        + f" Sigmoid ended at {by['sigmoid']['final_test_accuracy'].mean:.3f} test accuracy "
         f"after {steps} updates, with {by['sigmoid']['saturated_at_end']:.0%} of its outputs "
         "saturated"
         + (f": the vanishing here is its derivative, at most 1/4 at every layer "
@@ -185,5 +220,5 @@ def draw(fig: Any, results: dict[str, list[dict[str, Any]]]) -> None:
 
 ACTIVATIONS = LabExperiment(
     "activations", "Sigmoid's gradients vanish with depth; ReLU trains fastest but leaves dead "
-    "units; leaky ReLU keeps them alive.", run_activations, ActivationsSettings,
-    duration="under a minute")
+    "units; leaky ReLU keeps them alive.", None, ActivationsSettings,
+    duration="about a minute", tasks=tasks, measure=measure_task, aggregate=aggregate)

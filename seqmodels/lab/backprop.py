@@ -9,7 +9,8 @@ softmax on scikit-learn's digits). Per seed:
 2. the same minibatch SGD (same start, same batches, same learning rate) in numpy by hand and in
    torch: test accuracy of both, and how far their weights ended apart.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in ``pucklab.runs.registry``;
+``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import numpy as np
 import torch
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, Interval, difference
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import Split, digits
 from pucklab.seqmodels.basics.handprop import (
@@ -43,6 +45,7 @@ CHECK_BATCH = 64  # examples in the gradient checks
 
 @dataclass
 class BackpropSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(5)
     epochs: int | None = setting(None, "SGD epochs", sizes=(30, 5))
     lr: float = setting(0.1, "SGD learning rate")
     batch_size: int = setting(32, "minibatch size")
@@ -110,29 +113,63 @@ def train_both(net: Network, split: Split, epochs: int, lr: float, batch: int, s
     return {"curves": curves, "seconds": seconds, "weight_gap": gap}
 
 
-def run_backprop(ns: BackpropSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def tasks(ns: BackpropSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"seed{seed}", seed, {}) for seed in seeds]
+
+
+def measure(ns: BackpropSettings, task: Task, folder: Path, resume: bool) -> dict[str, Any]:
+    """One seed: the gradient checks and both trainings (seconds of work: a retried task runs
+    again)."""
     epochs = ns.epochs
     assert epochs is not None
     device = resolve_device(ns.device)
-    rows, curves = [], []
-    for seed in progress_bar(ns.progress, iterable=seeds, leave=False, desc="seeds"):
-        split = digits(seed)
-        net = Network(SIZES, ACTIVATIONS, seed=seed)
-        checked = check(net, split, device)
-        trained = train_both(net, split, epochs, ns.lr, ns.batch_size, seed, device)
-        curves.append(trained["curves"])
-        rows.append({"seed": seed, **checked,
-                     "test_acc_hand": trained["curves"]["hand"][-1],
-                     "test_acc_torch": trained["curves"]["torch"][-1],
-                     "weight_gap_after": trained["weight_gap"],
-                     "s_per_epoch_hand": trained["seconds"]["hand"] / epochs,
-                     "s_per_epoch_torch": trained["seconds"]["torch"] / epochs})
+    split = digits(task.seed)
+    net = Network(SIZES, ACTIVATIONS, seed=task.seed)
+    checked = check(net, split, device)
+    trained = train_both(net, split, epochs, ns.lr, ns.batch_size, task.seed, device)
+    row = {"seed": task.seed, **checked,
+           "test_acc_hand": trained["curves"]["hand"][-1],
+           "test_acc_torch": trained["curves"]["torch"][-1],
+           "weight_gap_after": trained["weight_gap"],
+           "s_per_epoch_hand": trained["seconds"]["hand"] / epochs,
+           "s_per_epoch_torch": trained["seconds"]["torch"] / epochs}
+    return {"row": row, "curves": trained["curves"]}
+
+
+AGREE = 1e-6  # gradients that differ by less agree (float64 throughout)
+SAME_WEIGHTS = 1e-9  # weights this close after training: the same training
+
+
+def compare(rows: list[dict[str, Any]]) -> list[Claim]:
+    """Agreement claims as orders of magnitude below a tolerance, over seeds."""
+    def below(key: str, tol: float) -> Interval:
+        return difference([float(np.log10(max(r[key], 1e-300))) for r in rows],
+                          float(np.log10(tol)))
+
+    return [Claim(f"hand-written gradients equal autograd's to {AGREE:g} (log10 of the largest "
+                  f"difference - log10 {AGREE:g})", below("max_diff_autograd", AGREE),
+                  higher=False),
+            Claim(f"... and central finite differences to {AGREE:g} (log10 of the largest "
+                  f"difference - log10 {AGREE:g})", below("max_diff_finite_diff", AGREE),
+                  higher=False),
+            Claim(f"the same SGD by hand and in torch ends with weights within {SAME_WEIGHTS:g} "
+                  f"(log10 of the largest gap - log10 {SAME_WEIGHTS:g})",
+                  below("weight_gap_after", SAME_WEIGHTS), higher=False)]
+
+
+def aggregate(ns: BackpropSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    epochs = ns.epochs
+    assert epochs is not None
+    results = [found[t.key] for t in tasks(ns, ns.seed_list())]
+    rows = [r["row"] for r in results]
+    curves = [r["curves"] for r in results]
     return LabOutcome(list(rows[0]), rows, conclude(rows, epochs),
                       lambda fig: draw(fig, curves, rows),
                       {"max_diff_autograd": ".1e", "max_diff_finite_diff": ".1e",
                        "median_rel_error_fd": ".1e", "test_acc_hand": ".4f",
                        "test_acc_torch": ".4f", "weight_gap_after": ".1e",
-                       "s_per_epoch_hand": ".3f", "s_per_epoch_torch": ".3f"})
+                       "s_per_epoch_hand": ".3f", "s_per_epoch_torch": ".3f"}, compare(rows))
 
 
 def conclude(rows: list[dict[str, Any]], epochs: int) -> list[str]:
@@ -176,5 +213,5 @@ def draw(fig: Any, curves: list[dict[str, list[float]]], rows: list[dict[str, An
 
 BACKPROP = LabExperiment(
     "backprop", "Backpropagation by hand is the chain rule: it equals autograd and finite "
-    "differences, and trains as well.", run_backprop, BackpropSettings,
-    duration="about 10 seconds")
+    "differences, and trains as well.", None, BackpropSettings, duration="about 15 seconds",
+    tasks=tasks, measure=measure, aggregate=aggregate)

@@ -14,7 +14,8 @@ Measured: final training loss (all training images), test accuracy, updates and 
 run "diverged" when its final loss is not finite or above its loss before training;
 the figure puts the curves against updates and against wall time.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each condition x seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in
+``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ import torch
 from torch import nn
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.optim import make_optimizer
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, Interval, difference, interval
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import as_tensors, mlp, train_classifier
 
@@ -63,6 +65,7 @@ CONDITIONS = (
 
 @dataclass
 class DescentSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(5)
     epochs: int | None = setting(None, "passes over the training set per condition", low=1,
                                  sizes=(20, 3))
 
@@ -88,31 +91,81 @@ def measure(cond: Condition, seed: int, epochs: int, device: torch.device) -> di
             "test_accuracy": rows[-1]["test_accuracy"], "start_loss": start_loss}
 
 
-def run_descent(ns: DescentSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def tasks(ns: DescentSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{c.name.replace(',', '').replace(' ', '-')}-seed{seed}", seed,
+                 {"condition": c.name}) for c in CONDITIONS for seed in seeds]
+
+
+def measure_task(ns: DescentSettings, task: Task, folder: Path, resume: bool) -> dict[str, Any]:
+    """One condition and seed (seconds of work: a retried task runs again)."""
+    assert ns.epochs is not None
+    cond = next(c for c in CONDITIONS if c.name == task.params["condition"])
+    return measure(cond, task.seed, ns.epochs, resolve_device(ns.device))
+
+
+def _diverged(r: dict[str, Any]) -> bool:
+    return not math.isfinite(r["train_loss"]) or r["train_loss"] > r["start_loss"]
+
+
+def compare(results: dict[Condition, list[dict[str, Any]]]) -> list[Claim]:
+    """Seed by seed (a seed: the same data and initial weights for every condition); losses
+    and times in orders of magnitude."""
+    by = {c.name: runs for c, runs in results.items()}
+
+    def log(name: str, key: str) -> list[float]:
+        return [float(np.log10(r[key])) for r in by[name]]
+
+    return [
+        Claim("mini-batch ends at a lower training loss than batch GD in the same epochs "
+              "(log10 of the loss, mini-batch - batch)",
+              difference(log("mini-batch GD", "train_loss"), log("batch GD", "train_loss")),
+              higher=False),
+        Claim("mini-batch takes less time than stochastic GD (log10 of the seconds, "
+              "mini-batch - stochastic)",
+              difference(log("mini-batch GD", "seconds"), log("stochastic GD", "seconds")),
+              higher=False),
+        Claim("too small a learning rate ends at a higher loss than a good one (log10 of the "
+              "loss, too small - good)",
+              difference(log("lr too small", "train_loss"), log("mini-batch GD", "train_loss"))),
+        Claim("too large a learning rate diverges (share of runs diverged)",
+              difference([float(_diverged(r)) for r in by["lr too large"]], 0.0)),
+        Claim("large, then decaying ends lower than the good constant rate (log10 of the loss, "
+              "decaying - constant)",
+              difference(log("large, then decaying", "train_loss"),
+                         log("mini-batch GD", "train_loss")), higher=False),
+    ]
+
+
+def aggregate(ns: DescentSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
     epochs = ns.epochs
     assert epochs is not None
-    device = resolve_device(ns.device)
+    by_name = {c.name: c for c in CONDITIONS}
     results: dict[Condition, list[dict[str, Any]]] = {c: [] for c in CONDITIONS}
-    jobs = [(c, s) for c in CONDITIONS for s in seeds]
-    for cond, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
-        results[cond].append(measure(cond, seed, epochs, device))
+    for task in tasks(ns, ns.seed_list()):
+        results[by_name[task.params["condition"]]].append(found[task.key])
     rows = []
     for cond, runs in results.items():
         losses = [r["train_loss"] for r in runs]
-        diverged = sum(not math.isfinite(v) or v > r["start_loss"]
-                       for v, r in zip(losses, runs, strict=True))
+        diverged = sum(map(_diverged, runs))
         rows.append({"condition": cond.name, "optimizer": cond.optimizer,
                      "batch": cond.batch or "all", "lr": cond.lr
                      if not cond.decay else f"{cond.lr:g} -> 0",
                      "updates": int(runs[0]["updates"]),
                      "seconds": float(np.mean([r["seconds"] for r in runs])),
-                     "final_train_loss": float(np.mean(losses)),
+                     "final_train_loss": interval(losses) if all(map(math.isfinite, losses))
+                     else math.inf,
                      "test_accuracy": float(np.nanmean([r["test_accuracy"] for r in runs]))
                      if diverged < len(runs) else math.nan,
                      "diverged": f"{diverged}/{len(runs)}"})
     return LabOutcome(list(rows[0]), rows, conclude(rows, epochs),
                       lambda fig: draw(fig, results),
-                      {"seconds": ".2f", "final_train_loss": ".4f", "test_accuracy": ".3f"})
+                      {"seconds": ".2f", "final_train_loss": ".4f", "test_accuracy": ".3f"},
+                      compare(results))
+
+
+def _mean(v: Any) -> float:
+    return float(v.mean) if isinstance(v, Interval) else float(v)
 
 
 def conclude(rows: list[dict[str, Any]], epochs: int) -> list[str]:
@@ -121,26 +174,23 @@ def conclude(rows: list[dict[str, Any]], epochs: int) -> list[str]:
     small, good, large = by["lr too small"], by["mini-batch GD"], by["lr too large"]
     decay = by["large, then decaying"]
     plain = [small, good, large, decay]
-    best_plain = min(plain, key=lambda r: r["final_train_loss"])
+    best_plain = min(plain, key=lambda r: _mean(r["final_train_loss"]))
 
     def loss(r: dict[str, Any]) -> str:
-        return "inf" if math.isinf(r["final_train_loss"]) else f"{r['final_train_loss']:.3f}"
+        v = _mean(r["final_train_loss"])
+        return "inf" if math.isinf(v) else f"{v:.3f}"
 
     return [
         f"In {epochs} epochs: batch GD made {full['updates']} updates (training loss "
         f"{loss(full)}), mini-batch {mini['updates']} ({loss(mini)}), stochastic "
         f"{sgd['updates']} ({loss(sgd)}) and took {sgd['seconds'] / mini['seconds']:.1f}x "
         "mini-batch's time: mini-batch is the compromise of updates per second and per epoch: "
-        + ("held." if mini["final_train_loss"] < full["final_train_loss"]
-           and mini["seconds"] < sgd["seconds"] else "did not hold here."),
+        + "see the verdicts.",
         f"Learning rate at batch 32: too small ({small['lr']:g}) ended at {loss(small)}, good "
         f"({good['lr']:g}) {loss(good)}, too large ({large['lr']:g}) {loss(large)} "
-        f"({large['diverged']} runs diverged or ended above the starting loss): "
-        + ("held." if small["final_train_loss"] > good["final_train_loss"]
-           and large["diverged"][0] != "0" else "did not hold here."),
-        f"Large, then decaying ({decay['lr']}) ended at {loss(decay)}; it was the best plain-SGD "
-        "schedule: " + ("held." if best_plain is decay else
-                        f"did not hold here (best: {best_plain['condition']})."),
+        f"({large['diverged']} runs diverged or ended above the starting loss).",
+        f"Large, then decaying ({decay['lr']}) ended at {loss(decay)}; the best plain-SGD "
+        f"schedule by the mean was {best_plain['condition']}.",
         f"Momentum 0.9: {loss(by['momentum 0.9'])}, Adam: {loss(by['adam'])} (test accuracy "
         f"{by['momentum 0.9']['test_accuracy']:.3f} and {by['adam']['test_accuracy']:.3f}, "
         f"plain mini-batch {good['test_accuracy']:.3f}).",
@@ -165,5 +215,6 @@ def draw(fig: Any, results: dict[Condition, list[dict[str, Any]]]) -> None:
 
 GRADIENT_DESCENT = LabExperiment(
     "gradient-descent", "Mini-batch is the practical compromise; the learning rate must be "
-    "neither too small nor too large, and large-then-decaying is best.", run_descent,
-    DescentSettings, duration="under a minute")
+    "neither too small nor too large, and large-then-decaying is best.", None,
+    DescentSettings, duration="about a minute", tasks=tasks, measure=measure_task,
+    aggregate=aggregate)

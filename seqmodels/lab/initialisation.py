@@ -13,7 +13,8 @@ N(0, 1), Xavier (made for tanh) and He (made for ReLU). Measured per start and s
   gradient, so they stay identical, 0;
 - the training curve, the updates to 90 % test accuracy and the final accuracy.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each activation x start x seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in
+``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import numpy as np
 import torch
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import (
@@ -53,6 +55,7 @@ TARGET = 0.9
 
 @dataclass
 class InitialisationSettings(TorchLabSettings):
+    seeds: int | None = lab_seeds(5)
     steps: int | None = setting(None, "SGD updates", sizes=(2000, 300))
     lr: float = setting(0.05, "SGD learning rate")
     depth: int = setting(8, "hidden layers")
@@ -82,17 +85,40 @@ def measure(activation: str, start: str, seed: int, ns: InitialisationSettings, 
     return {"spread": spread, "rows": rows, "units": unit_spread(model)}
 
 
-def run_initialisation(ns: InitialisationSettings, seeds: list[int], run_dir: Path
-                       ) -> LabOutcome:
-    steps = ns.steps
-    assert steps is not None
-    device = resolve_device(ns.device)
+def tasks(ns: InitialisationSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{a}-{start}-seed{seed}", seed, {"activation": a, "start": start})
+            for a in ACTIVATIONS for start in STARTS for seed in seeds]
+
+
+def measure_task(ns: InitialisationSettings, task: Task, folder: Path, resume: bool
+                 ) -> dict[str, Any]:
+    """One activation, start and seed (seconds of work: a retried task runs again)."""
+    assert ns.steps is not None
+    return measure(task.params["activation"], task.params["start"], task.seed, ns, ns.steps,
+                   resolve_device(ns.device))
+
+
+RECOMMENDED = {"tanh": "xavier", "relu": "he"}
+
+
+def compare(results: dict[tuple[str, str], list[dict[str, Any]]]) -> list[Claim]:
+    """The start made for each activation against the three that stall, seed by seed (a seed:
+    the same data and batches)."""
+    def accuracy(activation: str, start: str) -> list[float]:
+        return [r["rows"][-1]["test_accuracy"] for r in results[activation, start]]
+
+    return [Claim(f"{a}: {LABELS[good]} ends at a higher test accuracy than {LABELS[bad]} "
+                  f"({LABELS[good]} - {LABELS[bad]})",
+                  difference(accuracy(a, good), accuracy(a, bad)))
+            for a, good in RECOMMENDED.items() for bad in ("zero", "small", "large")]
+
+
+def aggregate(ns: InitialisationSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
     conds = [(a, s) for a in ACTIVATIONS for s in STARTS]
     results: dict[tuple[str, str], list[dict[str, Any]]] = {c: [] for c in conds}
-    jobs = [(c, seed) for c in conds for seed in seeds]
-    for (activation, start), seed in progress_bar(ns.progress, iterable=jobs, leave=False,
-                                                  desc="runs"):
-        results[activation, start].append(measure(activation, start, seed, ns, steps, device))
+    for task in tasks(ns, ns.seed_list()):
+        results[task.params["activation"], task.params["start"]].append(found[task.key])
     rows = []
     for (activation, start), runs in results.items():
         spread = np.mean([r["spread"] for r in runs], axis=0)
@@ -102,14 +128,14 @@ def run_initialisation(ns: InitialisationSettings, seeds: list[int], run_dir: Pa
                      "unit_spread_after": float(np.mean([r["units"] for r in runs])),
                      f"updates_to_{TARGET:.0%}": float(np.median(
                          [first_update(r["rows"], TARGET) for r in runs])),
-                     "final_test_accuracy": float(np.mean([f["test_accuracy"] for f in finals])),
+                     "final_test_accuracy": interval([f["test_accuracy"] for f in finals]),
                      "diverged": f"{sum(not math.isfinite(f['train_loss']) for f in finals)}"
                                  f"/{len(runs)}"})
     return LabOutcome(list(rows[0]), rows, conclude(rows, ns),
                       lambda fig: draw(fig, results),
                       {"output_std_layer_1": ".2e", f"output_std_layer_{ns.depth}": ".2e",
                        "unit_spread_after": ".2e", f"updates_to_{TARGET:.0%}": ".0f",
-                       "final_test_accuracy": ".3f"})
+                       "final_test_accuracy": ".3f"}, compare(results))
 
 
 def conclude(rows: list[dict[str, Any]], ns: InitialisationSettings) -> list[str]:
@@ -122,10 +148,10 @@ def conclude(rows: list[dict[str, Any]], ns: InitialisationSettings) -> list[str
     zero_identical = all(row(a, "zero")["unit_spread_after"] == 0 for a in ACTIVATIONS)
     def rank(activation: str, start: str) -> tuple[float, float]:
         r = row(activation, start)
-        return r[key], -r["final_test_accuracy"]
+        return r[key], -r["final_test_accuracy"].mean
 
     best = {a: min(STARTS, key=functools.partial(rank, a)) for a in ACTIVATIONS}
-    recommended = {"tanh": "xavier", "relu": "he"}
+    recommended = RECOMMENDED
 
     def reach(r: dict[str, Any]) -> str:
         return "never" if math.isinf(r[key]) else f"{r[key]:.0f} updates"
@@ -135,7 +161,7 @@ def conclude(rows: list[dict[str, Any]], ns: InitialisationSettings) -> list[str
         "spread after training "
         + ", ".join(f"{a} {row(a, 'zero')['unit_spread_after']:.1e}" for a in ACTIVATIONS)
         + "): " + ("held." if zero_identical else "did not hold here.")
-        + " Test accuracy " + ", ".join(f"{a} {row(a, 'zero')['final_test_accuracy']:.3f}"
+        + " Test accuracy " + ", ".join(f"{a} {row(a, 'zero')['final_test_accuracy'].mean:.3f}"
                                         for a in ACTIVATIONS) + ".",
         f"Output spread at layer 1 -> layer {ns.depth} before training: "
         + "; ".join(f"{a} {LABELS[s]} {row(a, s)['output_std_layer_1']:.2g} -> "
@@ -185,5 +211,5 @@ def draw(fig: Any, results: dict[tuple[str, str], list[dict[str, Any]]]) -> None
 
 INITIALISATION = LabExperiment(
     "initialisation", "Zero start keeps units identical; too small or too large stalls; Xavier "
-    "(tanh) and He (ReLU) train.", run_initialisation, InitialisationSettings,
-    duration="about a minute")
+    "(tanh) and He (ReLU) train.", None, InitialisationSettings,
+    duration="about 2 minutes", tasks=tasks, measure=measure_task, aggregate=aggregate)
