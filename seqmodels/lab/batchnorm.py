@@ -17,7 +17,8 @@ at the rate the plain network trained best at:
   how often a sample's predicted class changes with the one other sample it is batched with;
   a batch of one has no spread to normalise by, and torch refuses it.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each condition x rate x seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in
+``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ import torch
 from torch import nn
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
 from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import as_tensors, first_update, mlp, train_classifier
@@ -47,7 +49,7 @@ SAMPLES, BATCHES, GROUP = 100, 10, 8
 
 @dataclass
 class BatchNormSettings(TorchLabSettings):
-    seeds: int | None = lab_seeds(3)
+    seeds: int | None = lab_seeds(5)
     steps: int | None = setting(None, "SGD updates per run", sizes=(1500, 200))
     depth: int = setting(10, "hidden layers")
     lrs: list[float] | None = setting(None, "SGD learning rates to sweep", metavar="LR",
@@ -111,33 +113,76 @@ def prediction_modes(model: nn.Sequential, seed: int, device: torch.device) -> d
             "batch_flips": float(np.mean(flips)), "single_in_train_mode": single}
 
 
-def run_batch_norm(ns: BatchNormSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def tasks(ns: BatchNormSettings, seeds: list[int]) -> list[Task]:
     assert ns.lrs is not None
+    return [Task(f"{cond.replace(' ', '-')}-lr{lr:g}-seed{seed}", seed,
+                 {"condition": cond, "lr": lr})
+            for cond in CONDITIONS for lr in sorted(set(ns.lrs)) for seed in seeds]
+
+
+def measure(ns: BatchNormSettings, task: Task, folder: Path, resume: bool) -> dict[str, Any]:
+    """One network trained (seconds of work: a retried task runs again); a batch-norm one also
+    predicts in eval and in train mode (the aggregate keeps those at the plain network's best
+    rate)."""
     device = resolve_device(ns.device)
-    lrs = sorted(set(ns.lrs))
+    norm = CONDITIONS[task.params["condition"]]
+    model, rows = train(norm, task.params["lr"], task.seed, ns, device)
+    return {"rows": rows, "modes": prediction_modes(model, task.seed, device) if norm else None}
+
+
+def final_accuracy(run: list[dict[str, float]]) -> float:
+    """The last test accuracy; a run that diverged (nan) counts as 0."""
+    acc = run[-1]["test_accuracy"]
+    return 0.0 if math.isnan(acc) else acc
+
+
+TOLERANCE = 1e-4  # eval-mode logits this close: the same prediction
+
+
+def compare(curves: dict[tuple[str, float], list[list[dict[str, float]]]],
+            modes: list[dict[str, Any]], lrs: list[float], plain_best: float) -> list[Claim]:
+    """Seed by seed: batch norm against plain at every rate above the plain network's best;
+    eval mode deterministic; train mode dependent on the batch."""
+    claims = [Claim(f"at lr {lr:g} batch norm ends at a higher test accuracy than plain "
+                    "(batch norm - plain)",
+                    difference([final_accuracy(r) for r in curves["batch norm", lr]],
+                               [final_accuracy(r) for r in curves["plain", lr]]))
+              for lr in lrs if lr > plain_best]
+    gaps = [float(np.log10(max(m["eval_alone_vs_batch"], m["eval_repeat"], 1e-300)))
+            for m in modes]
+    return claims + [
+        Claim(f"eval mode: a sample's logits alone, again and in a batch agree to {TOLERANCE:g} "
+              f"(log10 of the largest gap - log10 {TOLERANCE:g})",
+              difference(gaps, float(np.log10(TOLERANCE))), higher=False),
+        Claim(f"train mode: a sample's class changes with its batch-mates (share of batches of "
+              f"{GROUP})", difference([m["batch_flips"] for m in modes], 0.0))]
+
+
+def aggregate(ns: BatchNormSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    assert ns.lrs is not None
+    seeds, lrs = ns.seed_list(), sorted(set(ns.lrs))
     curves: dict[tuple[str, float], list[list[dict[str, float]]]] = {}
-    models: dict[tuple[str, float, int], nn.Sequential] = {}
-    jobs = [(c, lr, s) for c in CONDITIONS for lr in lrs for s in seeds]
-    for cond, lr, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="runs"):
-        model, rows = train(CONDITIONS[cond], lr, seed, ns, device)
-        curves.setdefault((cond, lr), []).append(rows)
-        if CONDITIONS[cond]:
-            models[cond, lr, seed] = model
+    for task in tasks(ns, seeds):
+        curves.setdefault((task.params["condition"], task.params["lr"]), []).append(
+            found[task.key]["rows"])
     rows = [_row(cond, lr, curves[cond, lr]) for cond in CONDITIONS for lr in lrs]
     plain_best = max((r for r in rows if r["condition"] == "plain"),
-                     key=lambda r: r["final_test_accuracy"])["lr"]
-    modes = [prediction_modes(models["batch norm", plain_best, s], s, device) for s in seeds]
+                     key=lambda r: r["final_test_accuracy"].mean)["lr"]
+    modes = [found[t.key]["modes"] for t in tasks(ns, seeds)
+             if t.params["condition"] == "batch norm" and t.params["lr"] == plain_best]
     conclusions = conclude(rows, modes, plain_best, ns)
     summary: dict[str, Any] = {"condition": f"batch norm, lr {plain_best:g}: eval vs train mode"}
-    summary.update({k: _mean(m[k] for m in modes) for k in ("eval_accuracy",
-                                                              "train_mode_accuracy")})
+    summary.update({k: interval([m[k] for m in modes]) for k in ("eval_accuracy",
+                                                                 "train_mode_accuracy")})
     rows.append(summary)
     columns = ["condition", "lr", "final_test_accuracy", f"updates_to_{TARGET:.0%}", "diverged",
                "eval_accuracy", "train_mode_accuracy"]
     return LabOutcome(columns, rows, conclusions, lambda fig: draw(fig, curves, lrs, rows),
                       {"lr": "g", "final_test_accuracy": ".3f",
                        f"updates_to_{TARGET:.0%}": ".0f", "eval_accuracy": ".3f",
-                       "train_mode_accuracy": ".3f"})
+                       "train_mode_accuracy": ".3f"},
+                      compare(curves, modes, lrs, plain_best))
 
 
 def _mean(values: Any) -> float:
@@ -147,8 +192,7 @@ def _mean(values: Any) -> float:
 def _row(cond: str, lr: float, runs: list[list[dict[str, float]]]) -> dict[str, Any]:
     finals = [r[-1] for r in runs]
     return {"condition": cond, "lr": lr,
-            "final_test_accuracy": _mean(0.0 if math.isnan(f["test_accuracy"])
-                                         else f["test_accuracy"] for f in finals),
+            "final_test_accuracy": interval([final_accuracy(r) for r in runs]),
             f"updates_to_{TARGET:.0%}": float(np.median([first_update(r, TARGET) for r in runs])),
             "reached": all(math.isfinite(first_update(r, TARGET)) for r in runs),
             "diverged": f"{sum(not math.isfinite(f['train_loss']) for f in finals)}/{len(runs)}"}
@@ -206,7 +250,7 @@ def draw(fig: Any, curves: dict[tuple[str, float], list[list[dict[str, float]]]]
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for cond, style in (("plain", "--"), ("batch norm", "-")):
         acc = [next(r for r in rows if r["condition"] == cond and r["lr"] == lr)
-               ["final_test_accuracy"] for lr in lrs]
+               ["final_test_accuracy"].mean for lr in lrs]
         ax1.plot(lrs, acc, style, marker="o", label=cond)
     ax1.axhline(TARGET, color="grey", ls=":", lw=1)
     ax1.set(xscale="log", xlabel="SGD learning rate", ylabel="final test accuracy (mean)",
@@ -225,4 +269,5 @@ def draw(fig: Any, curves: dict[tuple[str, float], list[list[dict[str, float]]]]
 BATCH_NORM = LabExperiment(
     "batch-norm", "Normalising each layer's inputs over the mini-batch, with a trainable scale "
     "and shift, stabilises deep networks; at prediction time one sample uses the statistics "
-    "gathered in training.", run_batch_norm, BatchNormSettings, duration="about 3 minutes")
+    "gathered in training.", None, BatchNormSettings, duration="about 5 minutes",
+    tasks=tasks, measure=measure, aggregate=aggregate)

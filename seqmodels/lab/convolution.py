@@ -20,7 +20,8 @@ shift (--quick: 8 positions of each shift), and the share of the saliency map
 (8 of its 32 positions). The figure shows accuracy against shift, the first
 convolution's filters, its feature maps of one moved digit, and that digit's saliency maps.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each network x seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in
+``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ import torch
 from torch import nn
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds, seed_verdict
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
-from pucklab.runs.store import RunError
+from pucklab.runs.stats import Claim, difference, interval
+from pucklab.runs.store import RunError, load_checkpoint, save_checkpoint
 from pucklab.seqmodels.basics.conv import (
     cnn,
     feature_maps,
@@ -136,43 +138,83 @@ def measure(name: str, seed: int, ns: ConvolutionSettings, device: torch.device
     return model, row
 
 
-def run_convolution(ns: ConvolutionSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
-    device = resolve_device(ns.device)
+def tasks(ns: ConvolutionSettings, seeds: list[int]) -> list[Task]:
+    return [Task(f"{name.replace(', ', '-').replace(' ', '-')}-seed{seed}", seed, {"model": name})
+            for seed in seeds for name in MODELS]
+
+
+WEIGHTS = "model.pt"  # the trained network of the first seed, for the figure
+COMMAND = "lab convolution"
+
+
+def measure_task(ns: ConvolutionSettings, task: Task, folder: Path, resume: bool
+                 ) -> dict[str, float]:
+    """One network trained and tested (seconds of work: a retried task runs again); the first
+    seed's weights are kept for the figure."""
+    model, measured = measure(task.params["model"], task.seed, ns, resolve_device(ns.device))
+    shifts = {s: measured[f"shift_{s}"] for s in SHIFTS}
+    measured["seen"] = float(np.mean([a for s, a in shifts.items() if s <= ns.jitter]))
+    measured["held_out"] = float(np.mean([a for s, a in shifts.items() if s > ns.jitter]))
+    if task.seed == ns.seed:
+        save_checkpoint(folder, {"model": model.cpu().state_dict()}, WEIGHTS, command=COMMAND)
+    return measured
+
+
+def compare(per_seed: dict[str, list[dict[str, float]]]) -> list[Claim]:
+    """Seed by seed (a seed: the same digits and positions for every network)."""
+    def diff(a: str, b: str, key: str) -> Any:
+        return difference([r[key] for r in per_seed[a]], [r[key] for r in per_seed[b]])
+
+    lin = per_seed["linear"]
+    return [
+        Claim("the linear model loses more than half its accuracy when the digit moves beyond "
+              "the trained positions (held-out - half of seen)",
+              difference([r["held_out"] for r in lin], [r["seen"] / 2 for r in lin]),
+              higher=False),
+        Claim("the CNN keeps more accuracy than the MLP under held-out shifts (cnn - mlp)",
+              diff("cnn", "mlp", "held_out")),
+        Claim("pooled to each map's maximum it keeps more than with a dense head "
+              "(global max - cnn)", diff("cnn, global max", "cnn", "held_out")),
+        Claim("the CNN's saliency rests on the digit more than the MLP's (share on the digit, "
+              "cnn - mlp)", diff("cnn", "mlp", "saliency_on_digit")),
+    ]
+
+
+def aggregate(ns: ConvolutionSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    seeds = ns.seed_list()
     per_seed: dict[str, list[dict[str, float]]] = {name: [] for name in MODELS}
     first: dict[str, nn.Module] = {}
-    jobs = [(name, seed) for seed in seeds for name in MODELS]
-    for name, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="networks"):
-        model, measured = measure(name, seed, ns, device)
-        shifts = {s: measured[f"shift_{s}"] for s in SHIFTS}
-        measured["seen"] = float(np.mean([a for s, a in shifts.items() if s <= ns.jitter]))
-        measured["held_out"] = float(np.mean([a for s, a in shifts.items() if s > ns.jitter]))
-        per_seed[name].append(measured)
-        first.setdefault(name, model.cpu())
+    classes = digits(seeds[0]).classes
+    for task in tasks(ns, seeds):
+        name = task.params["model"]
+        per_seed[name].append(found[task.key])
+        if task.seed == seeds[0]:
+            model = MODELS[name](classes, task.seed)
+            model.load_state_dict(load_checkpoint(run_dir / "tasks" / task.key, WEIGHTS,
+                                                  command=COMMAND, keys=("model",))["model"])
+            first[name] = model
     rows = []
     for name, runs in per_seed.items():
         row: dict[str, Any] = {"model": name}
         row.update({k: float(np.mean([r[k] for r in runs])) for k in runs[0]})
-        row["held_out_std"] = float(np.std([r["held_out"] for r in runs]))
+        row["held_out"] = interval([r["held_out"] for r in runs])
         rows.append(row)
     columns = ["model", "parameters", "first_layer_weights", "seen",
-               *[f"shift_{s}" for s in SHIFTS], "held_out", "held_out_std", "saliency_on_digit"]
+               *[f"shift_{s}" for s in SHIFTS], "held_out", "saliency_on_digit"]
     formats = {c: ".3f" for c in columns[3:]} | {"parameters": ",.0f",
                                                   "first_layer_weights": ",.0f"}
     return LabOutcome(columns, rows, conclude(per_seed, rows, ns.jitter),
-                      lambda fig: draw(fig, rows, first, seeds[0], ns.jitter), formats)
+                      lambda fig: draw(fig, rows, first, seeds[0], ns.jitter), formats,
+                      compare(per_seed))
 
 
 def conclude(per_seed: dict[str, list[dict[str, float]]], rows: list[dict[str, Any]],
              jitter: int) -> list[str]:
     by = {r["model"]: r for r in rows}
     mlp_, cnn_, gmax = by["mlp"], by["cnn"], by["cnn, global max"]
-    n = len(per_seed["mlp"])
-
-    def beats(a: str, b: str, key: str) -> int:
-        return sum(x[key] > y[key] for x, y in zip(per_seed[a], per_seed[b], strict=True))
-
-    held_out = ", ".join(f"{r['model']} {r['held_out']:.3f}" for r in rows)
-    drop = {r["model"]: r["seen"] - r["held_out"] for r in rows}
+    held_out = ", ".join(f"{r['model']} {r['held_out'].mean:.3f}" for r in rows)
+    drop = {r["model"]: r["seen"] - r["held_out"].mean for r in rows}
     return [
         f"A fully connected first layer on the {SIDE}x{SIDE} canvas has "
         f"{mlp_['first_layer_weights']:,.0f} weights ({HIDDEN} units x {SIDE * SIDE} pixels); "
@@ -185,20 +227,14 @@ def conclude(per_seed: dict[str, list[dict[str, float]]], rows: list[dict[str, A
         f"Moved {jitter + 1}-{max(SHIFTS)} pixels from the centre, beyond every training "
         f"position (trained up to {jitter}), accuracy: {held_out}; lost against the trained "
         "positions: " + ", ".join(f"{m} {d:.3f}" for m, d in drop.items())
-        + ". The template-like linear model breaks when the object moves (loses more than "
-        "half its accuracy): " + ("held." if by["linear"]["held_out"] < by["linear"]["seen"] / 2
-                                  else "did not hold here."),
-        "The CNN keeps its accuracy under held-out shifts better than the MLP: "
-        + seed_verdict(beats("cnn", "mlp", "held_out"), n)
-        + " With each map pooled to its maximum (no position left for the head to learn): "
-        f"{gmax['held_out']:.3f} vs the dense head's {cnn_['held_out']:.3f}, better: "
-        + seed_verdict(beats("cnn, global max", "cnn", "held_out"), n),
+        + ".",
+        "With each map pooled to its maximum (no position left for the head to learn): "
+        f"{gmax['held_out'].mean:.3f} under held-out shifts vs the dense head's "
+        f"{cnn_['held_out'].mean:.3f}.",
         f"Saliency of a digit moved {max(SHIFTS)} pixels: the share of |d logit / d pixel| on "
         f"the digit's own 8x8 box ({DIGIT_SIDE ** 2 / SIDE ** 2:.0%} of the canvas) is "
         + ", ".join(f"{r['model']} {r['saliency_on_digit']:.3f}" for r in rows)
-        + ". The CNN's decision rests on the digit more than the MLP's, whose weights on pixels "
-        "no training digit lit are still their random start: "
-        + seed_verdict(beats("cnn", "mlp", "saliency_on_digit"), n),
+        + ". The MLP's weights on pixels no training digit lit are still their random start.",
     ]
 
 
@@ -248,5 +284,6 @@ def draw(fig: Any, rows: list[dict[str, Any]], models: dict[str, nn.Module], see
 CONVOLUTION = LabExperiment(
     "convolution", "A convolution looks at a region and shares its weights, so a CNN needs far "
     "fewer weights than a fully connected network on an image, and keeps recognising an "
-    "object that moves, where a template-like linear model breaks.", run_convolution,
-    ConvolutionSettings, duration="about 3 minutes")
+    "object that moves, where a template-like linear model breaks.", None,
+    ConvolutionSettings, duration="about 3 minutes", tasks=tasks, measure=measure_task,
+    aggregate=aggregate)
