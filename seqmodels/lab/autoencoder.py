@@ -19,7 +19,8 @@ autoencoder; :mod:`~pucklab.seqmodels.basics.autoencoders`), per seed:
 - pretraining: the 16-code encoder + a Linear layer fine-tuned on 1 %, 10 % and 100 % of the
   labels (stratified), against the same network from a random start.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in ``pucklab.runs.registry``;
+``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings, lab_seeds, seed_verdict
+from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, Interval, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.autoencoders import (
     Autoencoder,
@@ -83,9 +85,6 @@ class AutoencoderSettings(LabSettings):
 
 
 
-
-
-
 def logistic_accuracy(train: np.ndarray, y_train: np.ndarray, test: np.ndarray,
                       y_test: np.ndarray) -> float:
     from sklearn.linear_model import LogisticRegression
@@ -94,9 +93,6 @@ def logistic_accuracy(train: np.ndarray, y_train: np.ndarray, test: np.ndarray,
 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     return float(model.fit(train, y_train).score(test, y_test))
-
-
-
 
 
 
@@ -156,19 +152,96 @@ def measure(seed: int, ns: AutoencoderSettings) -> tuple[Measured, dict[str, Aut
     return out, kept
 
 
-def run_autoencoder(ns: AutoencoderSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def tasks(ns: AutoencoderSettings, seeds: list[int]) -> list[Task]:
+    """One task per seed: its parts build on each other (the features and the pretraining use
+    that seed's autoencoder and PCA)."""
+    return [Task(f"seed{seed}", seed, {}) for seed in seeds]
+
+
+def measure_task(ns: AutoencoderSettings, task: Task, folder: Path, resume: bool
+                 ) -> dict[str, Any]:
+    """Every part for one seed (a retried task runs again); the first seed also keeps the
+    reconstructions the figure shows."""
+    measured, kept = measure(task.seed, ns)
+    found: dict[str, Any] = {"measured": {f"{part}|{name}": values
+                                          for (part, name), values in measured.items()}}
+    if task.seed == ns.seed:
+        found["reconstructions"] = reconstructions(kept, task.seed, ns)
+    return found
+
+
+def reconstructions(models: dict[str, Autoencoder], seed: int, ns: AutoencoderSettings
+                    ) -> list[list[list[float]]]:
+    """Eight test digits, clean and noisy, and what the autoencoders rebuild of them."""
+    x_test = torch.as_tensor(digits(seed).x_test[:8], dtype=torch.float32)
+    noisy = corrupt(x_test, ns.noise, torch.Generator().manual_seed(seed + 10_000))
+    denoising = models[next(k for k in models if k.startswith("denoising"))]
+    with torch.no_grad():
+        shown = [x_test, models[f"AE {SMALL}"](x_test), models["conv AE"](x_test), noisy,
+                 models["AE"](noisy), denoising(noisy)]
+    return [images.clamp(0, 1).reshape(-1, 64).tolist() for images in shown]
+
+
+def compare(per_seed: list[Measured], ns: AutoencoderSettings) -> list[Claim]:
+    """Seed by seed (a seed: the same split and starts for every model)."""
+    assert ns.code_sizes is not None
+    ks = sorted(set(ns.code_sizes) | {SMALL})
+    sparse, dae = f"sparse AE (L1 {ns.l1:g})", f"denoising AE (noise {ns.noise:g})"
+
+    def diff(a: tuple[str, str], b: tuple[str, str], key: str) -> Any:
+        return difference([m[a][key] for m in per_seed], [m[b][key] for m in per_seed])
+
+    def mse(m: Measured, name: str) -> float:
+        return m["code size", name]["test_mse"]
+
+    size = ("code size", f"PCA {SMALL}")
+    claims = [Claim(f"the ReLU autoencoder rebuilds better than PCA at code size {k} "
+                    "(test MSE, AE - PCA)",
+                    diff(("code size", f"AE {k}"), ("code size", f"PCA {k}"), "test_mse"),
+                    higher=False) for k in ks]
+    claims += [
+        Claim(f"a linear autoencoder comes within {LINEAR_GAP:.0%} of PCA's error at every size "
+              f"(largest |linear / PCA - 1| - {LINEAR_GAP:g})",
+              difference([max(abs(mse(m, f"linear AE {k}") / mse(m, f"PCA {k}") - 1)
+                               for k in ks) for m in per_seed], LINEAR_GAP), higher=False),
+        Claim("the L1 penalty makes the code sparser (share near zero, sparse - plain)",
+              diff(("sparse", sparse), ("sparse", "AE, ReLU code"), "near_zero_code")),
+        Claim("the denoising autoencoder rebuilds noisy inputs better (MSE against the clean "
+              "images, denoising - plain)",
+              diff(("denoising", dae), ("denoising", "AE"), "noisy_test_mse"), higher=False),
+        Claim(f"the convolutional autoencoder rebuilds better than PCA with the same code of "
+              f"{SMALL} (test MSE, conv - PCA)",
+              diff(("convolutional", f"conv AE {SMALL}"), size, "test_mse"), higher=False),
+        Claim(f"the autoencoder's {SMALL} codes are better features than PCA's (logistic "
+              "regression's accuracy, AE - PCA)",
+              diff(("features", f"AE codes {SMALL}"), ("features", f"PCA {SMALL}"), "accuracy")),
+    ]
+    for f in FRACTIONS:
+        a, b = f"pretrained encoder, {f:.0%} labels", f"random start, {f:.0%} labels"
+        claims.append(Claim(f"with {f:.0%} of the labels a pretrained encoder classifies better "
+                            "than a random start (accuracy, pretrained - random)",
+                            diff(("pretraining", a), ("pretraining", b), "accuracy")))
+    return claims
+
+
+def aggregate(ns: AutoencoderSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    seeds = ns.seed_list()
     per_seed: list[Measured] = []
-    first: dict[str, Autoencoder] = {}
-    for seed in progress_bar(ns.progress, iterable=seeds, leave=False, desc="seeds"):
-        measured, kept = measure(seed, ns)
-        per_seed.append(measured)
-        first = first or kept
+    for task in tasks(ns, seeds):
+        per_seed.append({tuple(key.split("|", 1)): values  # type: ignore[misc]
+                         for key, values in found[task.key]["measured"].items()})
+    images = found[tasks(ns, seeds)[0].key]["reconstructions"]
     rows = []
     for (part, name), values in per_seed[0].items():
         row: dict[str, Any] = {"part": part, "model": name}
         shown = SHOWN.get(part, tuple(values))
         row.update({k: float(np.mean([m[part, name][k] for m in per_seed])) for k in values
                     if k in shown or k in ("code_size", "parameters")})
+        if "test_mse" in row:
+            row["test_mse"] = interval([m[part, name]["test_mse"] for m in per_seed])
+        if "accuracy" in row:
+            row["accuracy"] = interval([m[part, name]["accuracy"] for m in per_seed])
         rows.append(row)
     columns = ["part", "model", "code_size", "parameters", "test_mse", "noisy_test_mse",
                "pca_overlap", "near_zero_code", "dead_units", "labels", "accuracy"]
@@ -176,18 +249,22 @@ def run_autoencoder(ns: AutoencoderSettings, seeds: list[int], run_dir: Path) ->
                "noisy_test_mse": ".4f", "pca_overlap": ".4f", "near_zero_code": ".3f",
                "dead_units": ".1f", "labels": ".0f", "accuracy": ".3f"}
     return LabOutcome(columns, rows, conclude(per_seed, ns),
-                      lambda fig: draw(fig, rows, first, seeds[0], ns), formats)
+                      lambda fig: draw(fig, rows, images), formats, compare(per_seed, ns))
+
+
+LINEAR_GAP = 0.02  # a linear autoencoder within this of PCA's error does as well
+
+
+def _mean(v: Any) -> float:
+    return float(v.mean) if isinstance(v, Interval) else float(v)
 
 
 def conclude(per_seed: list[Measured], ns: AutoencoderSettings) -> list[str]:
     assert ns.code_sizes is not None
-    n, ks = len(per_seed), sorted(set(ns.code_sizes) | {SMALL})
+    ks = sorted(set(ns.code_sizes) | {SMALL})
 
     def mean(part: str, name: str, key: str) -> float:
         return float(np.mean([m[part, name][key] for m in per_seed]))
-
-    def count(test: Any) -> int:
-        return sum(bool(test(m)) for m in per_seed)
 
     def mse(m: Measured, name: str) -> float:
         return m["code size", name]["test_mse"]
@@ -200,74 +277,57 @@ def conclude(per_seed: list[Measured], ns: AutoencoderSettings) -> list[str]:
     sizes = ", ".join(f"{k}: PCA {mean('code size', f'PCA {k}', 'test_mse'):.4f}, "
                       f"AE {mean('code size', f'AE {k}', 'test_mse'):.4f}" for k in ks)
     lines = [
-        f"Test reconstruction error by code size ({sizes}). The ReLU autoencoder rebuilds "
-        "better than PCA at every size: " + seed_verdict(count(
-            lambda m: all(mse(m, f"AE {k}") < mse(m, f"PCA {k}") for k in ks)), n),
-        f"The linear autoencoder's error is within {gap:.1%} of PCA's at every size and seed: "
-        "an undercomplete linear autoencoder does as well as PCA: "
-        + ("held." if gap < 0.02 else "did not hold here.")
-        + f" Its decoder spans PCA's subspace (mean cos^2 of the principal angles above 0.98 at "
-        f"every size and seed; the lowest, {worst:.4f}, at code size {worst_k}): "
-        + ("held." if worst > 0.98 else "did not hold here."),
+        f"Test reconstruction error by code size ({sizes}).",
+        f"The linear autoencoder's error is within {gap:.1%} of PCA's at every size and seed. "
+        "Its decoder spans PCA's subspace: the lowest mean cos^2 of the principal angles over "
+        f"sizes and seeds is {worst:.4f}, at code size {worst_k}.",
         f"An L1 penalty of {ns.l1:g} on a ReLU code of {WIDE}: near-zero code values "
         f"{mean('sparse', 'AE, ReLU code', 'near_zero_code'):.3f} -> "
         f"{mean('sparse', sparse, 'near_zero_code'):.3f}, units never active "
         f"{mean('sparse', 'AE, ReLU code', 'dead_units'):.1f} -> "
         f"{mean('sparse', sparse, 'dead_units'):.1f}, at a test error of "
         f"{mean('sparse', sparse, 'test_mse'):.4f} against "
-        f"{mean('sparse', 'AE, ReLU code', 'test_mse'):.4f}. The penalty makes the code "
-        "sparser: " + seed_verdict(count(lambda m: m["sparse", sparse]["near_zero_code"]
-                                    > m["sparse", "AE, ReLU code"]["near_zero_code"]), n),
+        f"{mean('sparse', 'AE, ReLU code', 'test_mse'):.4f}.",
         f"Noisy test inputs (noise {ns.noise:g}) rebuilt against the clean images: denoising AE "
         f"{mean('denoising', dae, 'noisy_test_mse'):.4f}, plain AE "
         f"{mean('denoising', 'AE', 'noisy_test_mse'):.4f} (clean inputs: "
         f"{mean('denoising', dae, 'test_mse'):.4f} vs {mean('denoising', 'AE', 'test_mse'):.4f})"
-        ". Trained to remove noise, it removes it better: " + seed_verdict(count(
-            lambda m: m["denoising", dae]["noisy_test_mse"]
-            < m["denoising", "AE"]["noisy_test_mse"]), n),
+        ".",
         f"Convolutional, code {SMALL}: test error "
         f"{mean('convolutional', f'conv AE {SMALL}', 'test_mse'):.4f} with "
         f"{mean('convolutional', f'conv AE {SMALL}', 'parameters'):,.0f} parameters, against "
         f"PCA {mean('code size', f'PCA {SMALL}', 'test_mse'):.4f} "
         f"({64 * SMALL + 64:,} numbers) and the dense AE "
         f"{mean('code size', f'AE {SMALL}', 'test_mse'):.4f} "
-        f"({mean('code size', f'AE {SMALL}', 'parameters'):,.0f}). On 8x8 digits the "
-        "convolutional autoencoder rebuilds at least as well as PCA with the same code: "
-        + seed_verdict(count(lambda m: m["convolutional", f"conv AE {SMALL}"]["test_mse"]
-                        <= mse(m, f"PCA {SMALL}")), n),
+        f"({mean('code size', f'AE {SMALL}', 'parameters'):,.0f}).",
     ]
     acc = {name: mean("features", name, "accuracy")
            for name in ("raw pixels", f"PCA {SMALL}", f"AE codes {SMALL}")}
     lines.append(
         "Logistic regression's test accuracy on " + ", ".join(f"{k} {v:.3f}"
                                                               for k, v in acc.items())
-        + f". With the same {SMALL} features, the autoencoder's codes serve at least as well as "
-        "PCA's: " + seed_verdict(count(lambda m: m["features", f"AE codes {SMALL}"]["accuracy"]
-                                  >= m["features", f"PCA {SMALL}"]["accuracy"]), n))
+        + ".")
     pre = []
     for f in FRACTIONS:
         a, b = f"pretrained encoder, {f:.0%} labels", f"random start, {f:.0%} labels"
         pre.append(f"{f:.0%} of the labels ({mean('pretraining', a, 'labels'):.0f}): "
                    f"{mean('pretraining', a, 'accuracy'):.3f} vs "
-                   f"{mean('pretraining', b, 'accuracy'):.3f}, better: "
-                   + seed_verdict(count(lambda m, a=a, b=b: m["pretraining", a]["accuracy"]
-                                   > m["pretraining", b]["accuracy"]), n).rstrip("."))
+                   f"{mean('pretraining', b, 'accuracy'):.3f}")
     lines.append("A classifier started from the autoencoder's encoder against a random start "
                  "(test accuracy), at " + "; ".join(pre) + ".")
     return lines
 
 
-def draw(fig: Any, rows: list[dict[str, Any]], models: dict[str, Autoencoder], seed: int,
-         ns: AutoencoderSettings) -> None:
+def draw(fig: Any, rows: list[dict[str, Any]], shown: list[list[list[float]]]) -> None:
     from matplotlib.ticker import NullLocator
 
     axes = [fig.add_subplot(1, 3, k) for k in range(1, 4)]
     for prefix, style in (("PCA", "o--"), ("linear AE", "x:"), ("AE", "s-")):
-        sized = sorted((r["code_size"], r["test_mse"]) for r in rows
+        sized = sorted((r["code_size"], _mean(r["test_mse"])) for r in rows
                        if r["part"] == "code size" and r["model"].rsplit(" ", 1)[0] == prefix)
         axes[0].plot(*zip(*sized, strict=True), style, label=prefix)
     conv = next(r for r in rows if r["part"] == "convolutional")
-    axes[0].plot([conv["code_size"]], [conv["test_mse"]], "^", label="conv AE")
+    axes[0].plot([conv["code_size"]], [_mean(conv["test_mse"])], "^", label="conv AE")
     sizes = sorted({int(r["code_size"]) for r in rows if r["part"] == "code size"})
     axes[0].set(xscale="log", yscale="log", xlabel="code size", ylabel="test MSE per pixel",
                 title="reconstruction against code size")
@@ -275,20 +335,15 @@ def draw(fig: Any, rows: list[dict[str, Any]], models: dict[str, Autoencoder], s
     axes[0].xaxis.set_minor_locator(NullLocator())
     axes[0].legend(fontsize=7)
     for start, style in (("pretrained encoder", "-"), ("random start", "--")):
-        pts = [(r["labels"], r["accuracy"]) for r in rows if r["model"].startswith(start)]
+        pts = [(r["labels"], _mean(r["accuracy"])) for r in rows
+               if r["model"].startswith(start)]
         axes[1].plot(*zip(*pts, strict=True), style, marker="o", label=start)
     axes[1].set(xscale="log", xlabel="labelled training images", ylabel="test accuracy",
                 title="pretraining a classifier")
     axes[1].legend(fontsize=7)
-    x_test = torch.as_tensor(digits(seed).x_test[:8], dtype=torch.float32)
-    noisy = corrupt(x_test, ns.noise, torch.Generator().manual_seed(seed + 10_000))
-    with torch.no_grad():
-        shown = [x_test, models[f"AE {SMALL}"](x_test), models["conv AE"](x_test), noisy,
-                 models["AE"](noisy), models[next(k for k in models if k.startswith("denoising"))](
-                     noisy)]
     grid = np.full((len(shown) * 9 - 1, 8 * 9 - 1), np.nan)
     for r, images in enumerate(shown):
-        for c, image in enumerate(images.clamp(0, 1).reshape(-1, 8, 8).numpy()):
+        for c, image in enumerate(np.array(images).reshape(-1, 8, 8)):
             grid[r * 9:r * 9 + 8, c * 9:c * 9 + 8] = image
     axes[2].imshow(grid, cmap="gray_r")
     axes[2].set_yticks([r * 9 + 3.5 for r in range(len(shown))],
@@ -301,5 +356,6 @@ def draw(fig: Any, rows: list[dict[str, Any]], models: dict[str, Autoencoder], s
 AUTOENCODER = LabExperiment(
     "autoencoder", "An autoencoder rebuilds its input through a bottleneck (a linear one spans "
     "PCA's subspace); sparse, denoising and convolutional variants; its code is a feature set, "
-    "and its encoder can pretrain a classifier.", run_autoencoder, AutoencoderSettings,
-    duration="about 6 minutes")
+    "and its encoder can pretrain a classifier.", None, AutoencoderSettings,
+    duration="about 4 minutes with --workers 2 (6 with 1)", tasks=tasks, measure=measure_task,
+    aggregate=aggregate)

@@ -15,12 +15,15 @@ an Elman RNN, an LSTM and a GRU (:class:`~pucklab.seqmodels.classify.model.Seque
 its last real state read out), each trained through the shared Trainer in its own folder.
 Measured: test accuracy, overall and by length (words), against the majority class.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each classification task x seed is one task of the worker engine
+(:mod:`pucklab.runs.lab_tasks`). Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab``
+runs it.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +32,10 @@ import numpy as np
 import torch
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, seed_verdict
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.basics.conv import parameters
 from pucklab.seqmodels.charrnn.data import read_corpus
@@ -55,7 +59,7 @@ BANDS = {"order": ((4, 6), (7, 9), (10, 10_000)), "speaker": ((1, 10), (11, 25),
 
 @dataclass
 class SequenceSettings(TorchLabSettings):
-    seeds: int | None = setting(None, "how many seeds to average over", low=1, sizes=(3, 1))
+    seeds: int | None = setting(None, "how many seeds to average over", low=1, sizes=(5, 1))
     steps: int | None = setting(None, "Adam updates per network", sizes=(1500, 150))
     lines: int | None = setting(None, "lines for the order task", sizes=(20_000, 2_000))
     hidden: int | None = setting(None, "hidden units of the recurrent cells", sizes=(128, 48))
@@ -123,6 +127,7 @@ def counts_logistic(train: Examples, test: Examples, vocab: int) -> np.ndarray:
 
 def measure(task: str, seed: int, text: str, ns: SequenceSettings, run_dir: Path
             ) -> dict[str, dict[str, float]]:
+    """Every model on one task and seed's split, each network trained in ``run_dir``."""
     assert ns.steps is not None and ns.lines is not None and ns.hidden is not None
     if task == "order":
         texts, labels = order_task(text, seed, ns.lines)
@@ -144,8 +149,8 @@ def measure(task: str, seed: int, text: str, ns: SequenceSettings, run_dir: Path
         else:
             model = (BagOfEmbeddings(len(vocab), classes) if name == BOW[1]
                      else SequenceClassifier(len(vocab), classes, cell=name, hidden=ns.hidden))
-            fit(model, train, val, ns.steps, seed, run_dir / f"{task}-{name}-seed{seed}".replace(
-                " ", "-"), device=ns.device)
+            fit(model, train, val, ns.steps, seed, run_dir / name.replace(" ", "-"),
+                device=ns.device)
             guess, size = predict(model, test, device), parameters(model)
         right = guess == test.labels
         row = {"parameters": float(size), "accuracy": float(right.mean()), "chance": chance,
@@ -157,17 +162,60 @@ def measure(task: str, seed: int, text: str, ns: SequenceSettings, run_dir: Path
     return out
 
 
-def run_sequences(ns: SequenceSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def tasks(ns: SequenceSettings, seeds: list[int]) -> list[Task]:
+    """One task per classification task and seed: its models share that seed's split."""
+    return [Task(f"{task}-seed{seed}", seed, {"task": task}) for seed in seeds for task in TASKS]
+
+
+def measure_task(ns: SequenceSettings, task: Task, folder: Path, resume: bool
+                 ) -> dict[str, Any]:
+    """A retried task trains its networks again (minutes at most)."""
+    if resume:
+        shutil.rmtree(folder)
+        folder.mkdir()
     text, _ = read_corpus(ns.corpus)
+    return measure(task.params["task"], task.seed, text, ns, folder)
+
+
+ORDER_TOLERANCE = 0.05  # a bag of words within this of chance (0.5) cannot tell order
+
+
+def compare(per_seed: dict[str, list[dict[str, dict[str, float]]]]) -> list[Claim]:
+    """Seed by seed (a seed: the same split for every model)."""
+    order, speaker = per_seed["order"], per_seed["speaker"]
+
+    def best(run: dict[str, dict[str, float]], names: tuple[str, ...], key: str = "accuracy"
+             ) -> float:
+        return max(run[m][key] for m in names)
+
+    return [
+        Claim(f"a bag of words cannot tell a line from its shuffle: counts + logistic regression "
+              f"within {ORDER_TOLERANCE:g} of chance (|accuracy - 0.5| - {ORDER_TOLERANCE:g})",
+              difference([abs(r[BOW[0]]["accuracy"] - 0.5) for r in order], ORDER_TOLERANCE),
+              higher=False),
+        Claim("every recurrent cell reads order better than both bags of words (worst cell - "
+              "best bag)", difference([min(r[c]["accuracy"] for c in CELLS) for r in order],
+                                      [best(r, BOW) for r in order])),
+        Claim(f"on the longest lines ({BANDS['order'][2][0]}+ words) both gated cells beat the "
+              "plain RNN (worse of lstm and gru - rnn)",
+              difference([min(r["lstm"]["accuracy_long"], r["gru"]["accuracy_long"])
+                          for r in order], [r["rnn"]["accuracy_long"] for r in order])),
+        Claim("the best acceptor beats the best bag of words on who speaks (best cell - best bag)",
+              difference([best(r, CELLS) for r in speaker], [best(r, BOW) for r in speaker])),
+    ]
+
+
+def aggregate(ns: SequenceSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
     per_seed: dict[str, list[dict[str, dict[str, float]]]] = {t: [] for t in TASKS}
-    jobs = [(task, seed) for seed in seeds for task in TASKS]
-    for task, seed in progress_bar(ns.progress, iterable=jobs, leave=False, desc="tasks"):
-        per_seed[task].append(measure(task, seed, text, ns, run_dir))
+    for task in tasks(ns, ns.seed_list()):
+        per_seed[task.params["task"]].append(found[task.key])
     rows = []
     for task, runs in per_seed.items():
         for name in runs[0]:
             row: dict[str, Any] = {"task": task, "model": name}
             row.update({k: float(np.nanmean([r[name][k] for r in runs])) for k in runs[0][name]})
+            row["accuracy"] = interval([r[name]["accuracy"] for r in runs])
             bands = BANDS[task]
             row["lengths"] = " / ".join(f"{lo}-{hi}" if hi < 10_000 else f"{lo}+"
                                         for lo, hi in bands)
@@ -177,43 +225,26 @@ def run_sequences(ns: SequenceSettings, seeds: list[int], run_dir: Path) -> LabO
     formats = {"parameters": ",.0f", "test_examples": ".0f", "unk_share": ".3f"} | {
         c: ".3f" for c in columns if c.startswith("accuracy") or c == "chance"}
     return LabOutcome(columns, rows, conclude(per_seed, rows, ns),
-                      lambda fig: draw(fig, rows), formats)
+                      lambda fig: draw(fig, rows), formats, compare(per_seed))
 
 
 def conclude(per_seed: dict[str, list[dict[str, dict[str, float]]]], rows: list[dict[str, Any]],
              ns: SequenceSettings) -> list[str]:
     by = {(r["task"], r["model"]): r for r in rows}
-    order, n = per_seed["order"], len(per_seed["order"])
 
     def acc(task: str, names: tuple[str, ...]) -> str:
-        return ", ".join(f"{m} {by[task, m]['accuracy']:.3f}" for m in names)
-
-    def best(run: dict[str, dict[str, float]], names: tuple[str, ...], key: str = "accuracy"
-             ) -> float:
-        return max(run[m][key] for m in names)
+        return ", ".join(f"{m} {by[task, m]['accuracy'].mean:.3f}" for m in names)
 
     tests = by["order", BOW[0]]["test_examples"]
-    margin = 3 * math.sqrt(0.25 / tests)  # three standard errors of a coin's share
-    at_chance = all(abs(by["order", m]["accuracy"] - 0.5) <= margin for m in BOW)
     long_ = {m: by["order", m]["accuracy_long"] for m in CELLS}
-    speaker = per_seed["speaker"]
     return [
         f"Order task (real line or its words shuffled, {tests:.0f} test lines, chance 0.5): "
-        f"{acc('order', BOW)}. A bag of words cannot tell order apart (within three standard "
-        f"errors, {margin:.3f}, of 0.5): " + ("held." if at_chance else "did not hold here."),
-        f"The acceptors: {acc('order', CELLS)}. A recurrent network reads order where the bag "
-        "of words cannot (every cell above both bags): " + seed_verdict(
-            sum(min(r[c]["accuracy"] for c in CELLS) > best(r, BOW) for r in order), n),
+        f"{acc('order', BOW)}; the acceptors: {acc('order', CELLS)}.",
         f"On the longest lines ({BANDS['order'][2][0]}+ words), rnn {long_['rnn']:.3f}, lstm "
         f"{long_['lstm']:.3f}, gru {long_['gru']:.3f} (shortest: " + ", ".join(
-            f"{c} {by['order', c]['accuracy_short']:.3f}" for c in CELLS)
-        + "). The gated cells cope with longer sequences better than the plain RNN: "
-        + seed_verdict(sum(min(r["lstm"]["accuracy_long"], r["gru"]["accuracy_long"])
-                      > r["rnn"]["accuracy_long"] for r in order), n),
+            f"{c} {by['order', c]['accuracy_short']:.3f}" for c in CELLS) + ").",
         f"Speaker task ({ns.speakers} most frequent speakers, chance (majority) "
-        f"{by['speaker', BOW[0]]['chance']:.3f}): {acc('speaker', (*BOW, *CELLS))}. The best "
-        "acceptor beats the best bag of words on who speaks: "
-        + seed_verdict(sum(best(r, CELLS) > best(r, BOW) for r in speaker), len(speaker)),
+        f"{by['speaker', BOW[0]]['chance']:.3f}): {acc('speaker', (*BOW, *CELLS))}.",
         f"Words seen fewer than {ns.min_count} times in training are <unk>: "
         f"{by['order', BOW[0]]['unk_share']:.1%} of the order task's test words, "
         f"{by['speaker', BOW[0]]['unk_share']:.1%} of the speaker task's.",
@@ -238,4 +269,5 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 SEQUENCE_CLASSIFICATION = LabExperiment(
     "sequence-classification", "An acceptor (embedding -> recurrent network -> one class) is "
     "sensitive to word order where a bag of words is not; a plain RNN copes with a few words, "
-    "gated cells with more.", run_sequences, SequenceSettings, duration="about 4 minutes")
+    "gated cells with more.", None, SequenceSettings, duration="about 5 minutes with "
+    "--workers 2 (7 with 1)", tasks=tasks, measure=measure_task, aggregate=aggregate)
