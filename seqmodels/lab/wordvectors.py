@@ -18,11 +18,13 @@ frequency, 0.5 = chance), one vocabulary (words seen 5 times or more), per seed:
 
 The first seed's skip-gram vectors are saved in word2vec's text format as ``vectors.txt``.
 
-Listed in ``pucklab.runs.registry``; ``pucklab.runs.lab`` runs it.
+Each seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in ``pucklab.runs.registry``;
+``pucklab.runs.lab`` runs it.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,9 +34,10 @@ from typing import Any
 import numpy as np
 
 from pucklab.runs.device import resolve_device
-from pucklab.runs.figures import progress_bar
-from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds, seed_verdict
+from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
+from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.charrnn.data import read_corpus
 from pucklab.seqmodels.classify.data import speeches, top_speakers
@@ -58,7 +61,7 @@ Vectors = Mapping[str, np.ndarray]
 
 @dataclass
 class WordVectorsSettings(TorchLabSettings):
-    seeds: int | None = lab_seeds(2)
+    seeds: int | None = lab_seeds(5)
     corpus: str = setting("shakespeare", "UTF-8 text in Tiny Shakespeare's layout, or "
                           "'shakespeare'")
     epochs: int | None = setting(None, "word2vec epochs (5: gensim's)", sizes=(5, 1))
@@ -177,7 +180,7 @@ def measure(ns: WordVectorsSettings, text: str, seed: int, run_dir: Path
         out["vectors", name] = {"dimensions": ns.dim, "memory_mb": table.nbytes / 1e6,
                                 "dense_mb": table.nbytes / 1e6, "seconds": fit.seconds,
                                 **neighbour_score(fit.model, vocab, pairs, seed)}
-    if not (run_dir / "vectors.txt").exists():
+    if seed == ns.seed:
         save_word2vec_format(str(run_dir / "vectors.txt"), trained["skip-gram"])
     tables = {"skip-gram": trained["skip-gram"], SVD: svd}
     docs = documents(text, ns.speakers, list(tables.values()))
@@ -189,10 +192,57 @@ def measure(ns: WordVectorsSettings, text: str, seed: int, run_dir: Path
     return out
 
 
-def run_word_vectors(ns: WordVectorsSettings, seeds: list[int], run_dir: Path) -> LabOutcome:
+def tasks(ns: WordVectorsSettings, seeds: list[int]) -> list[Task]:
+    """One task per seed: the count models, word2vec and the retrieval share its vectors."""
+    return [Task(f"seed{seed}", seed, {}) for seed in seeds]
+
+
+def measure_task(ns: WordVectorsSettings, task: Task, folder: Path, resume: bool
+                 ) -> dict[str, Any]:
+    """A retried task runs again (a minute); the first seed saves skip-gram's vectors."""
     text, _ = read_corpus(ns.corpus)
-    per_seed = [measure(ns, text, seed, run_dir)
-                for seed in progress_bar(ns.progress, iterable=seeds, leave=False, desc="seeds")]
+    measured = measure(ns, text, task.seed, folder)
+    return {f"{part}|{name}": values for (part, name), values in measured.items()}
+
+
+def compare(per_seed: list[dict[tuple[str, str], dict[str, float]]]) -> list[Claim]:
+    """Seed by seed (a seed: the same held-out pairs, decoys and queries for every method)."""
+    def score(name: str) -> list[float]:
+        return [_mean_score(m["vectors", name]) for m in per_seed]
+
+    def found(name: str) -> list[float]:
+        return [m["documents", name]["precision_at_1"] for m in per_seed]
+
+    def log_seconds(pick: Callable[[dict[tuple[str, str], dict[str, float]]], float]
+                    ) -> list[float]:
+        return [float(np.log10(pick(m))) for m in per_seed]
+
+    return [
+        Claim("counting, PPMI and the SVD take less time than training word2vec (log10 of the "
+              "seconds, SVD - the faster of skip-gram and CBOW)",
+              difference(log_seconds(lambda m: m["vectors", SVD]["seconds"]),
+                         log_seconds(lambda m: min(m["vectors", "skip-gram"]["seconds"],
+                                                   m["vectors", "cbow"]["seconds"]))),
+              higher=False),
+        Claim("PPMI beats raw counts on the held-out neighbour score (mean over bands, PPMI - "
+              "counts)", difference(score("PPMI"), score("counts"))),
+        Claim("skip-gram's vectors beat the SVD's of the same size (neighbour score, skip-gram - "
+              "SVD)", difference(score("skip-gram"), score(SVD))),
+        Claim("Word Mover's Distance finds the same speaker more often than the cosine of mean "
+              "vectors (precision at 1, WMD - mean vectors)",
+              difference(found(RETRIEVAL[0]), found(RETRIEVAL[2]))),
+        Claim("Word Mover's Distance beats TF-IDF (precision at 1, WMD - TF-IDF)",
+              difference(found(RETRIEVAL[0]), found(RETRIEVAL[3]))),
+    ]
+
+
+def aggregate(ns: WordVectorsSettings, found: dict[str, dict[str, Any]], run_dir: Path
+              ) -> LabOutcome:
+    per_seed = [{tuple(key.split("|", 1)): values  # type: ignore[misc]
+                 for key, values in found[task.key].items()}
+                for task in tasks(ns, ns.seed_list())]
+    first = run_dir / "tasks" / tasks(ns, ns.seed_list())[0].key / "vectors.txt"
+    shutil.copyfile(first, run_dir / "vectors.txt")
     rows = []
     for (part, name), values in per_seed[0].items():
         row: dict[str, Any] = {"part": part, "model": name}
@@ -200,13 +250,16 @@ def run_word_vectors(ns: WordVectorsSettings, seeds: list[int], run_dir: Path) -
             if key != "unseen":  # every word here has a vector (no character n-grams)
                 row[f"score_{key}" if key in BANDS else key] = float(np.mean(
                     [m[part, name][key] for m in per_seed]))
+        if part == "documents":
+            row["precision_at_1"] = interval([m[part, name]["precision_at_1"]
+                                              for m in per_seed])
         rows.append(row)
     columns = ["part", "model", "dimensions", "memory_mb", "dense_mb", "seconds",
                *[f"score_{b}" for b in BANDS], "precision_at_1", "chance"]
     formats = {"dimensions": ",.0f", "memory_mb": ".2f", "dense_mb": ".1f", "seconds": ".2f",
                "precision_at_1": ".3f", "chance": ".3f"} | {f"score_{b}": ".3f" for b in BANDS}
     return LabOutcome(columns, rows, conclude(per_seed, rows), lambda fig: draw(fig, rows),
-                      formats)
+                      formats, compare(per_seed))
 
 
 def _mean_score(row: Mapping[str, float], prefix: str = "") -> float:
@@ -216,24 +269,16 @@ def _mean_score(row: Mapping[str, float], prefix: str = "") -> float:
 def conclude(per_seed: list[dict[tuple[str, str], dict[str, float]]],
              rows: list[dict[str, Any]]) -> list[str]:
     by = {r["model"]: r for r in rows}
-    n = len(per_seed)
     counted = by[SVD]["seconds"]
     trained = min(by["skip-gram"]["seconds"], by["cbow"]["seconds"])
     scores = ", ".join(f"{m} {_mean_score(by[m], 'score_'):.3f}"
                        for m in ("counts", "PPMI", SVD, "skip-gram", "cbow"))
-    w2v = {m: by[m] for m in ("skip-gram", "cbow")}
-    best = max(w2v, key=lambda m: _mean_score(w2v[m], "score_"))
-    found = ", ".join(f"{m} {by[m]['precision_at_1']:.3f}" for m in RETRIEVAL)
-
-    def wins(a: str, b: str) -> int:
-        return sum(m["documents", a]["precision_at_1"] > m["documents", b]["precision_at_1"]
-                   for m in per_seed)
+    found = ", ".join(f"{m} {by[m]['precision_at_1'].mean:.3f}" for m in RETRIEVAL)
 
     return [
         f"Counting the window, PPMI and an SVD to {by[SVD]['dimensions']:.0f} numbers took "
         f"{counted:.1f} s; training skip-gram {by['skip-gram']['seconds']:.1f} s and CBOW "
-        f"{by['cbow']['seconds']:.1f} s. Count vectors are fast: "
-        + ("held." if counted < trained else "did not hold here."),
+        f"{by['cbow']['seconds']:.1f} s ({trained / counted:.0f}x the count vectors' time).",
         f"A count vector has one number per vocabulary word ({by['counts']['dimensions']:,.0f}):"
         f" as a dense table {by['counts']['dense_mb']:.0f} MB, stored sparse "
         f"{by['counts']['memory_mb']:.1f} MB (PPMI {by['PPMI']['memory_mb']:.1f} MB), against "
@@ -241,18 +286,10 @@ def conclude(per_seed: list[dict[tuple[str, str], dict[str, float]]],
         " numbers per word. Huge for a large vocabulary, word2vec compact: "
         + ("held." if by["counts"]["dense_mb"] > 10 * by["skip-gram"]["memory_mb"]
            else "did not hold here."),
-        f"Held-out neighbour score, mean over the frequency bands (0.5 = chance): {scores}. "
-        "PPMI beats raw counts (which favour frequent random words): "
-        + seed_verdict(sum(_mean_score(m["vectors", "PPMI"]) > _mean_score(m["vectors", "counts"])
-                      for m in per_seed), n)
-        + f" The better of word2vec's two ({best}) beats the SVD's vectors of the same size: "
-        + seed_verdict(sum(_mean_score(m["vectors", best]) > _mean_score(m["vectors", SVD])
-                      for m in per_seed), n),
+        f"Held-out neighbour score, mean over the frequency bands (0.5 = chance): {scores}.",
         f"Finding a speech by the same speaker (precision at 1; chance "
-        f"{by[RETRIEVAL[0]]['chance']:.3f}): {found}. Word Mover's Distance beats the cosine of "
-        "mean vectors (skip-gram vectors both): " + seed_verdict(wins(RETRIEVAL[0], RETRIEVAL[2]), n)
-        + " It beats TF-IDF: " + seed_verdict(wins(RETRIEVAL[0], RETRIEVAL[3]), n)
-        + f" It is the slowest: {by[RETRIEVAL[0]]['seconds']:.1f} s against "
+        f"{by[RETRIEVAL[0]]['chance']:.3f}): {found}. Word Mover's Distance is the slowest: "
+        f"{by[RETRIEVAL[0]]['seconds']:.1f} s against "
         f"{by[RETRIEVAL[3]]['seconds']:.2f} s for TF-IDF.",
     ]
 
@@ -270,7 +307,8 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
             title="word vectors by word frequency")
     ax1.legend(fontsize=7)
     docs = [r for r in rows if r["part"] == "documents"]
-    ax2.barh([r["model"] for r in docs], [r["precision_at_1"] for r in docs], color="tab:grey")
+    ax2.barh([r["model"] for r in docs], [r["precision_at_1"].mean for r in docs],
+             color="tab:grey")
     ax2.axvline(docs[0]["chance"], color="k", ls=":", lw=1, label="chance")
     ax2.set(xlabel="precision at 1 (same speaker)", title="nearest speech")
     ax2.tick_params(axis="y", labelsize=7)
@@ -280,4 +318,5 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 WORD_VECTORS = LabExperiment(
     "word-vectors", "Count vectors (neighbours in a window) are easy and fast but huge for a "
     "large vocabulary; word2vec gives compact vectors; documents can be compared by Word "
-    "Mover's Distance.", run_word_vectors, WordVectorsSettings, duration="about 2 minutes")
+    "Mover's Distance.", None, WordVectorsSettings, duration="about 4 minutes with --workers 2",
+    tasks=tasks, measure=measure_task, aggregate=aggregate)
