@@ -97,16 +97,6 @@ def lab_seeds(full: int) -> Any:
     return setting(None, "how many seeds to average over", low=1, sizes=(full, 2))
 
 
-def seed_verdict(wins: int, runs: int) -> str:
-    """A claim's verdict from how many of ``runs`` seeds showed it: held when every seed did,
-    did not hold when none did, inconclusive between."""
-    if wins == runs:
-        return f"held ({wins} of {runs} seeds)."
-    if wins == 0:
-        return f"did not hold here (0 of {runs} seeds)."
-    return f"inconclusive ({wins} of {runs} seeds)."
-
-
 L = TypeVar("L", bound=LabSettings)
 
 
