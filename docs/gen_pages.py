@@ -89,8 +89,29 @@ def verdict_summary(folder: Path, body: str) -> str:
     return ", ".join(f"{w} ×{n}" for w, n in counts.items()) or "-"
 
 
+def timings() -> dict[str, dict[int, float]]:
+    """Measured wall time of each experiment's default run by number of workers
+    (``benchmarks/results/lab/timings.csv``)."""
+    path = RESULTS / "lab" / "timings.csv"
+    found: dict[str, dict[int, float]] = {}
+    for row in read_rows(path) if path.is_file() else []:
+        found.setdefault(row["experiment"], {})[int(row["workers"])] = float(row["wall_s"])
+    return found
+
+
+def run_time(measured: dict[int, float], fallback: str) -> str:
+    """'2 workers 9.1 min, 1 worker 15.2 min' as measured, else the experiment's estimate."""
+    def minutes(s: float) -> str:
+        return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+    shown = [f"{w} worker{'s' if w > 1 else ''} {minutes(measured[w])}"
+             for w in sorted(measured, reverse=True)]
+    return ", ".join(shown) if shown else f"{fallback} (estimated, not measured)"
+
+
 def lab_pages() -> None:
     rows = []
+    measured = timings()
     for name, exp in experiments().items():
         folder = RESULTS / "lab" / name
         md_path = folder / "results.md"
@@ -102,8 +123,9 @@ def lab_pages() -> None:
         extras = "".join(f"\n### `{p.name}`\n\n{demote(p.read_text(encoding='utf-8'), 3)}\n"
                          for p in sorted(folder.glob("*.md")) if p.name != "results.md")
         page = (f"# lab {name}\n\n> {exp.claim}\n\n{state_note(st)}\n"
-                f"Default run: `lab {name}`, {exp.duration} on 2 CPU cores, "
-                f"{exp.default_seeds} seeds. Files: `benchmarks/results/lab/{name}/`.\n\n"
+                f"Default run: `lab {name}`, {exp.default_seeds} seeds; wall time on 2 CPU cores: "
+                f"{run_time(measured.get(name, {}), exp.duration)}. Files: "
+                f"`benchmarks/results/lab/{name}/`.\n\n"
                 f"## What it does\n\n{module_docstring(exp.source)}\n"
                 f"## Results\n\n{body}\n![{name}](figure.png)\n\n"
                 + (f"## Notes\n\n{notes.read_text(encoding='utf-8')}\n" if notes.is_file() else "")
@@ -114,9 +136,10 @@ def lab_pages() -> None:
             copy(folder / "figure.png", f"lab/{name}/figure.png")
         seeds = st.stamp.seeds.split() if st.stamp else []
         rows.append(f"| [{name}]({name}/index.md) | {exp.claim} | {verdict_summary(folder, body)} | "
-                    f"{len(seeds) or '-'} | {st.state} | {exp.duration} |")
+                    f"{len(seeds) or '-'} | {st.state} | "
+                    f"{run_time(measured.get(name, {}), exp.duration)} |")
     first, _, rest = (DOCS / "lab" / "_intro.md").read_text(encoding="utf-8").partition("\n\n")
-    table = ("| experiment | claim | verdicts | seeds | state | default run |\n"
+    table = ("| experiment | claim | verdicts | seeds | state | default run, 2 CPU cores |\n"
              "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     write("lab/index.md", f"# Lab: the course's claims, measured\n\n{first}\n\n{table}\n"
                           f"## How the lab works\n\n{rest}")

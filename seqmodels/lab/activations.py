@@ -161,9 +161,7 @@ def conclude(rows: list[dict[str, Any]], ns: ActivationsSettings, steps: int) ->
     by = {r["activation"]: r for r in rows}
     key = f"updates_to_{TARGET:.0%}"
     ratios = {a: r["first_over_last"] for a, r in by.items()}
-    vanishes = ratios["sigmoid"] < 0.01 and ratios["sigmoid"] == min(ratios.values())
     fastest = min(by, key=lambda a: (by[a][key], -by[a]["final_test_accuracy"].mean))
-    relu_fastest = fastest in ("relu", "leaky_relu")
     dead, leaky_dead = by["relu"]["dead_at_end"], by["leaky_relu"]["dead_at_end"]
 
     def reach(a: str) -> str:
@@ -172,8 +170,7 @@ def conclude(rows: list[dict[str, Any]], ns: ActivationsSettings, steps: int) ->
     return [
         f"At the start, {ns.depth} layers deep, the first layer's gradient was "
         + ", ".join(f"{a} {ratios[a]:.1e}" for a in by)
-        + " times the last layer's: sigmoid's gradients vanish with depth: "
-        + ("held." if vanishes else "did not hold here.")
+        + " times the last layer's."
         + f" Sigmoid ended at {by['sigmoid']['final_test_accuracy'].mean:.3f} test accuracy "
         f"after {steps} updates, with {by['sigmoid']['saturated_at_end']:.0%} of its outputs "
         "saturated"
@@ -182,17 +179,15 @@ def conclude(rows: list[dict[str, Any]], ns: ActivationsSettings, steps: int) ->
            if by["sigmoid"]["saturated_at_end"] < 0.05 else "."),
         f"Updates to {TARGET:.0%} test accuracy (median): "
         + ", ".join(f"{a} {reach(a)}" for a in by)
-        + f". ReLU trains fastest: {'held' if relu_fastest else 'did not hold here'} "
-        f"({fastest} was fastest at lr {ns.lr:g}, each with its recommended initialisation). "
+        + f"; {fastest} was fastest at lr {ns.lr:g}, each with its recommended initialisation. "
         "Training loss at the end: "
         + ", ".join(f"{a} {by[a]['final_train_loss']:.1e}" for a in by)
         + f" (lowest: {min(by, key=lambda a: by[a]['final_train_loss'])}).",
         f"At the end {dead:.1%} of the ReLU units were dead (never active on any test input, "
         f"so no gradient ever reaches them); leaky ReLU: {leaky_dead:.1%} dead, while "
         f"{by['leaky_relu']['never_active_at_end']:.1%} sat in the negative part, still "
-        "learning through its 1 % slope. Leaky ReLU keeps units alive: "
-        + ("held." if leaky_dead < dead or dead == 0 else "did not hold here.")
-        + (" (No ReLU unit died in these runs.)" if dead == 0 else ""),
+        "learning through its 1 % slope."
+        + (" No ReLU unit died in these runs." if dead == 0 else ""),
     ]
 
 

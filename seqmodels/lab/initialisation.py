@@ -157,33 +157,23 @@ def conclude(rows: list[dict[str, Any]], ns: InitialisationSettings) -> list[str
         return "never" if math.isinf(r[key]) else f"{r[key]:.0f} updates"
 
     return [
-        "Zero start: every unit of a layer got the same gradient and stayed identical (unit "
-        "spread after training "
+        "Zero start: every unit of a layer gets the same gradient; the spread between units "
+        "after training was "
         + ", ".join(f"{a} {row(a, 'zero')['unit_spread_after']:.1e}" for a in ACTIVATIONS)
-        + "): " + ("held." if zero_identical else "did not hold here.")
+        + (" (identical units)." if zero_identical else ".")
         + " Test accuracy " + ", ".join(f"{a} {row(a, 'zero')['final_test_accuracy'].mean:.3f}"
                                         for a in ACTIVATIONS) + ".",
         f"Output spread at layer 1 -> layer {ns.depth} before training: "
         + "; ".join(f"{a} {LABELS[s]} {row(a, s)['output_std_layer_1']:.2g} -> "
                     f"{row(a, s)[deep]:.2g}" for a in ACTIVATIONS for s in STARTS if s != "zero")
-        + ". Too small dies out with depth: "
-        + _held(all(row(a, "small")[deep] < 0.1 * row(a, "small")["output_std_layer_1"]
-                    for a in ACTIVATIONS))
-        + "; too large saturates tanh (spread near its limit, 1): "
-        + _held(row("tanh", "large")[deep] > 0.8)
-        + "; too large blows ReLU up: "
-        + _held(row("relu", "large")[deep] > 10 * row("relu", "large")["output_std_layer_1"])
-        + ".",
+        + " (tanh's outputs are at most 1 in size).",
         f"To {TARGET:.0%} test accuracy: "
         + "; ".join(f"{a} {LABELS[s]} {reach(row(a, s))}" for a in ACTIVATIONS for s in STARTS)
-        + ". The start made for the activation trained fastest: "
-        + ", ".join(f"{a} {'held' if best[a] == recommended[a] else 'did not hold'} "
-                    f"(fastest: {LABELS[best[a]]})" for a in ACTIVATIONS) + ".",
+        + ". Fastest start (median updates, then accuracy): "
+        + ", ".join(f"{a} {LABELS[best[a]]}"
+                    + (" (the one made for it)" if best[a] == recommended[a] else "")
+                    for a in ACTIVATIONS) + ".",
     ]
-
-
-def _held(ok: bool) -> str:
-    return "held" if ok else "did not hold here"
 
 
 def draw(fig: Any, results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:

@@ -283,9 +283,7 @@ def conclude(per_seed: list[dict[tuple[str, str], dict[str, float]]],
         f" as a dense table {by['counts']['dense_mb']:.0f} MB, stored sparse "
         f"{by['counts']['memory_mb']:.1f} MB (PPMI {by['PPMI']['memory_mb']:.1f} MB), against "
         f"{by['skip-gram']['memory_mb']:.1f} MB for word2vec's {by['skip-gram']['dimensions']:.0f}"
-        " numbers per word. Huge for a large vocabulary, word2vec compact: "
-        + ("held." if by["counts"]["dense_mb"] > 10 * by["skip-gram"]["memory_mb"]
-           else "did not hold here."),
+        " numbers per word.",
         f"Held-out neighbour score, mean over the frequency bands (0.5 = chance): {scores}.",
         f"Finding a speech by the same speaker (precision at 1; chance "
         f"{by[RETRIEVAL[0]]['chance']:.3f}): {found}. Word Mover's Distance is the slowest: "
