@@ -33,8 +33,8 @@ def markdown_table(columns: Sequence[str], rows: Sequence[dict[str, Any]],
     formats = formats or {}
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(c, ""), formats.get(c)) for c in columns)
-                     + " |")
+        cells = (_cell(row.get(c, ""), formats.get(c)).replace("|", "\\|") for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")  # a "|" inside a cell is escaped
     return "\n".join(lines)
 
 

@@ -163,8 +163,10 @@ def measure_task(ns: AutoencoderSettings, task: Task, folder: Path, resume: bool
     """Every part for one seed (a retried task runs again); the first seed also keeps the
     reconstructions the figure shows."""
     measured, kept = measure(task.seed, ns)
+    # keys in the order measured (a result's JSON sorts them): the table keeps this order
     found: dict[str, Any] = {"measured": {f"{part}|{name}": values
-                                          for (part, name), values in measured.items()}}
+                                          for (part, name), values in measured.items()},
+                             "order": [f"{part}|{name}" for part, name in measured]}
     if task.seed == ns.seed:
         found["reconstructions"] = reconstructions(kept, task.seed, ns)
     return found
@@ -229,8 +231,9 @@ def aggregate(ns: AutoencoderSettings, found: dict[str, dict[str, Any]], run_dir
     seeds = ns.seed_list()
     per_seed: list[Measured] = []
     for task in tasks(ns, seeds):
-        per_seed.append({tuple(key.split("|", 1)): values  # type: ignore[misc]
-                         for key, values in found[task.key]["measured"].items()})
+        result = found[task.key]
+        per_seed.append({tuple(key.split("|", 1)): result["measured"][key]  # type: ignore[misc]
+                         for key in result["order"]})
     images = found[tasks(ns, seeds)[0].key]["reconstructions"]
     rows = []
     for (part, name), values in per_seed[0].items():

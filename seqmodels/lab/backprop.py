@@ -164,7 +164,10 @@ def aggregate(ns: BackpropSettings, found: dict[str, dict[str, Any]], run_dir: P
     results = [found[t.key] for t in tasks(ns, ns.seed_list())]
     rows = [r["row"] for r in results]
     curves = [r["curves"] for r in results]
-    return LabOutcome(list(rows[0]), rows, conclude(rows, epochs),
+    columns = ["seed", "parameters", "max_diff_autograd", "max_diff_finite_diff",
+               "median_rel_error_fd", "test_acc_hand", "test_acc_torch", "weight_gap_after",
+               "s_per_epoch_hand", "s_per_epoch_torch"]
+    return LabOutcome(columns, rows, conclude(rows, epochs),
                       lambda fig: draw(fig, curves, rows),
                       {"max_diff_autograd": ".1e", "max_diff_finite_diff": ".1e",
                        "median_rel_error_fd": ".1e", "test_acc_hand": ".4f",

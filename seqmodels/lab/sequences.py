@@ -212,7 +212,7 @@ def aggregate(ns: SequenceSettings, found: dict[str, dict[str, Any]], run_dir: P
         per_seed[task.params["task"]].append(found[task.key])
     rows = []
     for task, runs in per_seed.items():
-        for name in runs[0]:
+        for name in (*BOW, *CELLS):
             row: dict[str, Any] = {"task": task, "model": name}
             row.update({k: float(np.nanmean([r[name][k] for r in runs])) for k in runs[0][name]})
             row["accuracy"] = interval([r[name]["accuracy"] for r in runs])

@@ -244,7 +244,10 @@ def aggregate(ns: WordVectorsSettings, found: dict[str, dict[str, Any]], run_dir
     first = run_dir / "tasks" / tasks(ns, ns.seed_list())[0].key / "vectors.txt"
     shutil.copyfile(first, run_dir / "vectors.txt")
     rows = []
-    for (part, name), values in per_seed[0].items():
+    order = [("vectors", m) for m in ("counts", "PPMI", SVD, "skip-gram", "cbow")] + [
+        ("documents", m) for m in RETRIEVAL]
+    for part, name in order:
+        values = per_seed[0][part, name]
         row: dict[str, Any] = {"part": part, "model": name}
         for key in values:
             if key != "unseen":  # every word here has a vector (no character n-grams)
