@@ -19,6 +19,8 @@ import json
 import math
 import multiprocessing
 import os
+import signal
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -115,18 +117,36 @@ class SweepConfig:
 def spawn_workers(target: Callable[..., None], args: list[tuple[Any, ...]]) -> list[int]:
     """Run ``target(*a)`` for each ``a`` in its own spawned process (a sweep's or a lab run's
     workers on this machine) and wait for all; their exit codes. A Ctrl-C reaches the workers
-    too: they get a minute to write what is done before it goes on up."""
+    too, and a SIGTERM sent to this process alone is passed on to them: they get a minute to
+    write what is done before the stop goes on up, and any still running then is terminated,
+    so no worker outlives the command."""
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=target, args=a) for a in args]
     for proc in procs:
         proc.start()
+
+    def pass_on(signum: int, frame: Any) -> None:
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signum)
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, pass_on) if main else None
     try:
         for proc in procs:
             proc.join()
     except KeyboardInterrupt:
         for proc in procs:
             proc.join(timeout=60)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
         raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     return [proc.exitcode or 0 for proc in procs]
 
 

@@ -89,3 +89,34 @@ def test_a_database_storage_holds_the_study_and_the_command_keeps_no_local_path(
     assert len([t for t in study.trials if "result" in t.user_attrs]) == 4
     provenance = (run_dir / "results.md").read_text().split("## Provenance")[1]
     assert "- command: `lab toy --seeds 2`" in provenance  # no database URL, no folder
+
+
+def test_a_sigterm_to_the_command_stops_its_workers_too(tmp_path):
+    """``kill <pid>`` of a lab run with --workers: the workers get the signal too, and none
+    outlives the command."""
+    run_dir = tmp_path / "run"
+    script = ("import sys; from lab_toy import TOY; from pucklab.runs.lab import main, "
+              "experiments; from pucklab.runs import registry; "
+              "registry.find = lambda kind, name: TOY; "
+              "from pucklab.runs.lab import run_experiment; run_experiment(TOY, sys.argv[1:])")
+    argv = ["--seeds", "2", "--workers", "2", "--pause", "60", "--run-dir", str(run_dir),
+            "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", script, *argv], env=env)
+    pids = [run_dir / "tasks" / f"b-seed{s}" / "pid" for s in (0, 1)]
+    deadline = time.monotonic() + 120
+    while not all(p.exists() and p.read_text() for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(p.read_text()) for p in pids]  # both asleep in a b task
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=90) != 0
+    for pid in workers:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"worker {pid} outlived the command")
