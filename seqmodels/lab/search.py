@@ -106,7 +106,7 @@ def aggregate(strategy: str, traces: list[Trace], trials: int) -> dict[str, Any]
     and how wide the first and the last third of the trials ranged in the learning rate."""
     bests = np.array([best_so_far(t, trials)[-1] for t in traces])
     third = max(1, trials // 3)
-    return {"strategy": strategy, "trials": len(traces[0]), "best_val_loss": interval(bests),
+    return {"strategy": strategy, "trials": len(traces[0]), "best_val_loss": interval(bests.tolist()),
             "distinct_lr": float(np.mean([len({t[IMPORTANT] for t in tr}) for tr in traces])),
             "best_lr": float(np.median([min(tr, key=lambda t: t["value"])[IMPORTANT]
                                         for tr in traces])),

@@ -208,8 +208,8 @@ def compare(per_seed: dict[str, list[dict[str, dict[str, float]]]]) -> list[Clai
 def aggregate(ns: SequenceSettings, found: dict[str, dict[str, Any]], run_dir: Path
               ) -> LabOutcome:
     per_seed: dict[str, list[dict[str, dict[str, float]]]] = {t: [] for t in TASKS}
-    for task in tasks(ns, ns.seed_list()):
-        per_seed[task.params["task"]].append(found[task.key])
+    for job in tasks(ns, ns.seed_list()):
+        per_seed[job.params["task"]].append(found[job.key])
     rows = []
     for task, runs in per_seed.items():
         for name in (*BOW, *CELLS):

@@ -238,8 +238,8 @@ def compare(per_seed: list[dict[tuple[str, str], dict[str, float]]]) -> list[Cla
 
 def aggregate(ns: WordVectorsSettings, found: dict[str, dict[str, Any]], run_dir: Path
               ) -> LabOutcome:
-    per_seed = [{tuple(key.split("|", 1)): values  # type: ignore[misc]
-                 for key, values in found[task.key].items()}
+    per_seed = [{(part, name): values for key, values in found[task.key].items()
+                 for part, name in [key.split("|", 1)]}
                 for task in tasks(ns, ns.seed_list())]
     first = run_dir / "tasks" / tasks(ns, ns.seed_list())[0].key / "vectors.txt"
     shutil.copyfile(first, run_dir / "vectors.txt")
