@@ -104,8 +104,9 @@ RECOMMENDED = {"tanh": "xavier", "relu": "he"}
 def compare(results: dict[tuple[str, str], list[dict[str, Any]]]) -> list[Claim]:
     """The start made for each activation against the three that stall, seed by seed (a seed:
     the same data and batches)."""
-    def accuracy(activation: str, start: str) -> list[float]:
-        return [r["rows"][-1]["test_accuracy"] for r in results[activation, start]]
+    def accuracy(activation: str, start: str) -> list[float]:  # a run that diverged: 0
+        return [0.0 if math.isnan(acc := r["rows"][-1]["test_accuracy"]) else acc
+                for r in results[activation, start]]
 
     return [Claim(f"{a}: {LABELS[good]} ends at a higher test accuracy than {LABELS[bad]} "
                   f"({LABELS[good]} - {LABELS[bad]})",
