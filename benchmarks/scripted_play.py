@@ -21,6 +21,7 @@ from scipy.stats import binomtest
 
 import pucklab.envs  # noqa: F401  (registers the ids)
 from pucklab.envs import physics as ph
+from pucklab.envs.scripted import oracle_actions
 from pucklab.runs.provenance import publish
 from pucklab.runs.tables import markdown_table
 
@@ -28,16 +29,13 @@ ENVS = {"pucklab/AirHockey-v0": {}, "pucklab/Pong-v0": {"opponent_skill": 0.5}}
 PLAYERS = ("uniformly random", "paddle that never moves", "oracle that tracks the puck")
 
 
-def actions(player: str, obs: np.ndarray, rng: np.random.Generator,
-            paddle_height: int = 12) -> np.ndarray:
-    """The player's actions for a batch of state observations (puck y at 1, paddle y at 4)."""
+def actions(player: str, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The player's actions for a batch of state observations."""
     if player == PLAYERS[0]:
         return rng.integers(0, 3, len(obs))
     if player == PLAYERS[1]:
         return np.full(len(obs), ph.STAY)
-    puck = obs[:, 1] * (ph.FIELD - ph.BALL) + ph.BALL / 2
-    paddle = obs[:, 4] * (ph.FIELD - paddle_height) + paddle_height / 2
-    return np.where(puck < paddle - 1.5, ph.UP, np.where(puck > paddle + 1.5, ph.DOWN, ph.STAY))
+    return oracle_actions(obs)
 
 
 def play(env_id: str, player: str, games: int, steps: int, seed: int) -> tuple[int, int]:

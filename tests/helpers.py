@@ -8,13 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pucklab.envs import physics as ph
-
-
-def oracle_actions(state_obs: np.ndarray, paddle_height: int = 12) -> np.ndarray:
-    """Move the paddle's centre towards the puck's centre (state observations, (B, n))."""
-    puck_y = state_obs[:, 1] * (ph.FIELD - ph.BALL) + ph.BALL / 2
-    paddle_y = state_obs[:, 4] * (ph.FIELD - paddle_height) + paddle_height / 2
-    return np.where(puck_y < paddle_y - 1.5, ph.UP, np.where(puck_y > paddle_y + 1.5, ph.DOWN, ph.STAY))
+from pucklab.envs.scripted import oracle_actions
 
 
 def play(env_id: str, policy: str, num_envs: int = 500, steps: int = 400, seed: int = 0,
