@@ -17,6 +17,7 @@ from pathlib import Path
 import mkdocs_gen_files
 
 from pucklab.runs.lab import experiments
+from pucklab.runs.lab_publish import minutes, read_timings
 from pucklab.runs.provenance import MARKDOWN_HEADING, ROOT, Status, module_file, read_rows, status
 
 DOCS = Path(__file__).resolve().parent
@@ -89,21 +90,10 @@ def verdict_summary(folder: Path, body: str) -> str:
     return ", ".join(f"{w} ×{n}" for w, n in counts.items()) or "-"
 
 
-def timings() -> dict[str, dict[int, float]]:
-    """Measured wall time of each experiment's default run by number of workers
-    (``benchmarks/results/lab/timings.csv``)."""
-    path = RESULTS / "lab" / "timings.csv"
-    found: dict[str, dict[int, float]] = {}
-    for row in read_rows(path) if path.is_file() else []:
-        found.setdefault(row["experiment"], {})[int(row["workers"])] = float(row["wall_s"])
-    return found
-
-
-def run_time(measured: dict[int, float], fallback: str) -> str:
-    """'2 workers 9.1 min, 1 worker 15.2 min' as measured, else the experiment's estimate."""
-    def minutes(s: float) -> str:
-        return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
-
+def run_time(folder: Path, fallback: str) -> str:
+    """'2 workers 9.1 min, 1 worker 15.2 min' as ``lab publish`` recorded them in the
+    experiment's ``timings.csv``, else the experiment's own estimate."""
+    measured = {int(row["workers"]): float(row["wall_s"]) for row in read_timings(folder)}
     shown = [f"{w} worker{'s' if w > 1 else ''} {minutes(measured[w])}"
              for w in sorted(measured, reverse=True)]
     return ", ".join(shown) if shown else f"{fallback} (estimated, not measured)"
@@ -111,7 +101,6 @@ def run_time(measured: dict[int, float], fallback: str) -> str:
 
 def lab_pages() -> None:
     rows = []
-    measured = timings()
     for name, exp in experiments().items():
         folder = RESULTS / "lab" / name
         md_path = folder / "results.md"
@@ -124,7 +113,7 @@ def lab_pages() -> None:
                          for p in sorted(folder.glob("*.md")) if p.name != "results.md")
         page = (f"# lab {name}\n\n> {exp.claim}\n\n{state_note(st)}\n"
                 f"Default run: `lab {name}`, {exp.default_seeds} seeds; wall time on 2 CPU cores: "
-                f"{run_time(measured.get(name, {}), exp.duration)}. Files: "
+                f"{run_time(folder, exp.duration)}. Files: "
                 f"`benchmarks/results/lab/{name}/`.\n\n"
                 f"## What it does\n\n{module_docstring(exp.source)}\n"
                 f"## Results\n\n{body}\n![{name}](figure.png)\n\n"
@@ -137,7 +126,7 @@ def lab_pages() -> None:
         seeds = st.stamp.seeds.split() if st.stamp else []
         rows.append(f"| [{name}]({name}/index.md) | {exp.claim} | {verdict_summary(folder, body)} | "
                     f"{len(seeds) or '-'} | {st.state} | "
-                    f"{run_time(measured.get(name, {}), exp.duration)} |")
+                    f"{run_time(folder, exp.duration)} |")
     first, _, rest = (DOCS / "lab" / "_intro.md").read_text(encoding="utf-8").partition("\n\n")
     table = ("| experiment | claim | verdicts | seeds | state | default run, 2 CPU cores |\n"
              "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")

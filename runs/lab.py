@@ -4,14 +4,17 @@
     lab vanishing-gradients [--quick] [--seeds N] [--seed S] [--run-dir DIR]
     lab check [FOLDER]                     which published results the code has moved past
     lab worker RUN_DIR [--storage URL]     join a lab run's tasks (another process or machine)
+    lab publish RUN_DIR                    copy a finished run's results and timing into
+                                           benchmarks/results/lab/<name>/
 
 An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab``,
 RL ones in ``pucklab.agents.lab``); :mod:`pucklab.runs.registry` lists them by name, so this
 module -- the run plumbing -- imports neither half. Every
 experiment gets the same flags and writes the same files into ``runs/lab-<name>__<time>/``:
 ``config.json``, ``results.csv`` (one row per measured condition), ``results.md`` (the claim,
-the table and the conclusions) and ``figure.png``; the command prints the table and the
-conclusions, which the experiment states from its own numbers. Both results files carry a
+the table and the conclusions), ``figure.png`` and ``timing.json`` (how long it took); the
+command prints the table and the conclusions, which the experiment states from its own
+numbers. Both results files carry a
 :class:`~pucklab.runs.provenance.Stamp` (commit, code fingerprint, command, date, machine,
 seeds); ``lab check`` holds every stamped result under ``benchmarks/results`` against the code.
 """
@@ -19,6 +22,7 @@ seeds); ``lab check`` holds every stamped result under ``benchmarks/results`` ag
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 from pucklab.runs import registry
 from pucklab.runs.cli import guarded, parse_settings
 from pucklab.runs.device import DEVICES, resolve_device
+from pucklab.runs.lab_publish import Timing, publish
 from pucklab.runs.lab_results import LabOutcome as LabOutcome
 from pucklab.runs.lab_results import check_results, results_markdown, write_outcome
 from pucklab.runs.lab_tasks import Measure, Plan, Task, execute, open_study, study_name, work
@@ -102,36 +107,39 @@ L = TypeVar("L", bound=LabSettings)
 
 @dataclass
 class LabExperiment:
-    """One ``lab`` subcommand: its claim, its settings, and how it runs.
+    """One ``lab`` subcommand: its claim, its settings, and its runs as tasks.
 
-    An experiment split into tasks (the default for new ones) declares three functions, and its
-    runs go through the worker engine (:mod:`pucklab.runs.lab_tasks`):
+    An experiment declares three functions, and its runs go through the worker engine
+    (:mod:`pucklab.runs.lab_tasks`):
 
     - ``tasks(settings, seeds) -> list[Task]``: its independent runs (condition x seed);
     - ``measure(settings, task, folder, resume) -> dict``: one task's numbers, JSON-able;
     - ``aggregate(settings, results, run_dir) -> LabOutcome``: the table, verdicts and figure
       from every task's result (``results[task.key]``, in the order ``tasks`` gave).
 
-    An experiment not yet split declares ``run(settings, seeds, run_dir) -> LabOutcome``, which
-    runs everything in one process. Each gets the resolved settings (``settings.quick`` among
-    them).
+    Each gets the resolved settings (``settings.quick`` among them). The third field is what
+    experiments that ran in one process declared; none does now, and it is always None (it
+    goes when the registrations are next edited: editing them marks their results stale).
     """
 
     name: str
     claim: str
-    run: Callable[[Any, list[int], Path], LabOutcome] | None
+    run: None
     settings: type[LabSettings]
     duration: str = "about 15 minutes"  # of the default size on 2 CPU cores
     tasks: Callable[[Any, list[int]], list[Task]] | None = None
     measure: Measure | None = None
     aggregate: Callable[[Any, dict[str, dict[str, Any]], Path], LabOutcome] | None = None
 
+    def __post_init__(self) -> None:
+        assert self.tasks and self.measure and self.aggregate, \
+            f"lab {self.name} must declare tasks, measure and aggregate"
+
     @property
     def source(self) -> str:
         """The module that holds the experiment's code (what its results' stamp covers)."""
-        fn = self.run or self.measure
-        assert fn is not None, f"lab {self.name} declares neither run nor measure"
-        return fn.__module__
+        assert self.measure is not None
+        return self.measure.__module__
 
     @property
     def default_seeds(self) -> int:
@@ -159,26 +167,24 @@ def run_experiment(exp: LabExperiment, argv: list[str]) -> tuple[Path, str]:
     s = parse_settings(exp.settings, argv, f"{PROG} {exp.name}", f"Claim: {exp.claim}")
     if isinstance(s, TorchLabSettings):
         resolve_device(s.device)  # cuda without a GPU: one line, before a run folder exists
-    if exp.tasks is None and (s.workers > 1 or s.storage):
-        raise RunError(f"lab {exp.name} runs its conditions in one process; --workers and "
-                       "--storage need an experiment split into tasks")
     command = " ".join([PROG, exp.name, *_without_local(argv)])
     args = {k: v for k, v in s.to_dict().items() if k not in EXECUTION}
     settings = {"lab": exp.name, "claim": exp.claim, "seeds": s.seed_list(), "args": args}
     made = stamp(exp.source, command, s.seed_list())
     again = _continues(exp, s.run_dir, settings)
+    start = time.perf_counter()
     with open_run(PROG, settings, s.run_dir, name=f"lab-{exp.name}", resumable=False,
                   resume=again, started=lambda _: again,
                   facts={"command_line": command}) as opened:
-        if exp.run is not None:
-            outcome = exp.run(s, s.seed_list(), opened.dir)
-        else:
-            assert exp.tasks and exp.measure and exp.aggregate, exp.name
-            plan = Plan(exp.name, s.to_dict(), exp.tasks(s, s.seed_list()), s.heartbeat)
-            found = execute(opened.dir, plan, exp.measure, s, s.workers, s.storage)
-            outcome = exp.aggregate(s, found, opened.dir)
+        assert exp.tasks and exp.measure and exp.aggregate, exp.name
+        plan = Plan(exp.name, s.to_dict(), exp.tasks(s, s.seed_list()), s.heartbeat)
+        found, ran = execute(opened.dir, plan, exp.measure, s, s.workers, s.storage)
+        outcome = exp.aggregate(s, found, opened.dir)
         write_outcome(opened.dir, exp.name, exp.claim, outcome, made)
-        return opened.dir, results_markdown(outcome)
+        timing = Timing(s.workers, round(time.perf_counter() - start, 1), len(plan.tasks),
+                        len(ran), round(sum(ran), 1))
+        timing.save(opened.dir)
+        return opened.dir, results_markdown(outcome) + "\n" + timing.line()
 
 
 def _continues(exp: LabExperiment, run_dir: str | None, settings: dict[str, Any]) -> bool:
@@ -187,7 +193,7 @@ def _continues(exp: LabExperiment, run_dir: str | None, settings: dict[str, Any]
     if run_dir is None or not (Path(run_dir) / CONFIG_FILE).exists():
         return False
     saved = load_config(Path(run_dir))
-    if exp.tasks is None or not isinstance(saved, dict) or saved.get("command") != PROG:
+    if not isinstance(saved, dict) or saved.get("command") != PROG:
         return False  # open_run refuses the folder: it already holds a run
     if saved.get("settings") != settings:
         raise RunError(f"{run_dir} holds a lab run of other settings; give the same flags to "
@@ -247,7 +253,9 @@ def listing(found: dict[str, LabExperiment]) -> str:
     lines = [f"usage: {PROG} EXPERIMENT [--quick] [--seeds N] [--seed S] [--run-dir DIR] "
              "(lab EXPERIMENT -h for its flags)",
              f"       {PROG} check [FOLDER]  (which published results the code has moved past)",
-             f"       {PROG} worker RUN_DIR [--storage URL]  (join a lab run's tasks)", "",
+             f"       {PROG} worker RUN_DIR [--storage URL]  (join a lab run's tasks)",
+             f"       {PROG} publish RUN_DIR  (its results and timing into "
+             "benchmarks/results/lab/<name>/)", "",
              "experiments (default size, 2 CPU cores):"]
     lines += [f"  {name:<{width}}  {exp.claim} [{exp.duration}]" for name, exp in found.items()]
     return "\n".join(lines)
@@ -266,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         name, rest = argv[0], argv[1:]
         if name == "worker":
             return worker_main(rest)
+        if name == "publish":
+            if len(rest) != 1 or rest[0].startswith("-"):
+                raise RunError("usage: lab publish RUN_DIR")
+            publish(Path(rest[0]))
+            return 0
         if name == "check":
             if len(rest) > 1 or any(a.startswith("-") for a in rest):
                 raise RunError("usage: lab check [FOLDER] (default: benchmarks/results)")

@@ -27,6 +27,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,14 @@ def results(study: Any) -> dict[str, dict[str, Any]]:
     optuna = _optuna()
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return {t.user_attrs["task"]: t.user_attrs["result"] for t in done if "task" in t.user_attrs}
+
+
+def task_seconds(study: Any, since: datetime) -> list[float]:
+    """The durations of the tasks finished since ``since`` (Optuna's local, naive times)."""
+    optuna = _optuna()
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return [(t.datetime_complete - t.datetime_start).total_seconds() for t in done
+            if "task" in t.user_attrs and t.datetime_start and t.datetime_start >= since]
 
 
 def continues(run_dir: Path, resume: bool) -> bool:
@@ -173,9 +182,11 @@ def _worker_process(run_dir: str, url: str, plan: Plan, measure: Measure, settin
 
 
 def execute(run_dir: Path, plan: Plan, measure: Measure, settings: Any, workers: int = 1,
-            storage: str = "") -> dict[str, dict[str, Any]]:
+            storage: str = "") -> tuple[dict[str, dict[str, Any]], list[float]]:
     """Run every task of ``plan`` (those a previous attempt finished are kept) with ``workers``
-    processes on the storage; returns each task's result by key, in the plan's order."""
+    processes on the storage; returns each task's result by key, in the plan's order, and the
+    durations of the tasks this call ran."""
+    since = datetime.now()  # Optuna stamps trials with naive local times
     url = storage_url(run_dir, storage)
     study = open_study(url, study_name(run_dir), plan.heartbeat)
     study.set_user_attr("plan", plan.saved())
@@ -188,7 +199,7 @@ def execute(run_dir: Path, plan: Plan, measure: Measure, settings: Any, workers:
         found = results(study)
         missing = [t.key for t in plan.tasks if t.key not in found]
         if not missing:
-            return {t.key: found[t.key] for t in plan.tasks}
+            return {t.key: found[t.key] for t in plan.tasks}, task_seconds(study, since)
         failed = _errors(study, missing)
         if failed:
             if not found:  # nothing finished, nothing to keep: the folder goes as a failed start

@@ -41,7 +41,7 @@ PACKAGES = ("envs", "agents", "seqmodels", "runs")
 PLUMBING = frozenset(f"pucklab.runs.{m}" for m in (
     "cli", "config_files", "figures", "launch", "lifecycle", "metrics", "registry", "result",
     "settings", "stopping", "store", "provenance", "sweep", "sweep_report", "sweep_setup",
-    "sweep_study", "search_space", "tables", "lab", "lab_tasks", "lab_results"))
+    "sweep_study", "search_space", "tables", "lab", "lab_tasks", "lab_results", "lab_publish"))
 
 MARKDOWN_HEADING = "## Provenance"
 

@@ -15,6 +15,7 @@ import optuna
 from lab_toy import TOY
 
 from pucklab.runs import lab
+from pucklab.runs.lab_publish import Timing, publish, read_timings
 from pucklab.runs.provenance import read_rows
 
 TESTS = Path(__file__).resolve().parent
@@ -120,3 +121,29 @@ def test_a_sigterm_to_the_command_stops_its_workers_too(tmp_path):
             time.sleep(0.1)
         else:
             raise AssertionError(f"worker {pid} outlived the command")
+
+
+def test_publish_copies_results_and_records_each_worker_counts_time(tmp_path, capsys):
+    """``lab publish``: results files copied, the timing of a whole run recorded once per worker
+    count; a run that only continued (nothing left to run) publishes no time."""
+    argv = ["perceptron", "--quick", "--no-progress", "--seeds", "2"]
+    dest = tmp_path / "published"
+    for workers in (1, 2):
+        run_dir = tmp_path / f"w{workers}"
+        assert lab.main([*argv, "--workers", str(workers), "--run-dir", str(run_dir)]) == 0
+        timing = Timing.load(run_dir)
+        assert timing is not None and timing.complete and timing.workers == workers
+        assert timing.tasks == 18 and 0 < timing.task_s and 0 < timing.wall_s
+        publish(run_dir, dest)
+    assert {p.name for p in dest.iterdir()} == {"results.csv", "results.md", "verdicts.csv",
+                                                "figure.png", "timings.csv"}
+    assert (dest / "results.csv").read_bytes() == (tmp_path / "w2" / "results.csv").read_bytes()
+    rows = read_timings(dest)
+    assert [r["workers"] for r in rows] == ["2", "1"]
+    assert rows[1]["command"] == f"lab {' '.join(argv[:-1])} 2 --workers 1"
+    first = rows[1]["wall_s"]
+    assert lab.main([*argv, "--run-dir", str(tmp_path / "w1")]) == 0  # continues: all done
+    assert not Timing.load(tmp_path / "w1").complete
+    publish(tmp_path / "w1", dest)
+    assert "timing not recorded" in capsys.readouterr().out
+    assert read_timings(dest)[1]["wall_s"] == first
