@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from pucklab.runs import registry
 from pucklab.runs.cli import guarded, parse_settings
 from pucklab.runs.device import DEVICES, resolve_device
-from pucklab.runs.lab_publish import Timing, publish
+from pucklab.runs.lab_publish import PUBLISHED, Timing, minutes, publish, read_timings
 from pucklab.runs.lab_results import LabOutcome as LabOutcome
 from pucklab.runs.lab_results import check_results, results_markdown, write_outcome
 from pucklab.runs.lab_tasks import Measure, Plan, Task, execute, open_study, study_name, work
@@ -256,9 +256,20 @@ def listing(found: dict[str, LabExperiment]) -> str:
              f"       {PROG} worker RUN_DIR [--storage URL]  (join a lab run's tasks)",
              f"       {PROG} publish RUN_DIR  (its results and timing into "
              "benchmarks/results/lab/<name>/)", "",
-             "experiments (default size, 2 CPU cores):"]
-    lines += [f"  {name:<{width}}  {exp.claim} [{exp.duration}]" for name, exp in found.items()]
+             "experiments (the default run's wall time on 2 CPU cores):"]
+    lines += [f"  {name:<{width}}  {exp.claim} [{run_time(name, exp)}]"
+              for name, exp in found.items()]
     return "\n".join(lines)
+
+
+def run_time(name: str, exp: LabExperiment) -> str:
+    """The default run's wall time as ``lab publish`` recorded it (in a checkout), else the
+    experiment's own estimate."""
+    measured = {int(r["workers"]): float(r["wall_s"]) for r in read_timings(PUBLISHED / name)}
+    if not measured:
+        return exp.duration
+    return ", ".join(f"{minutes(measured[w])} with --workers {w}"
+                     for w in sorted(measured, reverse=True)) + ", measured"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,6 +119,14 @@ def continues(run_dir: Path, resume: bool) -> bool:
     return False
 
 
+def start_afresh(folder: Path, resume: bool) -> None:
+    """For a task that keeps no checkpoint: a retried one (``resume``) starts again in its
+    emptied folder, so nothing a dead attempt left can leak into the result."""
+    if resume:
+        shutil.rmtree(folder)
+        folder.mkdir()
+
+
 def enqueue(study: Any, plan: Plan) -> None:
     """Queue every task that has no finished, queued or running trial (a re-run continues)."""
     optuna = _optuna()

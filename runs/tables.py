@@ -16,6 +16,12 @@ from typing import Any
 from pucklab.runs.stats import Interval
 
 
+def number(cell: Any) -> float:
+    """A cell's number: an :class:`~pucklab.runs.stats.Interval`'s mean, or the number itself
+    (for figures and sentences drawn from table rows)."""
+    return float(cell.mean) if isinstance(cell, Interval) else float(cell)
+
+
 def _cell(value: Any, spec: str | None) -> str:
     if isinstance(value, Interval):
         return value.format(spec or ".3g")

@@ -21,14 +21,6 @@ MAX_LINES = 320  # "about 300"
 #: Modules allowed to be longer, and why.
 LONG = {"pucklab.envs.physics": "the one numba core: physics and incremental drawing share the "
                                 "state layout and compile together"}
-#: Lab experiments that grew past the limit when they were split into tasks (2026-12-03). Their
-#: results were re-run and published the same day; splitting a module changes its code
-#: fingerprint and marks its published result stale, so they are split together with their next
-#: re-run. Remove each entry when its module is split.
-LONG |= {name: "to split with its next re-run" for name in (
-    "pucklab.agents.lab", "pucklab.seqmodels.lab.autoencoder", "pucklab.seqmodels.lab.nextword",
-    "pucklab.seqmodels.lab.wordvectors")}
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)

@@ -25,37 +25,20 @@ Each seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in ``pucklab.runs.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from pucklab.runs.lab import LabExperiment, LabOutcome, LabSettings, lab_seeds
 from pucklab.runs.lab_tasks import Task
 from pucklab.runs.settings import setting
-from pucklab.runs.stats import Claim, Interval, difference, interval
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
-from pucklab.seqmodels.basics.autoencoders import (
-    Autoencoder,
-    conv_autoencoder,
-    corrupt,
-    dense_autoencoder,
-    fine_tune,
-    overlap,
-    pca_fit,
-    reconstruction_error,
-    train_autoencoder,
-)
-from pucklab.seqmodels.basics.conv import parameters
-from pucklab.seqmodels.basics.data import digits, labelled
-from pucklab.seqmodels.basics.nets import as_tensors
+from pucklab.runs.tables import number
+from pucklab.seqmodels.lab.autoencoder_runs import FRACTIONS, SMALL, WIDE, Measured, measure, reconstructions
 
-HIDDEN, WIDE, SMALL = 128, 32, 16  # hidden layer; the sparse / denoising code; the feature code
-NEAR_ZERO, FRACTIONS, CLASSIFIER_STEPS = 0.01, (0.01, 0.1, 1.0), 500
-Measured = dict[tuple[str, str], dict[str, float]]
 #: What each part's table rows show of an autoencoder's measures (code size and parameters
 #: always): the rest is measured for every one but beside the point there.
 SHOWN = {"code size": ("test_mse", "pca_overlap"), "sparse": ("test_mse", "near_zero_code",
@@ -85,73 +68,6 @@ class AutoencoderSettings(LabSettings):
 
 
 
-def logistic_accuracy(train: np.ndarray, y_train: np.ndarray, test: np.ndarray,
-                      y_test: np.ndarray) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-    return float(model.fit(train, y_train).score(test, y_test))
-
-
-
-def measure(seed: int, ns: AutoencoderSettings) -> tuple[Measured, dict[str, Autoencoder]]:
-    assert ns.steps is not None and ns.linear_steps is not None and ns.code_sizes is not None
-    split = digits(seed)
-    x, _, x_test, _ = as_tensors(split)
-    noisy_test = corrupt(x_test, ns.noise, torch.Generator().manual_seed(seed + 10_000))
-    out: Measured = {}
-    kept: dict[str, Autoencoder] = {}
-
-    def autoencoder(part: str, name: str, model: Autoencoder, steps: int, code: int,
-                    lr: float = 3e-3, noise: float = 0.0, l1: float = 0.0) -> Autoencoder:
-        train_autoencoder(model, x, steps, seed, lr=lr, noise=noise, l1=l1)
-        codes = model.encode(x_test)
-        out[part, name] = {"code_size": code, "parameters": parameters(model),
-                           "test_mse": reconstruction_error(model, x_test),
-                           "noisy_test_mse": reconstruction_error(model, noisy_test, x_test),
-                           "near_zero_code": float((codes.abs() < NEAR_ZERO).float().mean()),
-                           "dead_units": float((codes.max(0).values < NEAR_ZERO).sum())}
-        return model
-
-    for k in sorted(set(ns.code_sizes) | {SMALL}):
-        pca, mse = pca_fit(split, k)
-        out["code size", f"PCA {k}"] = {"code_size": k, "parameters": 64 * k + 64, "test_mse": mse}
-        lin = autoencoder("code size", f"linear AE {k}", dense_autoencoder([64, k], linear=True,
-                          seed=seed), ns.linear_steps, k, lr=1e-2)
-        out["code size", f"linear AE {k}"]["pca_overlap"] = overlap(lin.decoder, pca.components_)
-        kept[f"AE {k}"] = autoencoder("code size", f"AE {k}", dense_autoencoder(
-            [64, HIDDEN, k], seed=seed), ns.steps, k)
-        if k == SMALL:
-            small_pca = pca
-    for name, l1 in (("AE, ReLU code", 0.0), (f"sparse AE (L1 {ns.l1:g})", ns.l1)):
-        autoencoder("sparse", name, dense_autoencoder([64, HIDDEN, WIDE], code_activation=True,
-                    seed=seed), ns.steps, WIDE, l1=l1)
-    for name, noise in (("AE", 0.0), (f"denoising AE (noise {ns.noise:g})", ns.noise)):
-        kept[name] = autoencoder("denoising", name, dense_autoencoder([64, HIDDEN, WIDE],
-                                 seed=seed), ns.steps, WIDE, noise=noise)
-    kept["conv AE"] = autoencoder("convolutional", f"conv AE {SMALL}",
-                                  conv_autoencoder(8, (16, SMALL // 4), seed=seed), ns.steps,
-                                  SMALL, lr=1e-2)
-    encoder = kept[f"AE {SMALL}"]
-    features = {"raw pixels": (split.x_train, split.x_test),
-                f"PCA {SMALL}": (small_pca.transform(split.x_train),
-                                 small_pca.transform(split.x_test)),
-                f"AE codes {SMALL}": (encoder.encode(x).numpy(), encoder.encode(x_test).numpy())}
-    for name, (train, test) in features.items():
-        out["features", name] = {"code_size": train.shape[1], "accuracy": logistic_accuracy(
-            train, split.y_train, test, split.y_test)}
-    for fraction in FRACTIONS:
-        idx = labelled(split.y_train, fraction, seed)
-        for start, enc in (("pretrained encoder", copy.deepcopy(encoder.encoder)),
-                           ("random start", dense_autoencoder([64, HIDDEN, SMALL],
-                                                              seed=seed + 1).encoder)):
-            out["pretraining", f"{start}, {fraction:.0%} labels"] = {
-                "labels": len(idx), "accuracy": fine_tune(enc, SMALL, split, idx, seed, CLASSIFIER_STEPS)}
-    return out, kept
-
-
 def tasks(ns: AutoencoderSettings, seeds: list[int]) -> list[Task]:
     """One task per seed: its parts build on each other (the features and the pretraining use
     that seed's autoencoder and PCA)."""
@@ -162,26 +78,16 @@ def measure_task(ns: AutoencoderSettings, task: Task, folder: Path, resume: bool
                  ) -> dict[str, Any]:
     """Every part for one seed (a retried task runs again); the first seed also keeps the
     reconstructions the figure shows."""
-    measured, kept = measure(task.seed, ns)
+    assert ns.steps is not None and ns.linear_steps is not None and ns.code_sizes is not None
+    measured, kept = measure(task.seed, ns.steps, ns.linear_steps, ns.code_sizes, ns.l1,
+                             ns.noise)
     # keys in the order measured (a result's JSON sorts them): the table keeps this order
     found: dict[str, Any] = {"measured": {f"{part}|{name}": values
                                           for (part, name), values in measured.items()},
                              "order": [f"{part}|{name}" for part, name in measured]}
     if task.seed == ns.seed:
-        found["reconstructions"] = reconstructions(kept, task.seed, ns)
+        found["reconstructions"] = reconstructions(kept, task.seed, ns.noise)
     return found
-
-
-def reconstructions(models: dict[str, Autoencoder], seed: int, ns: AutoencoderSettings
-                    ) -> list[list[list[float]]]:
-    """Eight test digits, clean and noisy, and what the autoencoders rebuild of them."""
-    x_test = torch.as_tensor(digits(seed).x_test[:8], dtype=torch.float32)
-    noisy = corrupt(x_test, ns.noise, torch.Generator().manual_seed(seed + 10_000))
-    denoising = models[next(k for k in models if k.startswith("denoising"))]
-    with torch.no_grad():
-        shown = [x_test, models[f"AE {SMALL}"](x_test), models["conv AE"](x_test), noisy,
-                 models["AE"](noisy), denoising(noisy)]
-    return [images.clamp(0, 1).reshape(-1, 64).tolist() for images in shown]
 
 
 def compare(per_seed: list[Measured], ns: AutoencoderSettings) -> list[Claim]:
@@ -258,10 +164,6 @@ def aggregate(ns: AutoencoderSettings, found: dict[str, dict[str, Any]], run_dir
 LINEAR_GAP = 0.02  # a linear autoencoder within this of PCA's error does as well
 
 
-def _mean(v: Any) -> float:
-    return float(v.mean) if isinstance(v, Interval) else float(v)
-
-
 def conclude(per_seed: list[Measured], ns: AutoencoderSettings) -> list[str]:
     assert ns.code_sizes is not None
     ks = sorted(set(ns.code_sizes) | {SMALL})
@@ -326,11 +228,11 @@ def draw(fig: Any, rows: list[dict[str, Any]], shown: list[list[list[float]]]) -
 
     axes = [fig.add_subplot(1, 3, k) for k in range(1, 4)]
     for prefix, style in (("PCA", "o--"), ("linear AE", "x:"), ("AE", "s-")):
-        sized = sorted((r["code_size"], _mean(r["test_mse"])) for r in rows
+        sized = sorted((r["code_size"], number(r["test_mse"])) for r in rows
                        if r["part"] == "code size" and r["model"].rsplit(" ", 1)[0] == prefix)
         axes[0].plot(*zip(*sized, strict=True), style, label=prefix)
     conv = next(r for r in rows if r["part"] == "convolutional")
-    axes[0].plot([conv["code_size"]], [_mean(conv["test_mse"])], "^", label="conv AE")
+    axes[0].plot([conv["code_size"]], [number(conv["test_mse"])], "^", label="conv AE")
     sizes = sorted({int(r["code_size"]) for r in rows if r["part"] == "code size"})
     axes[0].set(xscale="log", yscale="log", xlabel="code size", ylabel="test MSE per pixel",
                 title="reconstruction against code size")
@@ -338,7 +240,7 @@ def draw(fig: Any, rows: list[dict[str, Any]], shown: list[list[list[float]]]) -
     axes[0].xaxis.set_minor_locator(NullLocator())
     axes[0].legend(fontsize=7)
     for start, style in (("pretrained encoder", "-"), ("random start", "--")):
-        pts = [(r["labels"], _mean(r["accuracy"])) for r in rows
+        pts = [(r["labels"], number(r["accuracy"])) for r in rows
                if r["model"].startswith(start)]
         axes[1].plot(*zip(*pts, strict=True), style, marker="o", label=start)
     axes[1].set(xscale="log", xlabel="labelled training images", ylabel="test accuracy",
@@ -360,5 +262,5 @@ AUTOENCODER = LabExperiment(
     "autoencoder", "An autoencoder rebuilds its input through a bottleneck (a linear one spans "
     "PCA's subspace); sparse, denoising and convolutional variants; its code is a feature set, "
     "and its encoder can pretrain a classifier.", None, AutoencoderSettings,
-    duration="about 4 minutes with --workers 2 (6 with 1)", tasks=tasks, measure=measure_task,
+    duration="about 3 minutes with --workers 2", tasks=tasks, measure=measure_task,
     aggregate=aggregate)

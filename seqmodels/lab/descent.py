@@ -34,7 +34,8 @@ from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_se
 from pucklab.runs.lab_tasks import Task
 from pucklab.runs.optim import make_optimizer
 from pucklab.runs.settings import setting
-from pucklab.runs.stats import Claim, Interval, difference, interval
+from pucklab.runs.stats import Claim, difference, interval
+from pucklab.runs.tables import number
 from pucklab.seqmodels.basics.data import digits
 from pucklab.seqmodels.basics.nets import as_tensors, mlp, train_classifier
 
@@ -164,20 +165,16 @@ def aggregate(ns: DescentSettings, found: dict[str, dict[str, Any]], run_dir: Pa
                       compare(results))
 
 
-def _mean(v: Any) -> float:
-    return float(v.mean) if isinstance(v, Interval) else float(v)
-
-
 def conclude(rows: list[dict[str, Any]], epochs: int) -> list[str]:
     by = {r["condition"]: r for r in rows}
     full, sgd, mini = by["batch GD"], by["stochastic GD"], by["mini-batch GD"]
     small, good, large = by["lr too small"], by["mini-batch GD"], by["lr too large"]
     decay = by["large, then decaying"]
     plain = [small, good, large, decay]
-    best_plain = min(plain, key=lambda r: _mean(r["final_train_loss"]))
+    best_plain = min(plain, key=lambda r: number(r["final_train_loss"]))
 
     def loss(r: dict[str, Any]) -> str:
-        v = _mean(r["final_train_loss"])
+        v = number(r["final_train_loss"])
         return "inf" if math.isinf(v) else f"{v:.3f}"
 
     return [

@@ -29,27 +29,36 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
 from pucklab.runs.lab_tasks import Task, continues
 from pucklab.runs.settings import setting
-from pucklab.runs.stats import Claim, Interval, difference, interval
+from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError, atomic_write
+from pucklab.runs.tables import number
 from pucklab.seqmodels.charrnn.data import read_corpus
 from pucklab.seqmodels.classify.data import WordVocab
 from pucklab.seqmodels.embeddings.corpus import words
 from pucklab.seqmodels.embeddings.quality import BANDS
 from pucklab.seqmodels.embeddings.train import EmbeddingConfig, train
+from pucklab.seqmodels.lab.nextword_model import (
+    PROMPT,
+    SAMPLE_WORDS,
+    WINDOW,
+    NextWordTask,
+    WordLM,
+    evaluate,
+    sample,
+    windows,
+)
 from pucklab.seqmodels.train_config import TrainConfig
 from pucklab.seqmodels.trainer import Trainer
 
 HEADS = ("softmax", "regression")
-WINDOW, BATCH, EMBED, HIDDEN, MIN_COUNT = 20, 64, 64, 128, 5
+MIN_COUNT = 5
 VALIDATIONS, PATIENCE = 10, 2
-SAMPLE_WORDS, PROMPT = 12, "the king"
 QUICK_WORDS = 30_000
 
 
@@ -67,107 +76,6 @@ class NextWordSettings(TorchLabSettings):
         assert self.steps is not None and self.dim is not None and self.epochs is not None
         if min(self.steps, self.dim, self.epochs) < 1:
             raise RunError("--steps, --dim and --epochs must be >= 1")
-
-
-class WordLM(nn.Module):
-    """Embedding -> LSTM -> a Linear head of ``out`` numbers per step (logits or a vector)."""
-
-    def __init__(self, vocab: int, out: int) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, EMBED)
-        self.rnn = nn.LSTM(EMBED, HIDDEN, batch_first=True)
-        self.head = nn.Linear(HIDDEN, out)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.head(self.rnn(self.embed(ids))[0])
-
-
-class NextWordTask:
-    """Windows of ``WINDOW`` + 1 words drawn at random (the task's own seeded generator); the
-    loss on every next word: cross-entropy for softmax, squared error onto the next word's
-    vector for regression."""
-
-    def __init__(self, train: torch.Tensor, val: torch.Tensor, head: str,
-                 targets: torch.Tensor, seed: int) -> None:
-        self.train, self.val, self.head, self.targets = train, val, head, targets
-        self.units = "cross-entropy" if head == "softmax" else "squared error"
-        self.steps_per_epoch = max(1, len(train) // (BATCH * WINDOW))
-        self.gen = torch.Generator().manual_seed(seed)
-
-    def loss(self, model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
-        out = model(ids[:, :-1])
-        nxt = ids[:, 1:]
-        if self.head == "softmax":
-            return F.cross_entropy(out.reshape(-1, out.shape[-1]), nxt.reshape(-1))
-        return F.mse_loss(out, self.targets[nxt])
-
-    def train_loss(self, model: nn.Module, step: int) -> torch.Tensor:
-        starts = torch.randint(0, len(self.train) - WINDOW - 1, (BATCH,), generator=self.gen)
-        return self.loss(model, self.train[starts[:, None] + torch.arange(WINDOW + 1)])
-
-    def val_loss(self, model: nn.Module) -> float:
-        with torch.no_grad():
-            return float(self.loss(model, windows(self.val)))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.gen.get_state()}
-
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        self.gen.set_state(d["generator"])
-
-    def to(self, device: torch.device) -> NextWordTask:
-        return self
-
-
-def windows(ids: torch.Tensor) -> torch.Tensor:
-    """``ids`` cut into consecutive windows of ``WINDOW`` + 1 (sharing their edge words)."""
-    n = (len(ids) - 1) // WINDOW
-    return ids[torch.arange(n)[:, None] * WINDOW + torch.arange(WINDOW + 1)]
-
-
-def scores(model: nn.Module, head: str, ids: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
-    """(N, V) scores of every vocabulary word as each next word: logits, or cosines; never
-    ``<pad>`` or ``<unk>`` (-inf), so every guess is a real word."""
-    out = model(ids)
-    s = out if head == "softmax" else F.normalize(out, dim=-1) @ unit.T
-    s[..., :2] = -math.inf
-    return s
-
-
-def evaluate(model: nn.Module, head: str, test: torch.Tensor, unit: torch.Tensor,
-             counts: np.ndarray) -> dict[str, float]:
-    """Accuracy (top 1, top 10, and top 1 by the next word's training count) and perplexity,
-    over the test positions whose next word is in the vocabulary (not ``<unk>``)."""
-    model.eval()
-    with torch.no_grad():
-        w = windows(test)
-        s = scores(model, head, w[:, :-1], unit).reshape(-1, len(unit))
-        nxt = w[:, 1:].reshape(-1)
-        known = nxt > 1
-        s, nxt = s[known], nxt[known]
-        top = s.topk(10, dim=1).indices
-        hit = (top[:, 0] == nxt).numpy()
-        row = {"accuracy": float(hit.mean()),
-               "top10_accuracy": float((top == nxt[:, None]).any(1).float().mean()),
-               "perplexity": (math.exp(float(F.cross_entropy(s, nxt))) if head == "softmax"
-                              else math.nan)}
-    seen = counts[nxt.numpy()]
-    for band, (lo, hi) in BANDS.items():
-        inside = (seen >= lo) & (seen < hi)
-        row[f"accuracy_{band}"] = float(hit[inside].mean()) if inside.any() else math.nan
-    model.train()
-    return row
-
-
-def sample(model: nn.Module, head: str, vocab: WordVocab, unit: torch.Tensor) -> str:
-    """Greedy continuation of ``PROMPT``: the best-scoring word each step."""
-    ids = vocab.encode(PROMPT.split())
-    model.eval()
-    with torch.no_grad():
-        for _ in range(SAMPLE_WORDS):
-            ids.append(int(scores(model, head, torch.tensor([ids]), unit)[0, -1].argmax()))
-    model.train()
-    return " ".join(vocab.words[i] for i in ids)
 
 
 def targets_from(vocab: WordVocab, train_words: list[str], ns: NextWordSettings, seed: int,
@@ -291,18 +199,14 @@ def aggregate(ns: NextWordSettings, found: dict[str, dict[str, Any]], run_dir: P
                       compare(per_seed, data.most_frequent_accuracy))
 
 
-def _mean(v: Any) -> float:
-    return float(v.mean) if isinstance(v, Interval) else float(v)
-
-
 def conclude(rows: list[dict[str, Any]], samples: dict[str, str], vocab: WordVocab
              ) -> list[str]:
     by = {r["model"]: r for r in rows}
     soft, reg = by["softmax"], by["regression"]
     return [
         f"Next-word accuracy on the test words ({len(vocab):,} words in the vocabulary): softmax "
-        f"{_mean(soft['accuracy']):.3f} (top 10: {soft['top10_accuracy']:.3f}), regression onto "
-        f"the next word's vector {_mean(reg['accuracy']):.3f} (top 10: "
+        f"{number(soft['accuracy']):.3f} (top 10: {soft['top10_accuracy']:.3f}), regression onto "
+        f"the next word's vector {number(reg['accuracy']):.3f} (top 10: "
         f"{reg['top10_accuracy']:.3f}); always the most frequent word: "
         f"{by['most frequent word']['accuracy']:.3f}.",
         f"Softmax gives a probability to every word: test perplexity {soft['perplexity']:.1f}. "
@@ -321,7 +225,7 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     heads = [r for r in rows if r["model"] in HEADS]
     for k, r in enumerate(heads):
-        ax1.bar(np.arange(2) + 0.4 * k, [_mean(r["accuracy"]), r["top10_accuracy"]], 0.4,
+        ax1.bar(np.arange(2) + 0.4 * k, [number(r["accuracy"]), r["top10_accuracy"]], 0.4,
                 label=r["model"])
     ax1.axhline(rows[-1]["accuracy"], color="grey", ls=":", lw=1, label="most frequent word")
     ax1.set(xticks=np.arange(2) + 0.2, xticklabels=["top 1", "top 10"],
@@ -337,5 +241,5 @@ def draw(fig: Any, rows: list[dict[str, Any]]) -> None:
 
 NEXT_WORD = LabExperiment(
     "next-word", "Generating text is a regression task: predict the next word's embedding.",
-    None, NextWordSettings, duration="about 8 minutes with --workers 2", tasks=tasks,
+    None, NextWordSettings, duration="about 10 minutes with --workers 2", tasks=tasks,
     measure=measure, aggregate=aggregate)

@@ -15,7 +15,6 @@ Each strategy x seed is one task (:mod:`pucklab.runs.lab_tasks`). Listed in
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from pucklab.runs.lab import LabExperiment, LabOutcome, TorchLabSettings, lab_seeds
-from pucklab.runs.lab_tasks import Task
+from pucklab.runs.lab_tasks import Task, start_afresh
 from pucklab.runs.search_space import Param
 from pucklab.runs.settings import setting
 from pucklab.runs.stats import Claim, difference, interval
@@ -94,9 +93,7 @@ def measure(ns: SearchSettings, task: Task, folder: Path, resume: bool) -> dict[
     """One strategy's search for one seed (an in-memory study: a retried task searches again
     from its first trial)."""
     assert ns.trials is not None and ns.epochs is not None
-    if resume:
-        shutil.rmtree(folder)
-        folder.mkdir()
+    start_afresh(folder, resume)
     return {"trace": search(task.params["strategy"], ns.trials, task.seed, ns.epochs,
                             ns.hidden, folder, ns.device)}
 
@@ -200,5 +197,5 @@ HYPERPARAMETER_SEARCH = LabExperiment(
     "hyperparameter-search",
     "random search beats a grid of the same size when few parameters matter, and "
     "coarse-to-fine narrows in on the best",
-    None, SearchSettings, duration="about 5 minutes with --workers 2 (9 with 1)", tasks=tasks,
+    None, SearchSettings, duration="about 7 minutes with --workers 2", tasks=tasks,
     measure=measure, aggregate=aggregate_all)

@@ -40,23 +40,16 @@ from pucklab.runs.settings import setting
 from pucklab.runs.stats import Claim, difference, interval
 from pucklab.runs.store import RunError
 from pucklab.seqmodels.charrnn.data import read_corpus
-from pucklab.seqmodels.classify.data import speeches, top_speakers
 from pucklab.seqmodels.embeddings.corpus import Vocab, words
 from pucklab.seqmodels.embeddings.counts import cooccurrence, nbytes, ppmi, svd_vectors
 from pucklab.seqmodels.embeddings.documents import (
-    bag,
-    bag_distance,
-    mean_vector,
     save_word2vec_format,
 )
 from pucklab.seqmodels.embeddings.quality import BANDS, heldout_pairs, neighbour_score, table_score
 from pucklab.seqmodels.embeddings.train import EmbeddingConfig, train
+from pucklab.seqmodels.lab.wordvectors_retrieval import MIN_WORDS, RETRIEVAL, SVD, documents, retrieval
 
-HELDOUT, QUICK_WORDS, MIN_WORDS = 0.1, 60_000, 3
-SVD = "PPMI + SVD"
-RETRIEVAL = ("WMD, skip-gram", f"WMD, {SVD}", "cosine of mean vectors, skip-gram",
-             "TF-IDF cosine")
-Vectors = Mapping[str, np.ndarray]
+HELDOUT, QUICK_WORDS = 0.1, 60_000
 
 
 @dataclass
@@ -106,56 +99,6 @@ def count_models(train_words: list[str], vocab: Vocab, pairs: list[tuple[str, st
     for row in rows.values():
         row["dense_mb"] = len(vocab) * row["dimensions"] * 4 / 1e6
     return rows, dict(zip(vocab.words, word_vecs, strict=True))
-
-
-def retrieval(docs: list[tuple[str, list[str]]], vectors: Mapping[str, Vectors], queries: int,
-              seed: int) -> dict[str, dict[str, float]]:
-    """Precision at 1 of finding a speech of the same speaker, per method, and its chance."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    rng = np.random.default_rng(seed)
-    asked = rng.choice(len(docs), min(queries, len(docs) // 2), replace=False)
-    pool = np.setdiff1d(np.arange(len(docs)), asked)
-    speaker = np.array([s for s, _ in docs])
-    tfidf = TfidfVectorizer(analyzer=lambda d: d).fit([docs[i][1] for i in pool])
-    matrix = tfidf.transform([d for _, d in docs])
-    means = {name: np.array([_unit(mean_vector(d, v)) for _, d in docs])
-             for name, v in vectors.items()}
-    bags = {name: [bag(d, v) for _, d in docs] for name, v in vectors.items()}
-    methods: dict[str, Callable[[int], np.ndarray]] = {
-        RETRIEVAL[0]: lambda q: -np.array([bag_distance(
-            bags["skip-gram"][q], bags["skip-gram"][i]) for i in pool]),
-        RETRIEVAL[1]: lambda q: -np.array([bag_distance(bags[SVD][q], bags[SVD][i])
-                                           for i in pool]),
-        RETRIEVAL[2]: lambda q: means["skip-gram"][pool] @ means["skip-gram"][q],
-        RETRIEVAL[3]: lambda q: (matrix[pool] @ matrix[q].T).toarray().ravel()}
-    chance = float(np.mean([(speaker[pool] == speaker[q]).mean() for q in asked]))
-    out = {}
-    for name, similarity in methods.items():
-        t0 = time.perf_counter()
-        hits = [speaker[pool[int(np.argmax(similarity(q)))]] == speaker[q] for q in asked]
-        out[name] = {"precision_at_1": float(np.mean(hits)), "chance": chance,
-                     "seconds": time.perf_counter() - t0}
-    return out
-
-
-def _unit(v: np.ndarray | None) -> np.ndarray:
-    if v is None:
-        raise RunError("a speech without a word that has a vector")
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
-def documents(text: str, speakers: int, vectors: list[Vectors]) -> list[tuple[str, list[str]]]:
-    """The speeches of the most frequent speakers, stop words (scikit-learn's English list)
-    removed, kept when at least ``MIN_WORDS`` of their words have a vector in every table."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    found = speeches(text)
-    top = set(top_speakers(found, speakers))
-    docs = [(s, [w for w in body if w not in ENGLISH_STOP_WORDS]) for s, body in found
-            if s in top]
-    return [(s, d) for s, d in docs
-            if all(sum(w in v for w in d) >= MIN_WORDS for v in vectors)]
 
 
 def measure(ns: WordVectorsSettings, text: str, seed: int, run_dir: Path
