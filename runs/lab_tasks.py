@@ -203,7 +203,12 @@ def execute(run_dir: Path, plan: Plan, measure: Measure, settings: Any, workers:
     for attempt in range(ROUNDS):
         if attempt:  # a dead worker's task: its heartbeat must go stale before it is retried
             time.sleep(3 * plan.heartbeat + 1)
-        _run_workers(run_dir, url, plan, measure, settings, workers)
+        try:
+            _run_workers(run_dir, url, plan, measure, settings, workers)
+        except Exception:  # a bug in the experiment: with nothing finished, nothing to keep
+            if not results(study):
+                _discard(study, run_dir, url, storage)
+            raise
         found = results(study)
         missing = [t.key for t in plan.tasks if t.key not in found]
         if not missing:
@@ -211,15 +216,20 @@ def execute(run_dir: Path, plan: Plan, measure: Measure, settings: Any, workers:
         failed = _errors(study, missing)
         if failed:
             if not found:  # nothing finished, nothing to keep: the folder goes as a failed start
-                _optuna().delete_study(study_name=study.study_name, storage=url)
-                shutil.rmtree(run_dir / "tasks", ignore_errors=True)
-                if not storage:
-                    (run_dir / "study.db").unlink(missing_ok=True)
+                _discard(study, run_dir, url, storage)
             key, error = failed[0]
             raise RunError(f"task {key} failed: {error}" + (
                 f" ({len(failed) - 1} more failed)" if len(failed) > 1 else ""))
     raise RunError(f"{len(missing)} of {len(plan.tasks)} tasks did not finish; run the same "
                    f"command with --run-dir {run_dir} to continue")
+
+
+def _discard(study: Any, run_dir: Path, url: str, storage: str) -> None:
+    """Remove what a start that finished no task left: its study and task folders."""
+    _optuna().delete_study(study_name=study.study_name, storage=url)
+    shutil.rmtree(run_dir / "tasks", ignore_errors=True)
+    if not storage:
+        (run_dir / "study.db").unlink(missing_ok=True)
 
 
 def _errors(study: Any, keys: list[str]) -> list[tuple[str, str]]:

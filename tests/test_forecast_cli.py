@@ -32,8 +32,13 @@ def sine_csv(path: Path, n: int = 240, period: int = 20, noise: float = 0.0) -> 
 
 def read_table(run_dir: Path) -> dict[str, dict[str, float]]:
     with open(run_dir / "backtest.csv") as f:
-        return {row["model"]: {k: float(v) for k, v in row.items() if k != "model"}
+        return {row["model"]: {k: float(v) for k, v in row.items() if k != "model" and v}
                 for row in csv.DictReader(f)}
+
+
+def networks(run_dir: Path) -> Path:
+    """The folder of the run's final networks: the candidate the validation part chose."""
+    return run_dir / "candidates" / load_config(run_dir)["selection"]["chosen"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,7 @@ def sine_run(tmp_path_factory):
     path = sine_csv(tmp / "sine.csv")
     run_dir = tmp / "run"
     code = forecast_cli.main(["--csv", str(path), "--column", "y", "--time-column", "t",
-                              "--horizon", "8", "--lookback", "24",
+                              "--horizon", "8", "--lookback", "24", "--seed", "0",
                               "--epochs", "80", "--lr", "3e-3", "--run-dir", str(run_dir),
                               *QUICK])
     return code, run_dir, path
@@ -52,22 +57,29 @@ def test_network_fits_a_noiseless_sine_far_better_than_naive(sine_run, capsys):
     code, run_dir, _ = sine_run
     assert code == 0
     table = read_table(run_dir)
-    assert list(table) == ["lstm", "naive", "seasonal_naive", "drift"]
-    assert set(next(iter(table.values()))) == {"mae", "rmse", "smape", "mase"}
+    assert list(table) == ["default", "lstm", "combination", "naive", "seasonal_naive",
+                           "drift"]
+    assert set(table["default"]) == {"mae", "rmse", "smape", "mase", "coverage_80",
+                                     "coverage_95", "pinball"}
+    assert set(table["naive"]) == {"mae", "rmse", "smape", "mase"}  # no intervals
     assert table["lstm"]["mase"] < 0.1 * table["naive"]["mase"]
+    assert table["default"] == table["lstm"]  # no ETS or ARIMA to mix in: the network alone
     assert table["seasonal_naive"] == table["naive"]  # numbered rows: no season, m = 1
-    for name in ("forecast.png", "forecasts.csv", "backtest_seeds.csv", "config.json",
-                 "seed-0/checkpoints/best.pt", "seed-0/metrics.csv", "seed-0/loss_curve.png"):
+    for name in ("forecast.png", "forecasts.csv", "backtest_seeds.csv", "config.json"):
         assert (run_dir / name).is_file(), name
+    for name in ("checkpoints/best.pt", "metrics.csv", "loss_curve.png"):
+        assert (networks(run_dir) / "seed-0" / name).is_file(), name
 
 
 def test_scaler_is_stored_with_the_model_and_fitted_on_train_only(sine_run):
     _, run_dir, _ = sine_run
     config = load_config(run_dir)
-    ckpt = load_checkpoint(run_dir / "seed-0", "best.pt")
+    ckpt = load_checkpoint(networks(run_dir) / "seed-0", "best.pt")
     assert ckpt["task"]["transform"] == config["transform"]
     y = pd.read_csv(run_dir.parent / "sine.csv")["y"].to_numpy()
     train = y[:config["split"]["val_start"]]
+    for lag in config["transform"]["lags"]:  # whatever differencing was chosen, by hand
+        train = train[lag:] - train[:-lag]
     assert config["transform"]["mean"] == pytest.approx(train.mean())
     assert config["transform"]["std"] == pytest.approx(train.std())
 
@@ -81,7 +93,11 @@ def test_predict_continues_the_series(sine_run, tmp_path, capsys):
     assert [int(float(r["time"])) for r in rows] == list(range(240, 248))
     truth = 10 + 3 * np.sin(2 * np.pi * np.arange(240, 248) / 20)
     np.testing.assert_allclose([float(r["forecast"]) for r in rows], truth, atol=0.6)
-    assert capsys.readouterr().out.startswith("time,forecast\n")
+    assert capsys.readouterr().out.startswith(
+        "time,forecast,lower_80,upper_80,lower_95,upper_95\n")
+    for r in rows:  # the 95% interval holds the 80% one
+        values = [float(r[k]) for k in ("lower_95", "lower_80", "upper_80", "upper_95")]
+        assert values == sorted(values) and values[0] < values[-1]
     # another history of the same series: forecast after its end
     other = tmp_path / "other.csv"
     frame = pd.read_csv(path).iloc[:205]
@@ -105,7 +121,7 @@ def test_same_seed_same_numbers_and_resume_equals_uninterrupted(tmp_path):
     assert forecast_cli.main(["--resume", str(tmp_path / "c"), "--epochs", "6",
                               "--no-progress"]) == 0
     assert read_table(tmp_path / "c") == read_table(tmp_path / "a")
-    assert (tmp_path / "a" / "seed-4").is_dir()
+    assert (networks(tmp_path / "a") / "seed-4").is_dir()
 
 
 def test_recursive_strategy_and_explicit_cells(tmp_path):
@@ -118,7 +134,7 @@ def test_recursive_strategy_and_explicit_cells(tmp_path):
     table = read_table(run)
     assert table["gru"]["mase"] < 0.5 * table["naive"]["mase"]
     # the explicit cells give the same forecasts from the same weights
-    ckpt = load_checkpoint(run / "seed-0", "best.pt")
+    ckpt = load_checkpoint(networks(run) / "seed-0", "best.pt")
     fused = Forecaster(**ckpt["model_args"]).eval()
     explicit = Forecaster(**{**ckpt["model_args"], "impl": "explicit"}).eval()
     fused.load_state_dict(ckpt["model"])
@@ -177,13 +193,13 @@ def test_resume_refuses_changes_and_changed_data(sine_run, tmp_path, capsys):
         capsys, "at most one of")
     short = tmp_path / "short.csv"
     pd.read_csv(path).iloc[:10].to_csv(short, index=False)
-    bad(["predict", str(run_dir), "--csv", str(short)], capsys, "needs the last 24")
+    bad(["predict", str(run_dir), "--csv", str(short)], capsys, "this run needs the last")
     copy = tmp_path / "copy"  # a forecast run holding checkpoints it did not write
     shutil.copytree(run_dir, copy)
-    save_checkpoint(copy / "seed-0", {"model": {}, "model_args": {"vocab_size": 3}},
+    save_checkpoint(networks(copy) / "seed-0", {"model": {}, "model_args": {"vocab_size": 3}},
                     "best.pt", command="char-rnn")
     bad(["predict", str(copy)], capsys, "is a char-rnn checkpoint; forecast needs")
-    save_checkpoint(copy / "seed-0", {"model": {}, "model_args": {"horizon": 3},
+    save_checkpoint(networks(copy) / "seed-0", {"model": {}, "model_args": {"horizon": 3},
                                       "task": {"transform": {}}}, "best.pt", command="forecast")
     bad(["predict", str(copy)], capsys, "damaged: its weights do not fit")
 
@@ -210,10 +226,12 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(tmp_path, monkeypatch, capsys)
     assert forecast_cli.main(argv) == 130
     assert "--resume" in capsys.readouterr().err
     assert not (run / "backtest.csv").exists()
-    assert load_checkpoint(run / "seed-1")["counters"]["step"] == 7  # saved on Ctrl-C
+    saved = [load_checkpoint(d)["counters"]["step"] for d in run.glob("candidates/*/seed-1")]
+    assert saved == [7]  # saved on Ctrl-C, in the first candidate
     monkeypatch.setattr(WindowTask, "train_loss", real)
     assert forecast_cli.main(["--resume", str(run), "--no-progress"]) == 0
-    assert set(read_table(run)) == {"lstm", "naive", "seasonal_naive", "drift"}
+    assert set(read_table(run)) == {"default", "lstm", "combination", "naive",
+                                    "seasonal_naive", "drift"}
     # and the resumed run equals one that was never interrupted
     assert forecast_cli.main([*argv[:-len(QUICK) - 2], "--run-dir", str(tmp_path / "b"),
                               *QUICK]) == 0

@@ -211,11 +211,15 @@ def test_one_filter_pass_forecasts_as_refitting_each_history_would():
         np.testing.assert_allclose(ets[i], alone, rtol=1e-9, atol=1e-9)
     from statsmodels.tsa.arima.model import ARIMA
 
-    order, seasonal = arima.order
+    order, seasonal = arima.params["order"], arima.params["seasonal_order"]
     fitted = ARIMA(y[:80], order=order, seasonal_order=seasonal, trend="n").fit()
     for i, o in enumerate(origins):
         np.testing.assert_allclose(one_pass[i], fitted.apply(y[:o + 1]).forecast(6),
                                    rtol=1e-6, atol=1e-6)
+    # rebuilt from the parameters a run stores (what forecast predict uses): the same numbers
+    for model, made in (("ets", fc.ets(y[:80], 12)), ("arima", arima)):
+        np.testing.assert_allclose(fc.rebuild(made.params)(y, origins, 6), made(y, origins, 6),
+                                   rtol=1e-9, atol=1e-9, err_msg=model)
 
 
 def test_long_seasons_fit_the_airline_model_only():

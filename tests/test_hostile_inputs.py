@@ -231,7 +231,7 @@ def test_a_lab_experiment_that_crashes_leaves_no_folder(tmp_path, monkeypatch, c
     def crash(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(gradients.VANISHING_GRADIENTS, "run", crash)
+    monkeypatch.setattr(gradients.VANISHING_GRADIENTS, "measure", crash)  # the first task
     with pytest.raises(RuntimeError, match="a bug"):
         lab.main(["vanishing-gradients", "--quick", "--run-dir", str(tmp_path / "lab")])
     assert not (tmp_path / "lab").exists()

@@ -89,16 +89,17 @@ def test_forecast_report_stops_cleanly_and_resume_equals_a_straight_run(tmp_path
                                 hidden=16, batch_size=16, seeds=[0, 1],
                                 baselines=["naive", "drift"]).replace(epochs=4, progress=False)
     straight = run_forecast(settings, tmp_path / "straight")
-    assert set(straight.table) == {"lstm", "naive", "drift"} and straight.metrics["val_loss"] > 0
-    assert straight.metrics["test_mase"] == straight.table["lstm"]["mase"]
+    assert set(straight.table) == {"default", "lstm", "combination", "naive", "drift"}
+    assert straight.metrics["val_loss"] > 0 and straight.metrics["val_mase"] > 0
+    assert straight.metrics["test_mase"] == straight.table["default"]["mase"]
     seen: list[tuple[int, dict]] = []
     with pytest.raises(Prune):
         run_forecast(settings, tmp_path / "split", report=stop_at(6, seen))
     assert [m["seed"] for _, m in seen] == [0.0] * 4 + [1.0] * 2  # 4 epochs of seed 0, then 1
     assert [s for s, _ in seen] == sorted(s for s, _ in seen)  # steps count on across seeds
     assert not (tmp_path / "split" / "backtest.csv").exists()
-    assert load_checkpoint(tmp_path / "split" / "seed-1")["counters"]["step"] == seen[-1][0] - \
-        seen[3][0]
+    first = next((tmp_path / "split" / "candidates").iterdir())  # the first candidate's
+    assert load_checkpoint(first / "seed-1")["counters"]["step"] == seen[-1][0] - seen[3][0]
     resumed = run_forecast(settings, tmp_path / "split", resume=True)
     assert resumed.table == straight.table
 

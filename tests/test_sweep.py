@@ -87,7 +87,7 @@ def test_the_pruner_stops_a_trial_through_report_with_its_checkpoint_written(tmp
     # judged from the third report on (the warm-up): pruned at the end of the first seed's epoch 3
     steps = sorted(trial.intermediate_values)
     assert len(steps) == WARMUP_REPORTS
-    seed_dir = tmp_path / "p" / "trials" / "0" / "seed-0"
+    (seed_dir,) = (tmp_path / "p" / "trials" / "0").glob("candidates/*/seed-0")  # the first
     assert load_checkpoint(seed_dir)["counters"]["step"] == steps[-1]
     assert not (tmp_path / "p" / "trials" / "0" / "backtest.csv").exists()
 

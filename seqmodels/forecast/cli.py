@@ -7,10 +7,12 @@
     forecast --print-config [flags]                                   the resolved settings as TOML
     forecast predict RUN_DIR [--dataset NAME | --csv FILE --column NAME] [--out FILE]
 
-A run ends with one table -- the network (mean over seeds) against naive, seasonal naive,
-drift, ETS and ARIMA on the same rolling origins of the test part -- also written to
-``RUN_DIR/backtest.csv``, with ``forecast.png``. Any problem the user can fix is one line on
-stderr and exit code 2, never a traceback; a non-finite loss exits 1; Ctrl-C saves and exits 130.
+A run chooses its differencing, lookback and combination on the validation part, then ends
+with one table -- the default forecaster (first), the network ensemble, the combination,
+naive, seasonal naive, drift, ETS and ARIMA on the same rolling origins of the test part, with
+interval coverage -- also written to ``RUN_DIR/backtest.csv``, with ``forecast.png``. Any
+problem the user can fix is one line on stderr and exit code 2, never a traceback; a non-finite
+loss exits 1; Ctrl-C saves and exits 130.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def run_train(argv: list[str]) -> int:
 
 
 def report(result: RunResult) -> int:
-    """Print how training ended and the backtest table; the exit code."""
+    """Print what was chosen, how training ended and the backtest table; the exit code."""
     if result.stopped is Stop.NON_FINITE:
         print(f"{PROG}: {result.message}", file=sys.stderr)
         return 1
@@ -68,17 +70,31 @@ def report(result: RunResult) -> int:
     s, sp = config["series"], config["split"]
     fits, bt = result.details.fits, result.details.backtest
     print(f"series: {s['name']}, {s['points']} points ({s['start']} .. {s['end']}), season "
-          f"{s['season']}, lookback {s['lookback']}"
+          f"{s['season']}"
           + (f"; {s['interpolated']} missing values interpolated" if s["interpolated"] else "")
           + (f"; {s['dropped']} leading/trailing missing dropped" if s["dropped"] else ""))
-    d = config["difference"]
-    print(f"differencing: {d['chosen']} ({d['why']})")
+    sel = config["selection"]
+    scores = sel["validation_mase"]
+    if len(scores) > 1:
+        print("chosen on the validation part (MASE of each candidate's first "
+              f"{len(sel['seeds'])} networks): " + ", ".join(
+                  f"{k} {v:.4f}" + (" <-" if k == sel["chosen"] else "")
+                  for k, v in scores.items()))
+        print(f"  (the unit-root and seasonal-strength tests suggested {sel['tests']['chosen']}: "
+              f"{sel['tests']['why']})")
+    print(f"differencing: {sel['difference']}, lookback {sel['lookback']}")
+    comb = config["combination"]
+    print("default forecaster: the mean of " + " + ".join(comb["members"]) + " (validation "
+          "MASE of each mix: " + ", ".join(f"{k} {v:.4f}" for k, v in
+                                          comb["validation_mase"].items()) + ")")
     for seed, fit in fits.items():
         print(f"seed {seed}: {fit.steps} steps, {fit.epochs:.0f} epochs, {fit.wall_time_s:.1f} s, "
               f"best val loss {fit.best_val_loss:.4f} ({fit.stopped})")
     print(f"backtest: {len(bt.origins)} origins x {bt.actual.shape[1]} steps over the last "
           f"{sp['n'] - sp['test_start']} points; MASE scale {bt.scale:.4g} (in-sample "
-          f"seasonal-naive MAE, m={s['season']})")
+          f"seasonal-naive MAE, m={s['season']}); intervals: conformal from "
+          f"{config['intervals']['errors']} validation origins (default, network, combination), "
+          "statsmodels' own (ets, arima)")
     print(format_table(result.table, len(fits)))
     print(f"run: {result.run_dir}  (backtest.csv, forecasts.csv, forecast.png)")
     return 0
@@ -86,10 +102,16 @@ def report(result: RunResult) -> int:
 
 def run_predict(argv: list[str]) -> int:
     ns = parse_settings(PredictSettings, argv, f"{PROG} predict", "Forecast the next H steps "
-                        "after the end of a series with a trained run (the mean of its seeds).")
-    times, mean, _ = predict(ns.run_dir, ns.dataset, ns.csv, ns.column, ns.time_column,
-                             ns.device)
-    lines = ["time,forecast", *(f"{stamp(t)},{v:.6g}" for t, v in zip(times, mean, strict=True))]
+                        "after the end of a series with a trained run's default forecaster, "
+                        "with 80% and 95% intervals.")
+    p = predict(ns.run_dir, ns.dataset, ns.csv, ns.column, ns.time_column, ns.device)
+    ends = [(lv, k) for lv in sorted(p.bounds) for k in (0, 1)]
+    header = ["time", "forecast", *(f"{'lower' if k == 0 else 'upper'}_{round(lv * 100)}"
+                                    for lv, k in ends)]
+    lines = [",".join(header), *(
+        ",".join([stamp(t), f"{p.forecast[h]:.6g}",
+                  *(f"{p.bounds[lv][k][h]:.6g}" for lv, k in ends)])
+        for h, t in enumerate(p.times))]
     text = "\n".join(lines) + "\n"
     if ns.out:
         if Path(ns.out).is_dir():

@@ -101,16 +101,50 @@ def per_origin(f: ForecastFn) -> BacktestFn:
     return backtest
 
 
-def from_one_pass(filtered: Callable[[np.ndarray], Any]) -> BacktestFn:
+@dataclass
+class OnePass:
     """Forecasts at every origin from one filter pass: ``filtered(y)`` is a statsmodels results
     object of the whole series with fixed parameters; ``predict`` from ``t + 1`` on, dynamic
-    from its first step, uses ``y[:t + 1]`` only."""
-    def backtest(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        res = _quiet(lambda: filtered(y))
+    from its first step, uses ``y[:t + 1]`` only. Called like any backtester; ``intervals``
+    gives the model's own prediction intervals from the same pass."""
+
+    filtered: Callable[[np.ndarray], Any]
+    params: dict[str, Any]  # how to rebuild the model on another series (predict)
+
+    def __call__(self, y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        res = _quiet(lambda: self.filtered(y))
         return np.stack([np.asarray(res.predict(start=int(t) + 1, end=int(t) + horizon,
                                                 dynamic=0), dtype=float) for t in origins])
 
-    return backtest
+    def intervals(self, y: np.ndarray, origins: np.ndarray, horizon: int,
+                  levels: tuple[float, ...]) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+        """level -> (lower, upper), each (O, H): the model's central prediction intervals."""
+        res = _quiet(lambda: self.filtered(y))
+        out: dict[float, tuple[list[np.ndarray], list[np.ndarray]]] = {
+            lv: ([], []) for lv in levels}
+        for t in origins:
+            pred = _quiet(functools.partial(res.get_prediction, start=int(t) + 1,
+                                            end=int(t) + horizon, dynamic=0))
+            for lv in levels:
+                bounds = np.asarray(_interval(pred, 1 - lv), dtype=float)
+                out[lv][0].append(bounds[:, 0])
+                out[lv][1].append(bounds[:, 1])
+        return {lv: (np.stack(lo), np.stack(hi)) for lv, (lo, hi) in out.items()}
+
+
+def _interval(pred: Any, alpha: float) -> Any:
+    """A statsmodels prediction's interval: ETS's ``pred_int``, the state-space ``conf_int``."""
+    if hasattr(pred, "pred_int"):
+        return pred.pred_int(alpha=alpha)
+    return pred.conf_int(alpha=alpha)
+
+
+def _indexed(y: np.ndarray) -> Any:
+    """``y`` as a pandas Series: statsmodels' ETS prediction intervals need an indexed series
+    (with a plain array ``get_prediction`` fails on ``.index``)."""
+    import pandas as pd
+
+    return pd.Series(np.asarray(y, dtype=float))
 
 
 def _quiet(fit: Callable[[], Any]) -> Any:
@@ -127,14 +161,15 @@ def ets_kwargs(n: int, season: int) -> dict[str, Any]:
     return kw
 
 
-def ets(fit_on: np.ndarray, season: int) -> BacktestFn:
+def ets(fit_on: np.ndarray, season: int) -> OnePass:
     """statsmodels ETS (additive errors, damped additive trend, additive season when m > 1),
     parameters fitted on ``fit_on``, then one pass with those parameters over the series."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     kw = ets_kwargs(len(fit_on), season)
     params = _quiet(lambda: ETSModel(fit_on, **kw).fit(disp=False)).params
-    return from_one_pass(lambda y: ETSModel(y, **kw).smooth(params))
+    return OnePass(lambda y: ETSModel(_indexed(y), **kw).smooth(params),
+                   {"model": "ets", "kwargs": kw, "params": np.asarray(params).tolist()})
 
 
 def arima_orders(season: int) -> list[tuple[tuple[int, int, int], tuple[int, int, int, int]]]:
@@ -147,7 +182,7 @@ def arima_orders(season: int) -> list[tuple[tuple[int, int, int], tuple[int, int
     return [((p, d, q), (0, 0, 0, 0)) for d in (0, 1) for p in (1, 2, 3, 5, 9) for q in (0, 1)]
 
 
-def arima(fit_on: np.ndarray, season: int) -> BacktestFn:
+def arima(fit_on: np.ndarray, season: int) -> OnePass:
     """statsmodels ARIMA, order chosen by AIC on ``fit_on`` from :func:`arima_orders` (the
     airline-model family when seasonal), then one pass with fixed parameters over the series."""
     from statsmodels.tsa.arima.model import ARIMA
@@ -170,9 +205,26 @@ def arima(fit_on: np.ndarray, season: int) -> BacktestFn:
     if best is None:
         raise ValueError("no ARIMA order could be fitted")
     fitted = best
-    backtest = from_one_pass(lambda y: fitted.apply(y))
-    backtest.order = (best.model.order, best.model.seasonal_order)  # type: ignore[attr-defined]
-    return backtest
+    return OnePass(lambda y: fitted.apply(y),
+                   {"model": "arima", "order": list(best.model.order),
+                    "seasonal_order": list(best.model.seasonal_order), "trend": best.model.trend,
+                    "params": np.asarray(best.params).tolist()})
+
+
+def rebuild(saved: dict[str, Any]) -> OnePass:
+    """An ETS or ARIMA forecaster from its :attr:`OnePass.params` (as a run stores them): the
+    same fixed-parameter model, applied to any series (``forecast predict``)."""
+    params = np.asarray(saved["params"], dtype=float)
+    if saved["model"] == "ets":
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        kw = dict(saved["kwargs"])
+        return OnePass(lambda y: ETSModel(_indexed(y), **kw).smooth(params), saved)
+    from statsmodels.tsa.arima.model import ARIMA
+
+    order, seasonal = tuple(saved["order"]), tuple(saved["seasonal_order"])
+    return OnePass(lambda y: ARIMA(y, order=order, seasonal_order=seasonal,
+                                   trend=saved["trend"]).filter(params), saved)
 
 
 def baseline_forecasters(fit_on: np.ndarray, season: int,

@@ -1,7 +1,10 @@
-"""Forecast the future from a trained run: the best network of every seed, averaged."""
+"""Forecast the future from a trained run with its default forecaster: the network ensemble
+(the best network of every seed, averaged), combined with ETS and ARIMA as the validation part
+chose, and its prediction intervals."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
 from typing import Any
@@ -16,20 +19,42 @@ from pucklab.runs.store import (
     RunError,
     build_model,
     checkpoint_path,
+    load_config,
     saved_fact,
 )
+from pucklab.seqmodels.forecast import metrics as fc
+from pucklab.seqmodels.forecast.combine import LEVELS, Conformal
+from pucklab.seqmodels.forecast.fit import best_checkpoint, seed_dir
 from pucklab.seqmodels.forecast.model import Forecaster
-from pucklab.seqmodels.forecast.runner import best_checkpoint, saved_settings, seed_dir
+from pucklab.seqmodels.forecast.runner import saved_settings
 from pucklab.seqmodels.forecast.task import load
 from pucklab.seqmodels.forecast.windows import Transform
+
+
+@dataclass
+class Prediction:
+    """The next H steps: their times, the default forecast, its intervals, each seed's."""
+
+    times: list[Any]
+    forecast: np.ndarray  # (H,) the default forecaster's
+    bounds: dict[float, tuple[np.ndarray, np.ndarray]]  # level -> (lower, upper), (H,) each
+    per_seed: np.ndarray  # (S, H) each network's
+    members: tuple[str, ...]  # what the default combines
+
+
+def network_folder(run_dir: Path | str) -> Path:
+    """Where the run's final networks are: the chosen candidate's folder."""
+    chosen = saved_fact(run_dir, "selection", "chosen", kind=str)
+    return Path(run_dir) / "candidates" / chosen
 
 
 def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
     """The best network of every seed of a run, and the scaler they were trained with."""
     args = saved_settings(run_dir)
+    folder = network_folder(run_dir)
     models, transform = [], None
     for seed in args.seeds:
-        d = seed_dir(run_dir, seed)
+        d = seed_dir(folder, seed)
         if not any(checkpoint_path(d, n).is_file() for n in (BEST_CHECKPOINT, LAST_CHECKPOINT)):
             raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
                            f"forecast --resume {quote(str(run_dir))}")
@@ -44,12 +69,9 @@ def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
 
 def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | None = None,
             column: str | None = None, time_column: str | None = None, device: str = "cpu"
-            ) -> tuple[list[Any], np.ndarray, np.ndarray]:
+            ) -> Prediction:
     """Forecast the H steps after the end of a series (the run's own, or the one given), with
-    the networks on ``device``.
-
-    Returns the future time stamps, the mean forecast over seeds, and every seed's (S, H).
-    """
+    the networks on ``device`` and the members the run's validation part chose."""
     dev = resolve_device(device)
     args = saved_settings(run_dir)
     if dataset is not None or csv_path is not None:
@@ -58,6 +80,10 @@ def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | Non
         args.time_column = time_column if time_column is not None else (
             args.time_column if same_kind_csv else None)
         args.dataset, args.csv = dataset, csv_path
+    config = load_config(run_dir)
+    if not all(k in config for k in ("selection", "combination", "intervals", "members")):
+        raise RunError(f"{run_dir} has not finished (no forecaster was chosen); finish it with "
+                       f"forecast --resume {quote(str(run_dir))}")
     models, transform = load_models(run_dir)
     series = load(args)
     lookback = saved_fact(run_dir, "series", "lookback", kind=int)
@@ -71,4 +97,12 @@ def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | Non
         per_seed = np.stack([transform.inverse(series.values,
                                                m.to(dev).forecast(x)[0].double().cpu().numpy())
                              for m in models])
-    return series.future_index(args.horizon), per_seed.mean(axis=0), per_seed
+    members = tuple(config["combination"]["members"])
+    last = np.array([len(series) - 1])
+    parts = [per_seed.mean(axis=0) if m == "network" else
+             fc.rebuild(config["members"][m])(series.values, last, args.horizon)[0]
+             for m in members]
+    forecast = np.mean(parts, axis=0)
+    conformal = Conformal.from_dict(config["intervals"])
+    return Prediction(series.future_index(args.horizon), forecast,
+                      {lv: conformal.bounds(forecast, lv) for lv in LEVELS}, per_seed, members)

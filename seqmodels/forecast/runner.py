@@ -1,15 +1,17 @@
-"""``forecast`` as one library call: train recurrent forecasters, backtest them against the
-classical baselines.
+"""``forecast`` as one library call: choose, train and combine forecasters on the validation
+part, backtest them against the classical baselines on the test part.
 
 >>> from pucklab.seqmodels.forecast import ForecastSettings, run              # doctest: +SKIP
 >>> run(ForecastSettings(dataset="sunspots", horizon=5, epochs=5)).table      # doctest: +SKIP
 
 A run folder holds ``config.json`` (which command, every setting, the split, the seasonal
-period), one trainer run per seed (``seed-<s>/``: checkpoints with the weights *and* the fitted
-scaler, metrics, loss curve), ``backtest.csv`` (one row per model: mean over seeds for the
-networks), ``backtest_seeds.csv``, ``forecasts.csv`` (every origin, step, actual and forecast)
-and ``forecast.png``. Models are chosen on the validation part only; the test part is what the
-backtest scores.
+period, and what the validation part chose: the differencing and lookback with every
+candidate's score, the combination, the intervals' offsets, ETS's and ARIMA's parameters),
+the networks (``candidates/<differencing>-lookback<L>/seed-<s>/``: trainer runs whose
+checkpoints hold the weights *and* the fitted scaler), ``backtest.csv`` (one row per model, the
+default forecaster first), ``backtest_seeds.csv``, ``forecasts.csv`` (every origin, step,
+actual and forecast, with the default's intervals) and ``forecast.png``. Everything is chosen
+on the validation part; the test part is what the backtest scores.
 """
 
 from __future__ import annotations
@@ -19,99 +21,132 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.lifecycle import open_run
 from pucklab.runs.result import Report, RunResult, Stop
-from pucklab.runs.stopping import Interrupted
-from pucklab.runs.store import (
-    BEST_CHECKPOINT,
-    LAST_CHECKPOINT,
-    RunError,
-    checkpoint_path,
-    load_checkpoint,
-    load_run_settings,
-    saved_fact,
-)
+from pucklab.runs.store import RunError, load_config, load_run_settings, save_config, saved_fact
 from pucklab.runs.sweep_study import Trainable
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast import report as show
-from pucklab.seqmodels.forecast.model import Forecaster
-from pucklab.seqmodels.forecast.series import stamp
+from pucklab.seqmodels.forecast.backtest import DEFAULT, Outcome, run_backtest
+from pucklab.seqmodels.forecast.differencing import Choice
+from pucklab.seqmodels.forecast.fit import COMMAND, fit_seeds
+from pucklab.seqmodels.forecast.select import Searched, candidate_folder, search
+from pucklab.seqmodels.forecast.series import Series, stamp
 from pucklab.seqmodels.forecast.settings import ForecastSettings
-from pucklab.seqmodels.forecast.task import Prepared, WindowTask, fingerprint, prepare
-from pucklab.seqmodels.forecast.windows import windows
-from pucklab.seqmodels.trainer import Result, Trainer
-
-COMMAND = "forecast"
+from pucklab.seqmodels.forecast.task import Prepared, fingerprint, load, prepare
+from pucklab.seqmodels.forecast.windows import mase_scale
+from pucklab.seqmodels.trainer import Result
 
 
 @dataclass
 class Fitted:
-    """``RunResult.details`` of a forecast run: how each seed's training ended, the backtest."""
+    """``RunResult.details`` of a forecast run: how each seed's training ended, what the
+    validation part chose, the backtest."""
 
     fits: dict[int, Result]
-    backtest: fc.Backtest | None
+    searched: Searched | None
+    outcome: Outcome | None
+
+    @property
+    def backtest(self) -> fc.Backtest | None:
+        return self.outcome.backtest if self.outcome else None
 
 
 def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
         report: Report | None = None, resume: bool = False) -> RunResult:
-    """Train one network per seed, then backtest them against the baselines.
+    """Choose the differencing and lookback on the validation part, train one network per seed,
+    combine, then backtest everything against the baselines.
 
     Args:
         settings: What to train and compare; validated here.
         run_dir: The run folder (default ``runs/forecast-<data>-<cell>__<time>``); with
-            ``resume=True``, a folder this command wrote: finished seeds are kept, the others
+            ``resume=True``, a folder this command wrote: finished networks are kept, the others
             go on from their ``last.pt``.
-        report: ``report(step, metrics)`` after each validation of each seed (``seed``,
-            ``val_loss``, ``best_val_loss``); steps count on across seeds.
+        report: ``report(step, metrics)`` after each validation of each network (``seed``,
+            ``val_loss``, ``best_val_loss``); steps count on across networks.
         resume: Continue the run in ``run_dir``.
 
     Returns:
-        ``metrics``: ``val_loss`` (mean over seeds of the best validation loss, scaled MSE: what
-        to choose settings by) and the network's test metrics (``test_mase`` ...);
-        ``table``: the backtest, model -> mae / rmse / smape / mase.
+        ``metrics``: ``val_loss`` (mean over the final networks of their best validation loss,
+        scaled MSE), ``val_mase`` (the network ensemble's validation MASE) and the default
+        forecaster's test metrics (``test_mase`` ...); ``table``: the backtest, model -> metrics,
+        the default forecaster first.
     """
     settings.validate()
     settings = settings.resolved()
-    prep = prepare(settings)
-    resolve_device(settings.train.device)  # fail before a run folder exists
+    series = load(settings)
+    base = prepare(settings, series)  # every problem with the data, before a folder exists
+    resolve_device(settings.train.device)
     if settings.csv is not None:  # a resume or predict from elsewhere finds it
         settings = settings.replace(csv=str(Path(settings.csv).resolve()))
 
     def same_data(folder: Path) -> None:
-        if fingerprint(prep.y) != saved_fact(folder, "series", "fingerprint", kind=str):
+        if fingerprint(base.y) != saved_fact(folder, "series", "fingerprint", kind=str):
             raise RunError(f"the data of {folder} changed since it was trained (the series "
                            "differs); start a new run")
 
-    with open_run(COMMAND, settings, run_dir, resume=resume, facts=_facts(prep),
+    with open_run(COMMAND, settings, run_dir, resume=resume, facts=_facts(base),
                   name=f"forecast-{settings.source()}-{settings.cell}",
-                  started=_any_seed_started, load=same_data) as opened:
+                  started=_any_network_started, load=same_data) as opened:
         folder = opened.dir
-        fits, models = _fit_seeds(settings, prep, folder, opened.resumed, report)
-        last = list(fits.values())[-1]
-        if last.stopped is Stop.NON_FINITE:
+        say = None if settings.train.progress is False else print
+        found = search(settings, series, folder, opened.resumed, report, say)
+        fits, models = dict(found.fits), dict(found.models)
+        if not _failed(fits):
+            rest = [s for s in settings.seeds if s not in models]
+            more, more_models = fit_seeds(settings, found.prep, candidate_folder(
+                folder, found.chosen), rest, opened.resumed, report, found.steps)
+            fits.update(more)
+            models.update(more_models)
+        if _failed(fits):
+            last = list(fits.values())[-1]
             return RunResult(folder, {}, stopped=last.stopped, message=last.message,
-                             details=Fitted(fits, None))
-        bt, seed_table = backtest(prep, settings, models)
-        table = show.summary_table(settings, bt, seed_table)
-        show.write_outputs(folder, prep, settings, bt, table, seed_table)
-    val = float(np.mean([f.best_val_loss for f in fits.values()]))
-    net = table[settings.cell]
-    return RunResult(folder, {"val_loss": val, **{f"test_{k}": net[k] for k in fc.METRICS}},
-                     files=[folder / "backtest.csv", folder / "forecasts.csv",
-                            folder / "forecast.png"], table=table, details=Fitted(fits, bt))
+                             details=Fitted(fits, found, None))
+        prep = _chosen(found)
+        outcome = run_backtest(prep, settings, models, _val_scale(prep))
+        _record(folder, prep, found, outcome)
+        table = show.summary_table(settings, outcome)
+        show.write_outputs(folder, prep, settings, outcome, table)
+    net = table[DEFAULT]
+    metrics = {"val_loss": float(np.mean([f.best_val_loss for f in fits.values()])),
+               "val_mase": outcome.val_mase, **{f"test_{k}": net[k] for k in fc.METRICS}}
+    return RunResult(folder, metrics, files=[folder / "backtest.csv", folder / "forecasts.csv",
+                                             folder / "forecast.png"],
+                     table=table, details=Fitted(fits, found, outcome))
 
 
-def _any_seed_started(run_dir: Path) -> bool:
-    """Whether a forecast run holds a seed's checkpoint to go on from."""
-    return any(checkpoint_path(d).is_file() for d in run_dir.glob("seed-*"))
+def _failed(fits: dict[int, Result]) -> bool:
+    return bool(fits) and list(fits.values())[-1].stopped is Stop.NON_FINITE
+
+
+def _any_network_started(run_dir: Path) -> bool:
+    """Whether a forecast run holds a network's checkpoint to go on from."""
+    return any((d / "checkpoints").is_dir() for d in run_dir.glob("candidates/*/seed-*"))
+
+
+def _chosen(found: Searched) -> Prepared:
+    """The chosen candidate's prepared series, saying why it was chosen."""
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in found.scores.items())
+    why = (f"chosen on validation (MASE: {scores}); the tests suggested {found.tests.kind}: "
+           f"{found.tests.reason}") if len(found.scores) > 1 else found.tests.reason
+    prep = found.prep
+    prep.difference = Choice(found.chosen.difference, why)
+    return prep
+
+
+def _val_scale(prep: Prepared) -> float:
+    """Validation MASE's scale: the training part's seasonal-naive error."""
+    try:
+        return mase_scale(prep.y[:prep.split.val_start], prep.season)
+    except RunError:
+        return prep.scale
 
 
 def _facts(prep: Prepared) -> dict[str, Any]:
     """What config.json records of the data beside the settings."""
-    s = prep.series
+    s: Series = prep.series
     return {"series": {"name": s.name, "points": len(s), "freq": s.freq, "season": prep.season,
                        "lookback": prep.lookback, "interpolated": s.interpolated,
                        "dropped": s.dropped, "start": stamp(s.index[0]),
@@ -120,84 +155,19 @@ def _facts(prep: Prepared) -> dict[str, Any]:
             "transform": prep.transform.to_dict(), "difference": prep.difference.to_dict()}
 
 
-def _fit_seeds(settings: ForecastSettings, prep: Prepared, run_dir: Path, resume: bool,
-               report: Report | None) -> tuple[dict[int, Result], dict[int, Forecaster]]:
-    """One trainer run per seed in ``seed-<s>/``; each seed's kept (best) model."""
-    fits: dict[int, Result] = {}
-    models: dict[int, Forecaster] = {}
-    for i, seed in enumerate(settings.seeds):
-        cfg = settings.train.replace(seed=seed)
-        task = WindowTask(prep, settings.horizon, settings.batch_size, settings.strategy, seed)
-        torch.manual_seed(seed)  # initial weights from the seed
-        model = Forecaster(settings.horizon, settings.hidden, settings.layers, settings.dropout,
-                           settings.cell, settings.impl, settings.strategy)
-        d = seed_dir(run_dir, seed)
-        if settings.train.progress is not False and len(settings.seeds) > 1:
-            print(f"seed {seed} ({i + 1}/{len(settings.seeds)})", flush=True)
-        fit = Trainer(model, task, cfg, d, resume=resume and checkpoint_path(d).is_file(),
-                      extra={"model_args": model.model_args},
-                      report=_seed_report(report, seed, sum(f.steps for f in fits.values())),
-                      command=COMMAND)
-        try:
-            fits[seed] = fit.fit()
-        except Interrupted as err:
-            err.where = f"at seed {seed} {err.where}".rstrip()
-            raise
-        if fits[seed].stopped is Stop.NON_FINITE:
-            break
-        model.load_state_dict(best_checkpoint(d)["model"])
-        models[seed] = model.cpu().eval()
-    return fits, models
-
-
-def _seed_report(report: Report | None, seed: int, offset: int) -> Report | None:
-    if report is None:
-        return None
-    return lambda step, m: report(offset + step, {**m, "seed": float(seed)})
+def _record(folder: Path, prep: Prepared, found: Searched, outcome: Outcome) -> None:
+    """config.json gets what the validation part chose, and what predict needs to repeat it."""
+    config = {k: v for k, v in load_config(folder).items() if k != "versions"}
+    config.update(_facts(prep))
+    config["selection"] = found.to_dict()
+    config["combination"] = outcome.combination.to_dict()
+    config["intervals"] = outcome.conformal.to_dict()
+    config["members"] = outcome.members
+    save_config(folder, config)
 
 
 def saved_settings(run_dir: Path | str) -> ForecastSettings:
     return load_run_settings(run_dir, ForecastSettings, COMMAND)
-
-
-def seed_dir(run_dir: Path | str, seed: int) -> Path:
-    return Path(run_dir) / f"seed-{seed}"
-
-
-def best_checkpoint(d: Path) -> dict[str, Any]:
-    """A seed's kept model: best.pt (lowest validation loss), else last.pt (no validation)."""
-    name = BEST_CHECKPOINT if checkpoint_path(d, BEST_CHECKPOINT).is_file() else LAST_CHECKPOINT
-    ckpt = load_checkpoint(d, name, map_location="cpu", command=COMMAND,
-                           keys=("model", "model_args", "task"))
-    if not isinstance(ckpt["model_args"], dict) or not isinstance(ckpt["task"], dict) or \
-            "transform" not in ckpt["task"]:
-        raise RunError(f"the checkpoint in {d} is damaged: no model_args or scaler")
-    return ckpt
-
-
-def net_forecasts(model: Forecaster, prep: Prepared, origins: np.ndarray) -> np.ndarray:
-    """(O, H) forecasts on the original scale from the histories ``y[:t + 1]``."""
-    x, _ = windows(prep.z, origins, prep.lookback, 0)
-    with torch.no_grad():
-        z_future = model.forecast(torch.tensor(x, dtype=torch.float32)).double().numpy()
-    return np.stack([prep.transform.inverse(prep.y[:t + 1], z_future[i])
-                     for i, t in enumerate(origins)])
-
-
-def backtest(prep: Prepared, settings: ForecastSettings, models: dict[int, Forecaster]
-             ) -> tuple[fc.Backtest, dict[str, dict[str, float]]]:
-    """All models on the same test origins. The networks' row is the mean of their per-seed
-    metrics (not the metric of an ensemble); the per-seed rows come back separately."""
-    origins = prep.split.test_origins()
-    y, h = prep.y, settings.horizon
-    actual = fc.actuals(y, origins, h)
-    forecasts = {f"{settings.cell}/seed-{seed}": net_forecasts(model, prep, origins)
-                 for seed, model in models.items()}
-    seed_table = {name: fc.scores(actual, f, prep.scale) for name, f in forecasts.items()}
-    baselines = fc.baseline_forecasters(y[:prep.split.test_start], prep.season,
-                                        tuple(settings.baselines))
-    forecasts.update(fc.run_baselines(y, origins, h, baselines, settings.train.progress))
-    return fc.Backtest(origins, actual, forecasts, prep.scale), seed_table
 
 
 def check(settings: ForecastSettings) -> None:
@@ -211,4 +181,5 @@ def check(settings: ForecastSettings) -> None:
 
 #: What ``sweep forecast`` searches with: the validation loss (never the test part), minimised.
 TRAINABLE = Trainable(COMMAND, ForecastSettings, run, metric="val_loss", direction="minimize",
-                      metrics=("val_loss", *(f"test_{k}" for k in fc.METRICS)), check=check)
+                      metrics=("val_loss", "val_mase", *(f"test_{k}" for k in fc.METRICS)),
+                      check=check)

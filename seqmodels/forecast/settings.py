@@ -20,6 +20,7 @@ from pucklab.seqmodels.forecast.windows import DIFFERENCES
 from pucklab.seqmodels.layers import IMPLS
 from pucklab.seqmodels.train_config import TrainConfig
 
+ENSEMBLE = 5  # networks per run by default
 DEFAULT_EPOCHS = 300.0  # when no budget is given; early stopping usually ends a run far sooner
 
 
@@ -46,11 +47,12 @@ class ForecastSettings(Settings):
     season: int | None = setting(None, "seasonal period (default: from the frequency, 12 for "
                                  "monthly, 1 when unknown)", low=1)
     difference: str = setting("auto", "model differences instead of levels so trends "
-                              "extrapolate; auto decides from the training part (seasonal "
-                              "strength, KPSS and ADF tests)", choices=("auto", *DIFFERENCES))
+                              "extrapolate; auto tries each and keeps the one that forecasts "
+                              "the validation part best", choices=("auto", *DIFFERENCES))
     horizon: int = setting(10, "steps to forecast", low=1)
-    lookback: int | None = setting(None, "input window (default: max(3 x horizon, "
-                                   "2 x season))", low=1)
+    lookback: int | None = setting(None, "input window (default: chosen on the validation "
+                                   "part from max(3 x horizon, 2 x season), half and double "
+                                   "that)", low=1)
     val_frac: float = setting(0.15, "validation part (where the model is chosen)", above=0,
                               below=1)
     test_frac: float = setting(0.2, "test part, backtested", above=0, below=1)
@@ -63,9 +65,11 @@ class ForecastSettings(Settings):
     strategy: str = setting("direct", "emit all H steps at once, or one step fed back H times",
                             choices=STRATEGIES)
     batch_size: int = setting(32, "windows per batch", low=1)
-    seeds: list[int] = setting(help="one network per seed; the table reports their mean",
-                               default_factory=lambda: [0], flag="--seed", metavar="SEED",
-                               low=0, high=MAX_SEED)
+    seeds: list[int] = setting(help="one network per seed; they forecast as an ensemble (the "
+                               "mean of their forecasts); the first two choose the "
+                               "differencing and lookback",
+                               default_factory=lambda: list(range(ENSEMBLE)), flag="--seed",
+                               metavar="SEED", low=0, high=MAX_SEED)
     baselines: list[str] = setting(help="which baselines to run",
                                    default_factory=lambda: list(BASELINES), choices=BASELINES,
                                    metavar="NAME")

@@ -48,9 +48,11 @@ class SearchSettings(TorchLabSettings):
 def _config(strategy: str, trials: int, seed: int, epochs: int, hidden: int,
             device: str = "cpu") -> SweepConfig:
     points = max(2, math.isqrt(trials))  # grid: points per parameter, points**2 <= trials
+    # one network per trial: levels at the default lookback (what forecast chooses for
+    # sunspots), no validation search of its own
     fixed = {"dataset": "sunspots", "horizon": 10, "cell": "gru", "hidden": hidden,
              "epochs": float(epochs), "seeds": [seed], "baselines": ["naive"],
-             "progress": False, "device": device}
+             "difference": "none", "lookback": 30, "progress": False, "device": device}
     return SweepConfig("forecast", [dict(p.__dict__, choices=[]) for p in SPACE], fixed,
                        trials, strategy, "none", seed, "val_loss", "minimize", points)
 

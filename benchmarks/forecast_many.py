@@ -1,0 +1,216 @@
+"""``forecast``'s plain command on many public series it was never tuned on: does the default
+forecaster beat the classical baselines on series of other frequencies and shapes?
+
+Each series is forecast with the command a user would type (``forecast --dataset ...`` or
+``forecast --csv FILE --column y --time-column time --horizon H``), nothing else, as a
+subprocess. Per series the table gives the test MASE of the default forecaster (the first row of
+``backtest.csv``, what ``forecast predict`` uses), the network ensemble (with the seeds' own
+spread), the fixed combination, seasonal naive, ETS and ARIMA -- all measured in the same run,
+on the same origins -- what the validation part chose, the 80% / 95% interval coverage of the
+default, ETS and ARIMA, and the wall time. Then the mean rank of each row over the series.
+
+The series ship offline: statsmodels' data sets, and pmdarima's (a benchmark-only extra,
+``pip install -e ".[bench]"``). Horizons: 12 for monthly, 8 for quarterly, 6 for yearly (10 for
+sunspots, the README's command).
+
+    python benchmarks/forecast_many.py --out benchmarks/results   # about 25 minutes, 2 cores
+    python benchmarks/forecast_many.py --series nile lynx         # a few of them
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pucklab.runs.provenance import publish  # noqa: E402
+
+ROWS = ("default", "lstm", "combination", "seasonal_naive", "ets", "arima")
+
+
+def _statsmodels(name: str) -> pd.DataFrame:
+    import importlib
+
+    return importlib.import_module(f"statsmodels.datasets.{name}").load_pandas().data
+
+
+def _pmdarima(name: str) -> pd.Series:
+    import pmdarima.datasets as pm
+
+    return getattr(pm, f"load_{name}")(as_series=True)
+
+
+def _frame(values: np.ndarray, times: object) -> pd.DataFrame:
+    return pd.DataFrame({"time": times, "y": np.asarray(values, dtype=float)})
+
+
+def elnino() -> pd.DataFrame:
+    wide = _statsmodels("elnino")
+    months = wide.columns[1:]
+    values = wide[months].to_numpy().ravel()
+    times = pd.date_range(f"{int(wide['YEAR'].iloc[0])}-01-01", periods=len(values), freq="MS")
+    return _frame(values, times.strftime("%Y-%m-%d"))
+
+
+def macro(column: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        m = _statsmodels("macrodata")
+        times = pd.PeriodIndex.from_fields(year=m["year"].astype(int),
+                                           quarter=m["quarter"].astype(int), freq="Q")
+        return _frame(m[column].to_numpy(), times.to_timestamp().strftime("%Y-%m-%d"))
+    return load
+
+
+def monthly(name: str, first: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        y = _pmdarima(name)
+        return _frame(y.to_numpy(), pd.date_range(first, periods=len(y), freq="MS")
+                      .strftime("%Y-%m-%d"))
+    return load
+
+
+def quarterly(name: str, first: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        y = _pmdarima(name)
+        return _frame(y.to_numpy(), pd.date_range(first, periods=len(y), freq="QS")
+                      .strftime("%Y-%m-%d"))
+    return load
+
+
+def lynx() -> pd.DataFrame:
+    y = _pmdarima("lynx")
+    return _frame(y.to_numpy(), np.asarray(y.index, dtype=int))
+
+
+#: name -> (kind, shape, what to run): a data set's flags, or a loader of a CSV's frame.
+SERIES: dict[str, tuple[str, str, list[str] | Callable[[], pd.DataFrame], int]] = {
+    "sunspots": ("yearly", "cycle", ["--dataset", "sunspots"], 10),
+    "nile": ("yearly", "level shift", ["--dataset", "nile"], 6),
+    "lynx": ("yearly", "cycle", lynx, 6),
+    "co2": ("monthly", "trend + season", ["--dataset", "co2", "--resample", "MS"], 12),
+    "elnino": ("monthly", "stable season", elnino, 12),
+    "airpassengers": ("monthly", "trend x season", monthly("airpassengers", "1949-01-01"), 12),
+    "wineind": ("monthly", "season + noise", monthly("wineind", "1980-01-01"), 12),
+    "realgdp": ("quarterly", "trend", macro("realgdp"), 8),
+    "unemp": ("quarterly", "cycle", macro("unemp"), 8),
+    "woolyrnq": ("quarterly", "season + shifts", quarterly("woolyrnq", "1965-01-01"), 8),
+    "ausbeer": ("quarterly", "trend + season", quarterly("ausbeer", "1956-01-01"), 8),
+}
+
+
+def command(name: str, work: Path) -> list[str]:
+    """The plain command's flags for a series (writing its CSV first where it needs one)."""
+    _, _, source, horizon = SERIES[name]
+    if isinstance(source, list):
+        return [*source, "--horizon", str(horizon)]
+    path = work / f"{name}.csv"
+    source().to_csv(path, index=False)
+    return ["--csv", path.name, "--column", "y", "--time-column", "time", "--horizon",
+            str(horizon)]
+
+
+def forecast(argv: list[str], work: Path, run_dir: Path) -> tuple[dict[str, dict[str, float]],
+                                                               dict[str, object], float]:
+    """Run ``forecast ARGV`` in ``work``; its backtest table, config and wall time."""
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-c", "import sys; from pucklab.runs.launch import forecast; "
+           "sys.exit(forecast())", *argv, "--run-dir", str(run_dir), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"forecast {' '.join(argv)} failed:\n{done.stderr}")
+    with open(run_dir / "backtest.csv", newline="") as f:
+        table = {r["model"]: {k: float(v) for k, v in r.items() if k != "model" and v}
+                 for r in csv.DictReader(f)}
+    return table, json.loads((run_dir / "config.json").read_text()), wall
+
+
+def cover(row: dict[str, float]) -> str:
+    return f"{row['coverage_80']:.2f} / {row['coverage_95']:.2f}"
+
+
+def ranks(mase: dict[str, float]) -> dict[str, float]:
+    """Each row's rank by MASE (1 = best; ties share the mean rank)."""
+    values = np.array([mase[r] for r in ROWS])
+    order = values.argsort().argsort().astype(float) + 1
+    for v in set(values.tolist()):
+        tied = values == v
+        order[tied] = order[tied].mean()
+    return dict(zip(ROWS, order.tolist(), strict=True))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--series", nargs="+", choices=tuple(SERIES), default=list(SERIES))
+    p.add_argument("--out", help="write forecast_many.md (stamped) into this folder")
+    ns = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="forecast-many-"))
+    lines = ["| series | kind | points | H | chosen | default | lstm (seeds) | combination | "
+             "seasonal naive | ETS | ARIMA | cover 80/95: default | ETS | ARIMA | s |",
+             "|" + "---|" * 15]
+    print("\n".join(lines), flush=True)
+    all_ranks, beats = [], {"seasonal_naive": 0, "ets": 0, "arima": 0}
+    for name in ns.series:
+        kind, shape, _, horizon = SERIES[name]
+        argv = command(name, work)
+        table, config, wall = forecast(argv, work, work / f"run-{name}")
+        mase = {r: table[r]["mase"] for r in ROWS}
+        all_ranks.append(ranks(mase))
+        for ref in beats:
+            beats[ref] += mase["default"] < mase[ref]
+        sel, comb = config["selection"], config["combination"]
+        chosen = (f"{sel['difference']}, L={sel['lookback']}; "
+                  + "+".join("lstm" if m == "network" else m for m in comb["members"]))
+
+        lstm = table["lstm"]
+        line = (f"| {name} | {kind}, {shape} | {config['series']['points']} | {horizon} | "
+                f"{chosen} | **{mase['default']:.3f}** | {mase['lstm']:.3f} "
+                f"({lstm['mase_seeds_mean']:.3f} ± {lstm['mase_std']:.3f}) | "
+                f"{mase['combination']:.3f} | {mase['seasonal_naive']:.3f} | {mase['ets']:.3f} | "
+                f"{mase['arima']:.3f} | {cover(table['default'])} | {cover(table['ets'])} | "
+                f"{cover(table['arima'])} | "
+                f"{wall:.0f} |")
+        lines.append(line)
+        print(line, flush=True)
+    n = len(ns.series)
+    mean_rank = {r: float(np.mean([rk[r] for rk in all_ranks])) for r in ROWS}
+    rank_line = ("Mean rank by MASE over the series (1 = best of these 6 rows): " + ", ".join(
+        f"{r} {v:.2f}" for r, v in sorted(mean_rank.items(), key=lambda kv: kv[1])) + ".")
+    best = min(mean_rank, key=mean_rank.__getitem__)
+    rank_met = mean_rank["default"] == mean_rank[best]
+    targets = [
+        f"- the default forecaster beats seasonal naive on every series: "
+        f"{beats['seasonal_naive']}/{n} -> {'met' if beats['seasonal_naive'] == n else 'NOT met'}",
+        f"- ... ETS on at least two thirds: {beats['ets']}/{n} -> "
+        f"{'met' if 3 * beats['ets'] >= 2 * n else 'NOT met'}",
+        f"- ... ARIMA on at least two thirds: {beats['arima']}/{n} -> "
+        f"{'met' if 3 * beats['arima'] >= 2 * n else 'NOT met'}",
+        f"- its mean rank is the best of all rows: {mean_rank['default']:.2f} (best: {best} "
+        f"{mean_rank[best]:.2f}) -> {'met' if rank_met else 'NOT met'}",
+    ]
+    text = "\n".join([
+        "# forecast on many series: the plain command", "",
+        "Each row: `forecast` with the series' data flags and `--horizon H` only (default "
+        "settings: differencing and lookback chosen on the validation part, 5 seeds, the "
+        "default forecaster a validation-chosen mix of the network ensemble, ETS and ARIMA). "
+        "Test MASE (lower is better; 1.0 = the in-sample one-step seasonal-naive error), "
+        "interval coverage of the test values (nominal 0.80 / 0.95), wall time of the command "
+        "on this machine.", "", *lines, "", rank_line, "", "Targets:", "", *targets, ""])
+    print("\n" + rank_line + "\n\nTargets:\n" + "\n".join(targets))
+    if ns.out:
+        publish(Path(ns.out) / "forecast_many.md", text)
+        print(f"wrote {Path(ns.out) / 'forecast_many.md'}")
+
+
+if __name__ == "__main__":
+    main()

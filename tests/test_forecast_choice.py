@@ -1,0 +1,126 @@
+"""What ``forecast`` chooses on the validation part, and how it combines and bounds forecasts:
+the choice never reads the test part, --difference / --lookback still decide, an ensemble of
+identical networks is that network, and interval coverage and conformal quantiles on cases
+with known answers."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pucklab.runs.store import load_config
+from pucklab.seqmodels.forecast import cli as forecast_cli
+from pucklab.seqmodels.forecast.backtest import DEFAULT, run_backtest
+from pucklab.seqmodels.forecast.combine import (
+    Conformal,
+    choose_combination,
+    coverage,
+    interval_scores,
+    pinball,
+)
+from pucklab.seqmodels.forecast.model import Forecaster
+from pucklab.seqmodels.forecast.settings import ForecastSettings
+from pucklab.seqmodels.forecast.task import prepare
+
+QUICK = ["--hidden", "16", "--batch-size", "16", "--no-progress", "--epochs", "8",
+         "--baselines", "naive", "seasonal_naive"]
+
+
+def trend_csv(path, n=150, test_noise=False):
+    t = np.arange(n)
+    y = 0.05 * t + np.sin(2 * np.pi * t / 9) + np.random.default_rng(1).normal(0, 0.2, n)
+    if test_noise:  # the test part (the last 20%) replaced by noise
+        cut = n - round(0.2 * n)
+        y[cut:] = np.random.default_rng(7).normal(50, 30, n - cut)
+    pd.DataFrame({"t": t, "y": y}).to_csv(path, index=False)
+    return path
+
+
+def test_the_choice_never_reads_the_test_part(tmp_path):
+    """A series whose test part is noise chooses the same differencing and lookback, with the
+    same validation scores to the last digit."""
+    chosen = []
+    for noisy in (False, True):
+        path = trend_csv(tmp_path / f"s{noisy}.csv", test_noise=noisy)
+        run = tmp_path / f"run{noisy}"
+        assert forecast_cli.main(["--csv", str(path), "--column", "y", "--time-column", "t",
+                                  "--horizon", "4", "--seed", "0", "--run-dir", str(run),
+                                  *QUICK]) == 0
+        config = load_config(run)
+        chosen.append((config["selection"], config["combination"], config["intervals"]))
+    assert chosen[0] == chosen[1]
+    selection = chosen[0][0]
+    assert len(selection["validation_mase"]) == 4  # none and first, then 2 more lookbacks
+    assert selection["chosen"] == min(selection["validation_mase"],
+                                      key=selection["validation_mase"].get)
+
+
+def test_difference_and_lookback_given_are_not_searched(tmp_path, capsys):
+    path = trend_csv(tmp_path / "s.csv")
+    run = tmp_path / "run"
+    assert forecast_cli.main(["--csv", str(path), "--column", "y", "--horizon", "4",
+                              "--difference", "first", "--lookback", "10", "--seed", "0",
+                              "--run-dir", str(run), *QUICK]) == 0
+    selection = load_config(run)["selection"]
+    assert list(selection["validation_mase"]) == ["first-lookback10"]
+    assert (selection["difference"], selection["lookback"]) == ("first", 10)
+    assert (run / "candidates" / "first-lookback10" / "seed-0" / "checkpoints").is_dir()
+    assert "differencing: first, lookback 10" in capsys.readouterr().out
+
+
+def test_an_ensemble_of_identical_networks_is_that_network(tmp_path):
+    path = trend_csv(tmp_path / "s.csv")
+    settings = ForecastSettings(csv=str(path), column="y", horizon=4, difference="first",
+                                lookback=10, baselines=["naive"]).resolved()
+    prep = prepare(settings)
+    torch.manual_seed(0)
+    net = Forecaster(4, 8).eval()
+    one = run_backtest(prep, settings, {0: net}, 1.0)
+    two = run_backtest(prep, settings, {0: net, 1: copy.deepcopy(net)}, 1.0)
+    np.testing.assert_array_equal(two.backtest.forecasts["lstm"], one.backtest.forecasts["lstm"])
+    np.testing.assert_array_equal(two.backtest.forecasts[DEFAULT],
+                                  one.backtest.forecasts[DEFAULT])
+    assert one.combination.members == ("network",)  # no ETS or ARIMA asked for
+
+
+def test_coverage_and_pinball_on_hand_computed_cases():
+    actual = np.array([[1.0, 2.0], [3.0, 4.0]])
+    lower, upper = np.array([[0.0, 2.5], [3.0, 0.0]]), np.array([[2.0, 3.0], [3.0, 3.9]])
+    assert coverage(actual, lower, upper) == 0.5  # 1 in [0, 2], 3 in [3, 3]; 2 and 4 out
+    # pinball at q = 0.9: under-forecasts cost 0.9 a unit, over-forecasts 0.1
+    assert pinball(np.array([2.0, 0.0]), np.array([1.0, 1.0]), 0.9) == pytest.approx(0.5)
+    scores = interval_scores(actual, {0.8: (lower, upper)}, scale=2.0)
+    assert scores["coverage_80"] == 0.5
+    expected = (pinball(actual, lower, 0.1) + pinball(actual, upper, 0.9)) / 2 / 2.0
+    assert scores["pinball"] == pytest.approx(expected)
+
+
+def test_conformal_intervals_cover_as_promised_on_known_errors():
+    # 19 validation errors 1..19 at one step: with the finite-sample rank the 80% interval
+    # runs from the 2nd to the 18th smallest (floor(20 x 0.1), ceil(20 x 0.9))
+    errors = np.arange(1.0, 20.0)[:, None]
+    c = Conformal.fit(errors, np.zeros_like(errors), (0.8,))
+    lo, hi = c.bounds(np.zeros(1), 0.8)
+    assert (lo[0], hi[0]) == (2.0, 18.0)
+    # Gaussian errors: the intervals from 2,000 validation errors cover fresh ones at about
+    # their level
+    rng = np.random.default_rng(0)
+    c = Conformal.fit(rng.normal(0, 1, (2000, 3)), np.zeros((2000, 3)))
+    fresh = rng.normal(0, 1, (20_000, 3))
+    for level in (0.8, 0.95):
+        lo, hi = c.bounds(np.zeros((20_000, 3)), level)
+        assert coverage(fresh, lo, hi) == pytest.approx(level, abs=0.015)
+    assert Conformal.from_dict(c.to_dict()) == c
+
+
+def test_the_combination_is_the_best_mix_on_validation():
+    actual = np.zeros((5, 2))
+    forecasts = {"network": np.full((5, 2), 1.0), "ets": np.full((5, 2), -1.0),
+                 "arima": np.full((5, 2), 3.0)}
+    choice = choose_combination(forecasts, actual, scale=1.0)
+    assert choice.members == ("network", "ets")  # their mean is exact
+    assert choice.scores["network"] == 1.0 and choice.scores["network+ets+arima"] == 1.0
