@@ -4,7 +4,7 @@
     lab vanishing-gradients [--quick] [--seeds N] [--seed S] [--run-dir DIR]
     lab check [FOLDER]                     which published results the code has moved past
     lab worker RUN_DIR [--storage URL]     join a lab run's tasks (another process or machine)
-    lab publish RUN_DIR                    copy a finished run's results and timing into
+    lab publish RUN_DIR [--no-timing]      copy a finished run's results and timing into
                                            benchmarks/results/lab/<name>/
 
 An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab``,
@@ -254,7 +254,7 @@ def listing(found: dict[str, LabExperiment]) -> str:
              "(lab EXPERIMENT -h for its flags)",
              f"       {PROG} check [FOLDER]  (which published results the code has moved past)",
              f"       {PROG} worker RUN_DIR [--storage URL]  (join a lab run's tasks)",
-             f"       {PROG} publish RUN_DIR  (its results and timing into "
+             f"       {PROG} publish RUN_DIR [--no-timing]  (its results and timing into "
              "benchmarks/results/lab/<name>/)", "",
              "experiments (the default run's wall time on 2 CPU cores):"]
     lines += [f"  {name:<{width}}  {exp.claim} [{run_time(name, exp)}]"
@@ -286,9 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         if name == "worker":
             return worker_main(rest)
         if name == "publish":
-            if len(rest) != 1 or rest[0].startswith("-"):
-                raise RunError("usage: lab publish RUN_DIR")
-            publish(Path(rest[0]))
+            folders = [a for a in rest if a != "--no-timing"]
+            if len(folders) != 1 or folders[0].startswith("-"):
+                raise RunError("usage: lab publish RUN_DIR [--no-timing]")
+            publish(Path(folders[0]), timing="--no-timing" not in rest)
             return 0
         if name == "check":
             if len(rest) > 1 or any(a.startswith("-") for a in rest):

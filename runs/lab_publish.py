@@ -5,7 +5,7 @@ number of workers, how many tasks that invocation ran and their summed time (fro
 trials). A run that continued an interrupted one says so (it ran fewer tasks than the plan has),
 and its wall time is not a measurement of the default run.
 
-``lab publish RUN_DIR`` copies a finished run's files (``results.csv``, ``results.md``,
+``lab publish RUN_DIR [--no-timing]`` copies a finished run's files (``results.csv``, ``results.md``,
 ``verdicts.csv``, ``figure.png`` and any other ``*.md`` it wrote) into
 ``benchmarks/results/lab/<name>/``, and records its timing as one row of that folder's
 ``timings.csv`` (the latest measurement per worker count and machine). The docs' lab pages are
@@ -80,9 +80,10 @@ def read_timings(folder: Path) -> list[dict[str, str]]:
     return read_rows(path) if path.is_file() else []
 
 
-def publish(run_dir: Path, dest: Path | None = None) -> Path:
+def publish(run_dir: Path, dest: Path | None = None, timing: bool = True) -> Path:
     """Copy a finished lab run's results into ``dest`` (default: ``benchmarks/results/lab/<name>``)
-    and record its timing there; returns ``dest``."""
+    and record its timing there (unless ``timing`` is False: the machine was busy with other
+    work, so the wall time measures that too); returns ``dest``."""
     config = load_config(run_dir) if (run_dir / CONFIG_FILE).is_file() else None
     if not isinstance(config, dict) or config.get("command") != "lab":
         raise RunError(f"{run_dir} holds no lab run")
@@ -100,18 +101,18 @@ def publish(run_dir: Path, dest: Path | None = None) -> Path:
     for path in [run_dir / f for f in RESULT_FILES] + wrote:
         if path.is_file():
             shutil.copyfile(path, dest / path.name)
-    timing = Timing.load(run_dir)
-    if timing is None or not timing.complete:
-        print(f"{name}: results published; timing not recorded "
-              f"({timing.line() if timing else 'no ' + TIMING_FILE})")
+    took = Timing.load(run_dir)
+    if took is None or not took.complete or not timing:
+        why = ("--no-timing" if not timing else took.line() if took else f"no {TIMING_FILE}")
+        print(f"{name}: results published; timing not recorded ({why})")
         return dest
     made = read_stamp(run_dir / "results.csv")
     assert made is not None  # status() said current
-    row = {"workers": timing.workers, "wall_s": f"{timing.wall_s:.1f}", "tasks": timing.tasks,
-           "task_s": f"{timing.task_s:.1f}", "code": made.code, "commit": made.commit,
+    row = {"workers": took.workers, "wall_s": f"{took.wall_s:.1f}", "tasks": took.tasks,
+           "task_s": f"{took.task_s:.1f}", "code": made.code, "commit": made.commit,
            "date": made.date, "machine": made.machine, "command": made.command}
     rows = [r for r in read_timings(dest)
-            if (int(r["workers"]), r["machine"]) != (timing.workers, made.machine)]
+            if (int(r["workers"]), r["machine"]) != (took.workers, made.machine)]
     rows = sorted([*rows, {k: str(v) for k, v in row.items()}],
                   key=lambda r: (r["machine"], -int(r["workers"])))
     text = io.StringIO()
@@ -120,5 +121,5 @@ def publish(run_dir: Path, dest: Path | None = None) -> Path:
     writer.writerows(rows)
     data = text.getvalue().encode()
     atomic_write(dest / TIMINGS_FILE, lambda f: f.write(data))
-    print(f"{name}: results published; {timing.line()}")
+    print(f"{name}: results published; {took.line()}")
     return dest

@@ -17,9 +17,9 @@ from pucklab.seqmodels.forecast import cli as forecast_cli
 from pucklab.seqmodels.forecast.backtest import DEFAULT, run_backtest
 from pucklab.seqmodels.forecast.combine import (
     Conformal,
-    choose_combination,
     coverage,
     interval_scores,
+    inverse_mse_weights,
     pinball,
 )
 from pucklab.seqmodels.forecast.model import Forecaster
@@ -52,7 +52,7 @@ def test_the_choice_never_reads_the_test_part(tmp_path):
                                   *QUICK]) == 0
         config = load_config(run)
         chosen.append((config["selection"], config["combination"], config["intervals"]))
-    assert chosen[0] == chosen[1]
+    assert chosen[0] == chosen[1]  # the same choice, weights and interval offsets
     selection = chosen[0][0]
     assert len(selection["validation_mase"]) == 4  # none and first, then 2 more lookbacks
     assert selection["chosen"] == min(selection["validation_mase"],
@@ -79,12 +79,13 @@ def test_an_ensemble_of_identical_networks_is_that_network(tmp_path):
     prep = prepare(settings)
     torch.manual_seed(0)
     net = Forecaster(4, 8).eval()
-    one = run_backtest(prep, settings, {0: net}, 1.0)
-    two = run_backtest(prep, settings, {0: net, 1: copy.deepcopy(net)}, 1.0)
+    one = run_backtest(prep, prep, settings, {0: net}, {0: net}, 1.0)
+    twins = {0: net, 1: copy.deepcopy(net)}
+    two = run_backtest(prep, prep, settings, twins, twins, 1.0)
     np.testing.assert_array_equal(two.backtest.forecasts["lstm"], one.backtest.forecasts["lstm"])
     np.testing.assert_array_equal(two.backtest.forecasts[DEFAULT],
                                   one.backtest.forecasts[DEFAULT])
-    assert one.combination.members == ("network",)  # no ETS or ARIMA asked for
+    assert one.combination.weights == {"network": 1.0}  # no ETS or ARIMA asked for
 
 
 def test_coverage_and_pinball_on_hand_computed_cases():
@@ -117,10 +118,14 @@ def test_conformal_intervals_cover_as_promised_on_known_errors():
     assert Conformal.from_dict(c.to_dict()) == c
 
 
-def test_the_combination_is_the_best_mix_on_validation():
+def test_the_default_weights_members_by_their_inverse_validation_mse():
     actual = np.zeros((5, 2))
-    forecasts = {"network": np.full((5, 2), 1.0), "ets": np.full((5, 2), -1.0),
-                 "arima": np.full((5, 2), 3.0)}
-    choice = choose_combination(forecasts, actual, scale=1.0)
-    assert choice.members == ("network", "ets")  # their mean is exact
-    assert choice.scores["network"] == 1.0 and choice.scores["network+ets+arima"] == 1.0
+    forecasts = {"network": np.full((5, 2), 1.0), "ets": np.full((5, 2), -2.0),
+                 "arima": np.full((5, 2), 4.0)}
+    mix = inverse_mse_weights(forecasts, actual, scale=2.0)
+    # MSE 1, 4, 16: weights 16/21, 4/21, 1/21
+    assert mix.weights == pytest.approx({"network": 16 / 21, "ets": 4 / 21, "arima": 1 / 21})
+    assert mix.validation_mse == {"network": 1.0, "ets": 4.0, "arima": 16.0}
+    assert mix.validation_mase == pytest.approx(abs(16 - 8 + 4) / 21 / 2.0)
+    exact = inverse_mse_weights({**forecasts, "arima": actual}, actual, scale=1.0)
+    assert exact.weights == {"arima": 1.0}  # an exact member takes all the weight

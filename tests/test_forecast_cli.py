@@ -196,11 +196,11 @@ def test_resume_refuses_changes_and_changed_data(sine_run, tmp_path, capsys):
     bad(["predict", str(run_dir), "--csv", str(short)], capsys, "this run needs the last")
     copy = tmp_path / "copy"  # a forecast run holding checkpoints it did not write
     shutil.copytree(run_dir, copy)
-    save_checkpoint(networks(copy) / "seed-0", {"model": {}, "model_args": {"vocab_size": 3}},
-                    "best.pt", command="char-rnn")
+    final = copy / "final" / "seed-0"  # the network predict uses: the final fit's last.pt
+    save_checkpoint(final, {"model": {}, "model_args": {"vocab_size": 3}}, command="char-rnn")
     bad(["predict", str(copy)], capsys, "is a char-rnn checkpoint; forecast needs")
-    save_checkpoint(networks(copy) / "seed-0", {"model": {}, "model_args": {"horizon": 3},
-                                      "task": {"transform": {}}}, "best.pt", command="forecast")
+    save_checkpoint(final, {"model": {}, "model_args": {"horizon": 3},
+                            "task": {"transform": {}}}, command="forecast")
     bad(["predict", str(copy)], capsys, "damaged: its weights do not fit")
 
 

@@ -147,3 +147,6 @@ def test_publish_copies_results_and_records_each_worker_counts_time(tmp_path, ca
     publish(tmp_path / "w1", dest)
     assert "timing not recorded" in capsys.readouterr().out
     assert read_timings(dest)[1]["wall_s"] == first
+    publish(tmp_path / "w2", dest, timing=False)  # lab publish --no-timing: a busy machine
+    assert "timing not recorded (--no-timing)" in capsys.readouterr().out
+    assert read_timings(dest) == rows

@@ -7,7 +7,11 @@
     model     the recurrent forecaster (direct or recursive)
     settings  every setting of a run
     task      the prepared series and the training task the shared Trainer drives
-    runner    ``run(settings, run_dir=None, *, report=None)``: train per seed, backtest
+    fit       one trainer run per seed, and the networks' forecasts
+    select    the differencing and lookback, chosen on the validation part
+    combine   the default mix of network, ETS and ARIMA; conformal intervals; their scores
+    backtest  every row on the test origins
+    runner    ``run(settings, run_dir=None, *, report=None)``: choose, train, backtest
     predict   forecast the future from a trained run
     report    the table, CSV files and figure; cli: the ``forecast`` command
 """

@@ -26,6 +26,7 @@ from pucklab.runs.device import DEVICES
 from pucklab.runs.result import RunResult, Stop
 from pucklab.runs.settings import Settings, setting
 from pucklab.runs.store import RunError, atomic_write, load_config
+from pucklab.seqmodels.forecast.combine import Combination
 from pucklab.seqmodels.forecast.predict import predict
 from pucklab.seqmodels.forecast.report import format_table
 from pucklab.seqmodels.forecast.runner import COMMAND, check, run
@@ -83,13 +84,17 @@ def report(result: RunResult) -> int:
         print(f"  (the unit-root and seasonal-strength tests suggested {sel['tests']['chosen']}: "
               f"{sel['tests']['why']})")
     print(f"differencing: {sel['difference']}, lookback {sel['lookback']}")
-    comb = config["combination"]
-    print("default forecaster: the mean of " + " + ".join(comb["members"]) + " (validation "
-          "MASE of each mix: " + ", ".join(f"{k} {v:.4f}" for k, v in
-                                          comb["validation_mase"].items()) + ")")
+    comb = Combination.from_dict(config["combination"])
+    cell = str(config["settings"]["cell"])
+    print(f"default forecaster: {comb.describe(cell)} (weights: 1 / validation MSE; "
+          f"validation MASE {comb.validation_mase:.4f})")
+    final = result.details.final
     for seed, fit in fits.items():
-        print(f"seed {seed}: {fit.steps} steps, {fit.epochs:.0f} epochs, {fit.wall_time_s:.1f} s, "
-              f"best val loss {fit.best_val_loss:.4f} ({fit.stopped})")
+        again = final.get(seed)
+        print(f"seed {seed}: early-stopped on validation after {fit.epochs:.0f} epochs "
+              f"({fit.wall_time_s:.1f} s, best val loss {fit.best_val_loss:.4f})"
+              + (f"; final fit on train + validation: {again.epochs:.0f} epochs "
+                 f"({again.wall_time_s:.1f} s)" if again else ""))
     print(f"backtest: {len(bt.origins)} origins x {bt.actual.shape[1]} steps over the last "
           f"{sp['n'] - sp['test_start']} points; MASE scale {bt.scale:.4g} (in-sample "
           f"seasonal-naive MAE, m={s['season']}); intervals: conformal from "

@@ -1,12 +1,13 @@
-"""The default forecaster: a combination of forecasts chosen on the validation part, and its
+"""The default forecaster: a combination of forecasts weighted on the validation part, and its
 prediction intervals.
 
-Forecast combinations beat their members on average (the M competitions' lesson), but an equal
-mix with a member that cannot follow the series (a flat ETS on a cycle) drags the mix down. So
-the default forecaster is the equal-weight mean of the subset of {network ensemble, ETS, ARIMA}
-that forecast the *validation* part best (MASE; members fitted on the training part only), and
-the test part never takes part in the choice. Seven subsets at most: few enough that the choice
-does not overfit the validation part.
+Forecast combinations beat their members on average (the M competitions' steadiest lesson), but
+an equal mix with a member that cannot follow the series (a flat ETS on a cycle) drags the mix
+down, and picking one subset on a short validation part is noisy. So the default forecaster is
+the classical Bates-Granger combination: the mean of {network ensemble, ETS, ARIMA} weighted
+by the inverse of each member's mean squared error on the *validation* part (members fitted on
+the training part only). A member that forecast the validation part badly gets little weight,
+none is dropped on a coin flip, and the test part never takes part.
 
 Intervals are split-conformal: the forecaster's errors at the validation origins, step by step,
 give the quantiles that are added to its forecast (with the finite-sample correction, so that
@@ -17,7 +18,6 @@ the test part beside ETS's and ARIMA's own model-based intervals.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -34,14 +34,13 @@ def quantile_levels(levels: tuple[float, ...] = LEVELS) -> list[float]:
                                                                for lv in levels})
 
 
-def subsets(names: list[str]) -> list[tuple[str, ...]]:
-    """Every non-empty subset, singles first, in ``names``' order."""
-    return [c for k in range(1, len(names) + 1) for c in itertools.combinations(names, k)]
+def combined(forecasts: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """The weighted mean of the members' (O, H) forecasts (``weights`` sum to 1)."""
+    return np.sum([w * forecasts[m] for m, w in weights.items()], axis=0)
 
 
-def combined(forecasts: dict[str, np.ndarray], members: tuple[str, ...]) -> np.ndarray:
-    """The equal-weight mean of the members' (O, H) forecasts."""
-    return np.mean([forecasts[m] for m in members], axis=0)
+def equal(names: list[str] | tuple[str, ...]) -> dict[str, float]:
+    return {m: 1.0 / len(names) for m in names}
 
 
 def mase_of(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
@@ -50,28 +49,45 @@ def mase_of(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
 
 @dataclass(frozen=True)
 class Combination:
-    """The members the validation part chose, and every subset's validation MASE."""
+    """The members' weights the validation part gave, and their validation errors."""
 
-    members: tuple[str, ...]
-    scores: dict[str, float]  # "network+arima" -> validation MASE
+    weights: dict[str, float]  # member -> weight, summing to 1
+    validation_mse: dict[str, float]  # member -> its mean squared error there
+    validation_mase: float  # the weighted mix's MASE there
 
     @property
-    def name(self) -> str:
-        return "+".join(self.members)
+    def members(self) -> tuple[str, ...]:
+        return tuple(self.weights)
+
+    def describe(self, network: str = "network") -> str:
+        return " + ".join(f"{w:.2f} {network if m == 'network' else m}"
+                          for m, w in self.weights.items())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"members": list(self.members), "validation_mase": self.scores}
+        return {"weights": self.weights, "validation_mse": self.validation_mse,
+                "validation_mase": self.validation_mase}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Combination:
+        return cls({k: float(v) for k, v in d["weights"].items()},
+                   {k: float(v) for k, v in d["validation_mse"].items()},
+                   float(d["validation_mase"]))
 
 
-def choose_combination(val_forecasts: dict[str, np.ndarray], actual: np.ndarray,
-                       scale: float) -> Combination:
-    """The subset of ``val_forecasts``' members (in :data:`MEMBERS` order) whose mean has the
-    lowest validation MASE; a tie goes to the smaller subset, listed first."""
+def inverse_mse_weights(val_forecasts: dict[str, np.ndarray], actual: np.ndarray,
+                        scale: float) -> Combination:
+    """Weights proportional to 1 / validation MSE over ``val_forecasts``' members (in
+    :data:`MEMBERS` order); a member that was exact takes all the weight."""
     names = [m for m in MEMBERS if m in val_forecasts]
-    scores = {"+".join(c): mase_of(actual, combined(val_forecasts, c), scale)
-              for c in subsets(names)}
-    best = min(scores, key=lambda k: (scores[k], k.count("+")))
-    return Combination(tuple(best.split("+")), scores)
+    mse = {m: float(np.mean((actual - val_forecasts[m]) ** 2)) for m in names}
+    exact = [m for m in names if mse[m] == 0]
+    if exact:
+        weights = equal(exact)
+    else:
+        inverse = {m: 1.0 / mse[m] for m in names}
+        total = sum(inverse.values())
+        weights = {m: v / total for m, v in inverse.items()}
+    return Combination(weights, mse, mase_of(actual, combined(val_forecasts, weights), scale))
 
 
 @dataclass(frozen=True)

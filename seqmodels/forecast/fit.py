@@ -8,12 +8,15 @@ The candidates of the validation search and the final ensemble are all trained h
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from pucklab.runs.metrics import read_metrics
 from pucklab.runs.result import Report, Stop
 from pucklab.runs.stopping import Interrupted
 from pucklab.runs.store import (
@@ -26,10 +29,11 @@ from pucklab.runs.store import (
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.task import Prepared, WindowTask
-from pucklab.seqmodels.forecast.windows import windows
+from pucklab.seqmodels.forecast.windows import Transform, windows
 from pucklab.seqmodels.trainer import Result, Trainer
 
 COMMAND = "forecast"
+FINAL = "final"  # the folder of the final fits (training + validation parts), in the run folder
 
 
 def seed_dir(folder: Path | str, seed: int) -> Path:
@@ -37,15 +41,26 @@ def seed_dir(folder: Path | str, seed: int) -> Path:
 
 
 def fit_seeds(settings: ForecastSettings, prep: Prepared, folder: Path, seeds: list[int],
-              resume: bool, report: Report | None = None, step_offset: int = 0
+              resume: bool, report: Report | None = None, step_offset: int = 0,
+              final_epochs: dict[int, float] | None = None
               ) -> tuple[dict[int, Result], dict[int, Forecaster]]:
     """One trainer run per seed in ``folder/seed-<s>/`` (a seed with a checkpoint goes on from
-    it when ``resume``); each seed's kept (best) model. Stops at a non-finite loss."""
+    it when ``resume``); each seed's kept model. Stops at a non-finite loss.
+
+    Without ``final_epochs``: trained on the training part, early-stopped on the validation
+    part, the best model kept. With it (seed -> epochs): the *final* fit, on the training and
+    validation parts together for that many epochs, without early stopping, the last model
+    kept -- the networks see the data before the test part that ETS and ARIMA are fitted on.
+    """
     fits: dict[int, Result] = {}
     models: dict[int, Forecaster] = {}
     for seed in seeds:
         cfg = settings.train.replace(seed=seed)
-        task = WindowTask(prep, settings.horizon, settings.batch_size, settings.strategy, seed)
+        if final_epochs is not None:
+            cfg = cfg.replace(patience=0, epochs=final_epochs[seed], max_steps=None,
+                              minutes=None)
+        task = WindowTask(prep, settings.horizon, settings.batch_size, settings.strategy, seed,
+                          through_validation=final_epochs is not None)
         torch.manual_seed(seed)  # initial weights from the seed
         model = Forecaster(settings.horizon, settings.hidden, settings.layers, settings.dropout,
                            settings.cell, settings.impl, settings.strategy)
@@ -61,9 +76,28 @@ def fit_seeds(settings: ForecastSettings, prep: Prepared, folder: Path, seeds: l
             raise
         if fits[seed].stopped is Stop.NON_FINITE:
             break
-        model.load_state_dict(best_checkpoint(d)["model"])
+        kept = kept_checkpoint(d, LAST_CHECKPOINT if final_epochs is not None else None)
+        model.load_state_dict(kept["model"])
         models[seed] = model.cpu().eval()
     return fits, models
+
+
+def final_prepared(prep: Prepared) -> Prepared:
+    """``prep`` with its scaler fitted on the training and validation parts (what the final
+    fit trains on); the split and differencing stay."""
+    transform = Transform.fit(prep.y, prep.transform.lags, prep.split.test_start)
+    return replace(prep, transform=transform, z=transform.forward(prep.y))
+
+
+def best_epochs(fits: dict[int, Result], folders: dict[int, Path]) -> dict[int, float]:
+    """For each seed, the epoch of its lowest validation loss (from its metrics.csv): how long
+    its final fit trains."""
+    out = {}
+    for seed, fit in fits.items():
+        rows = [r for r in read_metrics(folders[seed]) if math.isfinite(r.get("val_loss", math.nan))]
+        best = min(rows, key=lambda r: r["val_loss"]) if rows else None
+        out[seed] = max(1.0, float(best["epoch"])) if best else max(1.0, fit.epochs)
+    return out
 
 
 def _seed_report(report: Report | None, seed: int, offset: int) -> Report | None:
@@ -72,9 +106,12 @@ def _seed_report(report: Report | None, seed: int, offset: int) -> Report | None
     return lambda step, m: report(offset + step, {**m, "seed": float(seed)})
 
 
-def best_checkpoint(d: Path) -> dict[str, Any]:
-    """A seed's kept model: best.pt (lowest validation loss), else last.pt (no validation)."""
-    name = BEST_CHECKPOINT if checkpoint_path(d, BEST_CHECKPOINT).is_file() else LAST_CHECKPOINT
+def kept_checkpoint(d: Path, name: str | None = None) -> dict[str, Any]:
+    """A seed's kept model: ``name``; by default best.pt (lowest validation loss), else last.pt
+    (no validation)."""
+    if name is None:
+        name = BEST_CHECKPOINT if checkpoint_path(d, BEST_CHECKPOINT).is_file() else \
+            LAST_CHECKPOINT
     ckpt = load_checkpoint(d, name, map_location="cpu", command=COMMAND,
                            keys=("model", "model_args", "task"))
     if not isinstance(ckpt["model_args"], dict) or not isinstance(ckpt["task"], dict) or \

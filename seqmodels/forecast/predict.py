@@ -1,6 +1,6 @@
 """Forecast the future from a trained run with its default forecaster: the network ensemble
-(the best network of every seed, averaged), combined with ETS and ARIMA as the validation part
-chose, and its prediction intervals."""
+(every seed's final network, averaged), combined with ETS and ARIMA with the weights the
+validation part gave, and its prediction intervals."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import torch
 
 from pucklab.runs.device import resolve_device
 from pucklab.runs.store import (
-    BEST_CHECKPOINT,
     LAST_CHECKPOINT,
     RunError,
     build_model,
@@ -23,8 +22,8 @@ from pucklab.runs.store import (
     saved_fact,
 )
 from pucklab.seqmodels.forecast import metrics as fc
-from pucklab.seqmodels.forecast.combine import LEVELS, Conformal
-from pucklab.seqmodels.forecast.fit import best_checkpoint, seed_dir
+from pucklab.seqmodels.forecast.combine import LEVELS, Combination, Conformal
+from pucklab.seqmodels.forecast.fit import FINAL, kept_checkpoint, seed_dir
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import saved_settings
 from pucklab.seqmodels.forecast.task import load
@@ -39,26 +38,19 @@ class Prediction:
     forecast: np.ndarray  # (H,) the default forecaster's
     bounds: dict[float, tuple[np.ndarray, np.ndarray]]  # level -> (lower, upper), (H,) each
     per_seed: np.ndarray  # (S, H) each network's
-    members: tuple[str, ...]  # what the default combines
-
-
-def network_folder(run_dir: Path | str) -> Path:
-    """Where the run's final networks are: the chosen candidate's folder."""
-    chosen = saved_fact(run_dir, "selection", "chosen", kind=str)
-    return Path(run_dir) / "candidates" / chosen
+    weights: dict[str, float]  # what the default combines, and how
 
 
 def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
-    """The best network of every seed of a run, and the scaler they were trained with."""
+    """The final network of every seed of a run, and the scaler they were trained with."""
     args = saved_settings(run_dir)
-    folder = network_folder(run_dir)
     models, transform = [], None
     for seed in args.seeds:
-        d = seed_dir(folder, seed)
-        if not any(checkpoint_path(d, n).is_file() for n in (BEST_CHECKPOINT, LAST_CHECKPOINT)):
+        d = seed_dir(Path(run_dir) / FINAL, seed)
+        if not checkpoint_path(d, LAST_CHECKPOINT).is_file():
             raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
                            f"forecast --resume {quote(str(run_dir))}")
-        ckpt = best_checkpoint(d)
+        ckpt = kept_checkpoint(d, LAST_CHECKPOINT)
         model = build_model(Forecaster, ckpt["model_args"], ckpt["model"], f"the checkpoint in "
                             f"{d} is damaged: its weights do not fit its model_args")
         models.append(model.eval())
@@ -97,12 +89,12 @@ def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | Non
         per_seed = np.stack([transform.inverse(series.values,
                                                m.to(dev).forecast(x)[0].double().cpu().numpy())
                              for m in models])
-    members = tuple(config["combination"]["members"])
+    weights = Combination.from_dict(config["combination"]).weights
     last = np.array([len(series) - 1])
-    parts = [per_seed.mean(axis=0) if m == "network" else
+    parts = {m: per_seed.mean(axis=0) if m == "network" else
              fc.rebuild(config["members"][m])(series.values, last, args.horizon)[0]
-             for m in members]
-    forecast = np.mean(parts, axis=0)
+             for m in weights}
+    forecast = np.sum([w * parts[m] for m, w in weights.items()], axis=0)
     conformal = Conformal.from_dict(config["intervals"])
     return Prediction(series.future_index(args.horizon), forecast,
-                      {lv: conformal.bounds(forecast, lv) for lv in LEVELS}, per_seed, members)
+                      {lv: conformal.bounds(forecast, lv) for lv in LEVELS}, per_seed, weights)

@@ -98,9 +98,7 @@ def plot_backtest(path: Path, prep: Prepared, args: ForecastSettings, outcome: O
     ax.plot(xs[first:], prep.y[first:], color="black", lw=1.2, label="actual")
     if prep.split.test_start >= first:
         ax.axvline(xs[prep.split.test_start], color="grey", ls=":", lw=1)
-    members = "+".join(m if m != "network" else args.cell
-                       for m in outcome.combination.members)
-    styles = {DEFAULT: ("tab:red", f"default ({members})")}
+    styles = {DEFAULT: ("tab:red", f"default ({outcome.combination.describe(args.cell)})")}
     colours = iter(["tab:blue", "tab:green", "tab:purple", "tab:orange"])
     for name in shown:
         if name in bt.forecasts:

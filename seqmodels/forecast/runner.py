@@ -31,7 +31,14 @@ from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast import report as show
 from pucklab.seqmodels.forecast.backtest import DEFAULT, Outcome, run_backtest
 from pucklab.seqmodels.forecast.differencing import Choice
-from pucklab.seqmodels.forecast.fit import COMMAND, fit_seeds
+from pucklab.seqmodels.forecast.fit import (
+    COMMAND,
+    FINAL,
+    best_epochs,
+    final_prepared,
+    fit_seeds,
+    seed_dir,
+)
 from pucklab.seqmodels.forecast.select import Searched, candidate_folder, search
 from pucklab.seqmodels.forecast.series import Series, stamp
 from pucklab.seqmodels.forecast.settings import ForecastSettings
@@ -45,7 +52,8 @@ class Fitted:
     """``RunResult.details`` of a forecast run: how each seed's training ended, what the
     validation part chose, the backtest."""
 
-    fits: dict[int, Result]
+    fits: dict[int, Result]  # early-stopped on the validation part
+    final: dict[int, Result]  # the final fits, on the training and validation parts
     searched: Searched | None
     outcome: Outcome | None
 
@@ -94,18 +102,27 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
         say = None if settings.train.progress is False else print
         found = search(settings, series, folder, opened.resumed, report, say)
         fits, models = dict(found.fits), dict(found.models)
-        if not _failed(fits):
+        if _failure(fits) is None:
             rest = [s for s in settings.seeds if s not in models]
             more, more_models = fit_seeds(settings, found.prep, candidate_folder(
                 folder, found.chosen), rest, opened.resumed, report, found.steps)
             fits.update(more)
             models.update(more_models)
-        if _failed(fits):
-            last = list(fits.values())[-1]
-            return RunResult(folder, {}, stopped=last.stopped, message=last.message,
-                             details=Fitted(fits, found, None))
         prep = _chosen(found)
-        outcome = run_backtest(prep, settings, models, _val_scale(prep))
+        final = final_prepared(prep)
+        final_fits: dict[int, Result] = {}
+        failed = _failure(fits)
+        if failed is None:  # the final fit: training and validation parts together
+            chosen = candidate_folder(folder, found.chosen)
+            epochs = best_epochs(fits, {s: seed_dir(chosen, s) for s in fits})
+            final_fits, final_models = fit_seeds(
+                settings, final, folder / FINAL, list(fits), opened.resumed, report,
+                found.steps + sum(f.steps for f in fits.values()), final_epochs=epochs)
+            failed = _failure(final_fits)
+        if failed is not None:
+            return RunResult(folder, {}, stopped=failed.stopped, message=failed.message,
+                             details=Fitted(fits, final_fits, found, None))
+        outcome = run_backtest(prep, final, settings, models, final_models, _val_scale(prep))
         _record(folder, prep, found, outcome)
         table = show.summary_table(settings, outcome)
         show.write_outputs(folder, prep, settings, outcome, table)
@@ -114,16 +131,19 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
                "val_mase": outcome.val_mase, **{f"test_{k}": net[k] for k in fc.METRICS}}
     return RunResult(folder, metrics, files=[folder / "backtest.csv", folder / "forecasts.csv",
                                              folder / "forecast.png"],
-                     table=table, details=Fitted(fits, found, outcome))
+                     table=table, details=Fitted(fits, final_fits, found, outcome))
 
 
-def _failed(fits: dict[int, Result]) -> bool:
-    return bool(fits) and list(fits.values())[-1].stopped is Stop.NON_FINITE
+def _failure(fits: dict[int, Result]) -> Result | None:
+    """The last fit, when it ended in a non-finite loss (the fits stop there)."""
+    last = list(fits.values())[-1] if fits else None
+    return last if last is not None and last.stopped is Stop.NON_FINITE else None
 
 
 def _any_network_started(run_dir: Path) -> bool:
     """Whether a forecast run holds a network's checkpoint to go on from."""
-    return any((d / "checkpoints").is_dir() for d in run_dir.glob("candidates/*/seed-*"))
+    return any((d / "checkpoints").is_dir() for d in [*run_dir.glob("candidates/*/seed-*"),
+                                                       *run_dir.glob(f"{FINAL}/seed-*")])
 
 
 def _chosen(found: Searched) -> Prepared:

@@ -109,9 +109,13 @@ class WindowTask:
     units = "MSE, scaled"
 
     def __init__(self, prep: Prepared, horizon: int, batch_size: int, strategy: str,
-                 seed: int) -> None:
+                 seed: int, through_validation: bool = False) -> None:
         lb, sp = prep.lookback, prep.split
-        x, y = windows(prep.z, sp.train_origins(), lb, horizon)
+        # the final fit trains on the validation windows too (the validation loss is then
+        # in-sample: watched, never a reason to stop)
+        train = np.concatenate([sp.train_origins(), sp.val_origins()]) if through_validation \
+            else sp.train_origins()
+        x, y = windows(prep.z, train, lb, horizon)
         xv, yv = windows(prep.z, sp.val_origins(), lb, horizon)
         self.x, self.y = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
         self.xv, self.yv = (torch.tensor(xv, dtype=torch.float32),
