@@ -144,10 +144,14 @@ def read_space(path: str | Path, cls: type[Settings]) -> list[Param]:
 def fixed_settings(items: list[str], cls: type[Settings]) -> dict[str, Any]:
     """``--fixed k=v ...`` as settings values (checked by building the settings)."""
     fixed = {k.replace("-", "_"): v for k, v in parse_key_values(items, "--fixed").items()}
+    text = {k.strip().replace("-", "_"): v.strip() for k, _, v in (i.partition("=") for i in items)}
     info = field_info(cls)
     for name, value in list(fixed.items()):
         if name not in info:
             raise RunError(f"--fixed: unknown setting {name!r}")
+        if info[name][1] is str and not isinstance(value, str) and not (
+                value is None and info[name][2]):
+            fixed[name] = text[name]  # a text setting keeps its text: difference=none, not None
         if info[name][1] is float and isinstance(value, int) and not isinstance(value, bool):
             fixed[name] = float(value)
         if typing.get_origin(info[name][1]) is list and not isinstance(value, list):

@@ -244,8 +244,9 @@ def trial_folder(run_dir: Path, trial: Any) -> tuple[Path, bool]:
         retried = _retry_callback().retried_trial_number(frozen)
     if retried is not None:
         old = run_dir / "trials" / str(retried)
-        folders = [old, *old.glob("seed-*")]  # a forecast trial keeps one run per seed
-        if (old / CONFIG_FILE).exists() and any(checkpoint_path(d).is_file() for d in folders):
+        # a forecast trial keeps its networks in sub-folders (candidates/*/seed-*, final/...)
+        saved = any(old.rglob(checkpoint_path(".").as_posix()))
+        if (old / CONFIG_FILE).exists() and saved:
             return old, True
     return run_dir / "trials" / str(trial.number), False
 

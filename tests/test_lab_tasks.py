@@ -60,6 +60,16 @@ def test_a_worker_killed_with_sigkill_has_its_task_retried(tmp_path):
     assert tables(run_dir) == tables(serial)
 
 
+def test_two_workers_never_take_the_same_task(tmp_path):
+    """Many tasks of no time at all, so the workers pop the queue at the same moments: each task
+    runs once (SQLite cannot lock the row, so a file lock serialises the pops)."""
+    run_dir, log = tmp_path / "run", tmp_path / "log.txt"
+    assert lab.run_experiment(TOY, ["--seeds", "30", "--workers", "2", "--log", str(log),
+                                    "--run-dir", str(run_dir), "--no-progress"])
+    started = log.read_text().split("\n")[:-1]
+    assert len(started) == 60 and len(set(started)) == 60, sorted(started)
+
+
 def test_a_failed_task_is_one_line_and_running_again_continues(tmp_path, capsys):
     run_dir, log, marker = tmp_path / "run", tmp_path / "log.txt", tmp_path / "fail"
     marker.touch()

@@ -14,8 +14,9 @@ from pucklab.runs.store import load_checkpoint
 from pucklab.runs.sweep import main
 from pucklab.runs.sweep_study import WARMUP_REPORTS, SweepConfig, objective, trainables
 
+# one network per trial (no search of its own over differencing and lookback)
 FORECAST = ["--fixed", "dataset=sunspots", "horizon=5", "epochs=3", "progress=false",
-            "baselines=naive"]
+            "baselines=naive", "seeds=[0]", "difference=none", "lookback=15"]
 
 
 def results(run_dir: Path) -> list[dict[str, str]]:
@@ -126,7 +127,8 @@ def test_a_sweep_run_again_on_its_folder_continues(tmp_path):
 def test_two_workers_on_the_embedded_storage_run_every_trial_once(tmp_path):
     run_dir = tmp_path / "w"
     assert main(["forecast", "--fixed", "dataset=sunspots", "horizon=5", "epochs=25",
-                 "patience=0", "progress=false", "baselines=naive", "--param",
+                 "patience=0", "progress=false", "baselines=naive", "seeds=[0]",
+                 "difference=none", "lookback=15", "--param",
                  "lr=log:1e-3:1e-2", "--sampler", "random", "--pruner", "none", "--trials", "6",
                  "--workers", "2", "--run-dir", str(run_dir)]) == 0
     table = results(run_dir)
@@ -151,3 +153,13 @@ def test_coarse_to_fine_narrows_around_the_best_trials(tmp_path):
         assert high / low < 1e-1 / 1e-4  # narrower than the whole space
         assert "hidden" not in t.user_attrs["ranges"]  # a choice stays whole
     assert "stage 1:" in (run_dir / "results.md").read_text()
+
+
+def test_fixed_text_settings_keep_their_text():
+    """``--fixed difference=none``: a text setting whose value reads like a literal stays text
+    (an optional one still takes none as None)."""
+    from pucklab.runs.search_space import fixed_settings
+    from pucklab.seqmodels.forecast.settings import ForecastSettings
+
+    fixed = fixed_settings(["difference=none", "column=none", "seeds=3"], ForecastSettings)
+    assert fixed == {"difference": "none", "column": None, "seeds": [3]}

@@ -20,7 +20,8 @@ import pytest
 SWEEP = [sys.executable, "-m", "pucklab.runs.sweep"]
 # One trial of about ten seconds that writes a checkpoint every epoch.
 SLOW = ["forecast", "--fixed", "dataset=sunspots", "horizon=5", "epochs=60", "patience=0",
-        "progress=false", "baselines=naive", "--param", "lr=log:1e-3:1e-2",
+        "progress=false", "baselines=naive", "seeds=[0]", "difference=none", "lookback=15",
+        "--param", "lr=log:1e-3:1e-2",
         "--sampler", "random", "--pruner", "none", "--heartbeat", "1"]
 
 
@@ -30,8 +31,9 @@ def results(run_dir: Path) -> list[dict[str, str]]:
 
 
 def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
+    """Until a file matching ``path`` (a glob pattern) exists."""
     end = time.monotonic() + seconds
-    while not path.exists():
+    while not list(Path(path.anchor).glob(str(path.relative_to(path.anchor)))):
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else proc.returncode
         assert time.monotonic() < end, f"{path} never appeared"
         time.sleep(0.1)
@@ -45,7 +47,8 @@ def kill_mid_trial_then_finish(run_dir: Path, extra: list[str]) -> list[dict[str
     a = subprocess.Popen([*SWEEP, *SLOW, *extra, "--trials", "2", "--run-dir", str(run_dir)],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        wait_for(run_dir / "trials" / "0" / "seed-0" / "checkpoints" / "last.pt", a)
+        wait_for(run_dir / "trials" / "0" / "candidates" / "*" / "seed-0" / "checkpoints" /
+                 "last.pt", a)
         time.sleep(0.5)  # a few epochs more
     finally:
         a.send_signal(signal.SIGKILL)
