@@ -98,7 +98,7 @@ def test_the_task_draws_the_same_batches_after_a_resume():
 
 
 def test_next_word_windows_tasks_and_scores():
-    from pucklab.seqmodels.lab import nextword
+    from pucklab.seqmodels.lab import nextword_model as nextword
 
     ids = torch.arange(2, 2 + 3 * nextword.WINDOW + 1)
     w = nextword.windows(ids)
