@@ -34,10 +34,16 @@ from typing import Any
 from pucklab.runs.cli import guarded
 from pucklab.runs.lifecycle import has_checkpoint
 from pucklab.runs.store import RunError, atomic_write
-from pucklab.runs.sweep_study import make_storage, spawn_workers, storage_url, threads_per_worker
+from pucklab.runs.sweep_study import (
+    QUEUE_LOCK,
+    make_storage,
+    pop_one_at_a_time,
+    spawn_workers,
+    storage_url,
+    threads_per_worker,
+)
 
 RESULT_FILE = "result.json"
-QUEUE_LOCK = ".queue.lock"  # in the run folder: workers on one machine pop tasks one at a time
 ROUNDS = 3  # after the workers end: how often unfinished tasks are waited for and retried
 
 
@@ -178,28 +184,9 @@ def work(run_dir: Path, url: str, plan: Plan, measure: Measure, settings: Any,
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # a dead worker's task goes back in the queue
     if url.startswith("sqlite"):
-        _pop_one_at_a_time(study, run_dir / QUEUE_LOCK)
+        pop_one_at_a_time(study, run_dir / QUEUE_LOCK)
     if study.get_trials(deepcopy=False, states=waiting):
         study.optimize(run_task, callbacks=[stop_when_done], catch=(RunError,))
-
-
-def _pop_one_at_a_time(study: Any, lock: Path) -> None:
-    """SQLite cannot lock a row, so two workers popping the queue of waiting trials at the same
-    moment can both take the same one (optuna/optuna#4621): both run the task, and one of them
-    dies when it reports a trial the other finished. On one machine -- all SQLite allows -- a
-    file lock around the pop makes it one at a time. (PostgreSQL locks the row itself.)"""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): Optuna's own pop, as before
-        return
-    pop = study._pop_waiting_trial_id
-
-    def locked() -> int | None:
-        with open(lock, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
-            return pop()  # type: ignore[no-any-return]
-
-    study._pop_waiting_trial_id = locked
 
 
 def _worker_process(run_dir: str, url: str, plan: Plan, measure: Measure, settings: Any,

@@ -3,13 +3,15 @@
     sweep char-rnn --space space.toml --trials 40 --sampler coarse-to-fine --workers 2
     sweep train-agent --param lr=log:1e-4:1e-2 --param gamma=0.9:1.0 --fixed total_steps=2000000
     sweep forecast --fixed dataset=sunspots horizon=10 --param hidden=choice:32,64,128
+    sweep train-agent --param lr=log:1e-4:1e-2 --seeds 3 --workers 2   a trial = 3 seeds' mean
     sweep worker RUN_DIR                 join a sweep from another process (same machine)
     sweep worker --storage URL --study NAME --run-dir DIR   join from another machine
     sweep show RUN_DIR                   the table, best and importances of a sweep so far
 
 A sweep folder (default ``runs/sweep-<command>__<time>/``) holds ``sweep.json`` (the space and
 every option), the study (``study.db``, SQLite, unless ``--storage`` names a database),
-``trials/<n>/`` (one ordinary run folder per trial) and the results (see sweep_report.py).
+``trials/<n>/`` (one ordinary run folder per trial, or ``trials/<n>/seed-<k>/`` per seed run
+with ``--seeds``) and the results (see sweep_report.py).
 Running ``sweep`` again with ``--run-dir`` of an existing sweep continues it.
 """
 
@@ -21,22 +23,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pucklab.runs import registry
+from pucklab.runs import registry, sweep_seeds
 from pucklab.runs.cli import Handler, dispatch, guarded, parse_settings
 from pucklab.runs.store import RunError
 from pucklab.runs.sweep_report import format_rows, rows, write_results
 from pucklab.runs.sweep_setup import ShowSettings, SweepSettings, WorkerSettings, configure
 from pucklab.runs.sweep_study import (
+    QUEUE_LOCK,
     SweepConfig,
     make_pruner,
     make_sampler,
     make_storage,
-    objective,
+    pop_one_at_a_time,
     spawn_workers,
     storage_url,
     threads_per_worker,
     trainables,
 )
+from pucklab.runs.sweep_trial import objective
 
 PROG = "sweep"
 
@@ -64,7 +68,8 @@ def open_study(cfg: SweepConfig, run_dir: Path, worker: int = 0) -> Any:
 def work(run_dir: Path, threads: int | None = None, worker: int = 0,
          quota: int | None = None) -> None:
     """One worker: run trials of the sweep in ``run_dir`` until it has ``trials`` finished or
-    running (a trial that failed does not count), or until this worker ran ``quota``."""
+    running (a trial that failed does not count), or until this worker ran ``quota``. With
+    ``--seeds K`` the workers share out the trials' seed runs instead (sweep_seeds.py)."""
     import optuna
     import torch
 
@@ -73,6 +78,11 @@ def work(run_dir: Path, threads: int | None = None, worker: int = 0,
     cfg = SweepConfig.load(run_dir)
     study = open_study(cfg, run_dir, worker)
     trainable = trainables()[cfg.command]
+    if cfg.seeds > 1:
+        sweep_seeds.work(cfg, run_dir, study, trainable)
+        return
+    if storage_url(run_dir, cfg.storage).startswith("sqlite"):
+        pop_one_at_a_time(study, run_dir / QUEUE_LOCK)  # a retried trial waits in the queue
     state = optuna.trial.TrialState
     counted = (state.COMPLETE, state.PRUNED, state.RUNNING, state.WAITING)
     budget = optuna.study.MaxTrialsCallback(cfg.trials, states=counted)
@@ -89,7 +99,7 @@ def work(run_dir: Path, threads: int | None = None, worker: int = 0,
 
 def _worker_process(run_dir: str, threads: int, worker: int, quota: int) -> None:
     def body() -> int:
-        work(Path(run_dir), threads, worker, quota)
+        work(Path(run_dir), threads, worker, None if quota < 0 else quota)
         return 0
 
     sys.exit(guarded(f"{PROG} worker {worker}", body))
@@ -109,6 +119,8 @@ def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
     done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
     left = max(0, cfg.trials - done)
     quotas = [left // cfg.workers + (k < left % cfg.workers) for k in range(cfg.workers)]
+    if cfg.seeds > 1:  # the workers share out the seed runs: each takes what waits
+        quotas = [-1] * cfg.workers
     threads = threads_per_worker(cfg.workers)
     codes = spawn_workers(_worker_process, [(str(run_dir), threads, k, quotas[k])
                                             for k in range(cfg.workers)])

@@ -1,7 +1,8 @@
 """What a sweep writes: results.csv, results.md, best.toml and figures.
 
 ``results.csv``: one row per trial (number, state, each parameter, the objective, seconds, run
-folder). ``results.md``: the space, the best trial, the top ten and parameter importances.
+folder; with ``--seeds K`` the objective is the seeds' mean, and their standard deviation and
+values follow it). ``results.md``: the space, the best trial, the top ten and parameter importances.
 ``best.toml``: the best trial's settings, loadable by the command's ``--config``. Figures from
 ``optuna.visualization.matplotlib``: optimisation history, importances, objective against each
 parameter.
@@ -31,6 +32,10 @@ def rows(study: Any, cfg: SweepConfig) -> list[dict[str, Any]]:
         out.append({"trial": t.number, "state": t.state.name.lower(),
                     **{p.name: t.params.get(p.name, "") for p in cfg.space()},
                     cfg.metric: t.value if t.value is not None else math.nan,
+                    **({"seed_std": t.user_attrs.get("seed_std", math.nan),
+                        "seed_values": " ".join(f"{v:.5g}" for v in
+                                                t.user_attrs.get("seed_values", []))}
+                       if cfg.seeds > 1 else {}),
                     "seconds": round(seconds, 1), "run_dir": t.user_attrs.get("run_dir", ""),
                     **({"stage": t.user_attrs.get("stage", "")}
                        if cfg.sampler == "coarse-to-fine" else {})})
@@ -80,7 +85,9 @@ def summary(study: Any, cfg: SweepConfig, table: list[dict[str, Any]], best: Any
     lines = [f"# sweep {cfg.command}", "",
              f"{len(table)} trials ({states['complete']} complete, {states['pruned']} pruned, "
              f"{states['fail']} failed); sampler {cfg.sampler}, pruner {cfg.pruner}, seed "
-             f"{cfg.seed}; {cfg.direction} {cfg.metric}.", "", "Space:", ""]
+             f"{cfg.seed}; {cfg.direction} {cfg.metric}"
+             + (f", the mean of {cfg.seeds} seed runs per trial" if cfg.seeds > 1 else "")
+             + ".", "", "Space:", ""]
     lines += [f"- {p.describe()}" for p in cfg.space()]
     if cfg.fixed:
         lines += ["", "Fixed: " + ", ".join(f"{k} = {v}" for k, v in cfg.fixed.items())]

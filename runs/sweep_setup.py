@@ -52,6 +52,9 @@ class SweepSettings(Settings):
     storage: str = setting("", "an SQLAlchemy URL (postgresql://...) for a sweep over many "
                            "machines (default: study.db in the sweep folder)")
     study: str = setting("sweep", "study name in the storage")
+    seeds: int = setting(1, "runs per trial, each with its own seed (the command's seed, + 1, "
+                         "...); a trial's value is their mean, and the pruner judges the mean",
+                         low=1)
     seed: int = seed_setting("the sampler's seed")
     heartbeat: int = setting(HEARTBEAT_S, "seconds between a worker's heartbeats; a trial silent "
                              "for three is retried by a live worker", low=1)
@@ -118,7 +121,7 @@ def configure(command: str, s: SweepSettings) -> tuple[SweepConfig, Path]:
     _check_trials(trainable, space)
     cfg = SweepConfig(command, space.saved(), space.fixed, s.trials, s.sampler, s.pruner, s.seed,
                       metric, s.direction or trainable.direction, s.grid_points, s.storage,
-                      s.study, s.workers, s.heartbeat)
+                      s.study, s.workers, s.heartbeat, s.seeds)
     run_dir = claim_run_dir(s.run_dir, f"sweep-{command}", resumable=False)
     cfg.save(run_dir)
     return cfg, run_dir
@@ -153,6 +156,9 @@ def _continued(run_dir: Path, command: str, s: SweepSettings, space: Space) -> S
     if s.fixed and space.fixed != cfg.fixed:
         raise RunError(f"{run_dir} fixes {cfg.fixed}; a sweep keeps its fixed settings: give "
                        "no --fixed to continue it, or choose another --run-dir")
+    if s.seeds != 1 and s.seeds != cfg.seeds:
+        raise RunError(f"{run_dir} runs {cfg.seeds} seed(s) per trial; a sweep keeps its "
+                       "--seeds: give no --seeds to continue it, or choose another --run-dir")
     cfg = SweepConfig(**{**cfg.__dict__, "trials": max(cfg.trials, s.trials),
                          "workers": s.workers})
     cfg.save(run_dir)

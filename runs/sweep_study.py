@@ -1,11 +1,8 @@
-"""What a sweep is made of on Optuna: the trainables, the storage, the sampler, the objective.
+"""What a sweep is made of on Optuna: the trainables, the storage, the sampler, the workers.
 
 A *trainable* is a command's settings class, its ``run`` and the metric a sweep optimises;
 :data:`pucklab.runs.registry.TRAINABLES` lists them, so this module imports neither half.
-Every trial is an ordinary run folder, ``trials/<n>/``, made by the
-command's ``run(settings, report=...)``: ``report`` feeds each evaluation to the trial, and a
-trial the pruner stops ends with its checkpoint written (``optuna.TrialPruned`` goes through
-``run`` unchanged).
+What a trial does is in sweep_trial.py, and ``--seeds K`` trials in sweep_seeds.py.
 
 Storage is a SQLite file in the sweep folder by default, or any SQLAlchemy URL Optuna accepts
 (``postgresql://...``). Workers send heartbeats; a trial whose worker died is marked failed by
@@ -15,14 +12,14 @@ checkpoint when it has one.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import multiprocessing
 import os
 import signal
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,22 +28,19 @@ from pucklab.runs import registry
 from pucklab.runs.result import RunResult
 from pucklab.runs.search_space import Param
 from pucklab.runs.settings import Settings
-from pucklab.runs.store import CONFIG_FILE, RunError, atomic_write, checkpoint_path
+from pucklab.runs.store import RunError, atomic_write
 
 SAMPLERS = ("grid", "random", "tpe", "coarse-to-fine")
 PRUNERS = ("median", "hyperband", "none")
 SWEEP_FILE = "sweep.json"
+QUEUE_LOCK = ".queue.lock"  # in the run folder: workers on one machine pop trials one at a time
 HEARTBEAT_S = 10
-STAGES = 3  # coarse-to-fine: a random stage over the whole space, then two narrower ones
-TOP_SHARE = 0.25  # ... around the best quarter of the finished trials (at least 3)
-#: Pruning waits for this many finished trials, and a trial is judged from its this-many-th
-#: report on: early evaluations are noisy (an RL win rate after a few updates), and a trial
-#: judged from its first report against two others is pruned on noise.
+#: Pruning waits for this many finished trials (see sweep_trial.WARMUP_REPORTS for the reports
+#: a trial gives before it is judged).
 STARTUP_TRIALS = 5
-WARMUP_REPORTS = 3
 
 
-def _retry_callback() -> Any:
+def retry_callback() -> Any:
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     return RetryHeartbeatStaleTrialCallback
@@ -61,6 +55,8 @@ class Trainable:
         check: ``check(settings)``: what a run checks of its inputs before it starts (the data
             file exists, the env id is known, the device is there), without starting it; a
             sweep checks its trials' settings with it before the first trial.
+        reseed: ``reseed(settings, k)``: the settings that change for the k-th seed run of a
+            trial (``sweep --seeds``); by default ``seed`` moves to ``seed + k``.
     """
 
     name: str
@@ -70,6 +66,8 @@ class Trainable:
     direction: str  # "minimize" or "maximize"
     metrics: tuple[str, ...]
     check: Callable[[Any], None]
+    reseed: Callable[[Any, int], dict[str, Any]] = field(
+        default=lambda settings, k: {"seed": settings.seed + k})
 
 
 def trainables() -> dict[str, Trainable]:
@@ -95,6 +93,7 @@ class SweepConfig:
     study: str = "sweep"
     workers: int = 1
     heartbeat: int = HEARTBEAT_S  # a running trial without one for 3 of these is retried
+    seeds: int = 1  # runs per trial (sweep_seeds.py), each with its own seed
     extra: dict[str, Any] = field(default_factory=dict)
 
     def space(self) -> list[Param]:
@@ -168,7 +167,7 @@ def make_storage(url: str, heartbeat: int = HEARTBEAT_S) -> Any:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
                 url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
-                heartbeat_stale_trial_callback=_retry_callback()(max_retry=2))
+                heartbeat_stale_trial_callback=retry_callback()(max_retry=2))
     except ImportError as err:  # e.g. no PostgreSQL driver
         raise RunError(f"storage {url.split(':')[0]}: {err}; pip install 'pucklab[distributed]'"
                        ) from err
@@ -199,92 +198,29 @@ def make_pruner(name: str) -> Any:
     return optuna.pruners.NopPruner()
 
 
-def stage_ranges(cfg: SweepConfig, study: Any, number: int) -> tuple[int, dict[str, Any]]:
-    """Coarse-to-fine: trial ``number``'s stage and each parameter's range in it.
+def pop_one_at_a_time(study: Any, lock: Path) -> None:
+    """SQLite cannot lock a row, so two workers popping a study's waiting trials at the same
+    moment can both take the same one (optuna/optuna#4621): both run it, and one of them dies
+    when it reports a trial the other finished. On one machine -- all SQLite allows -- a file
+    lock around the pop makes it one at a time. (PostgreSQL locks the row itself: callers
+    lock only a SQLite study.)"""
+    pop = study._pop_waiting_trial_id
 
-    Stage 0 is the whole space. A later stage keeps, for every number parameter, the smallest
-    range holding the best quarter (at least 3) of the trials finished so far, widened by a
-    quarter of its width on each side (in log space where ``log``) and clipped to the original
-    range. A choice stays whole: Optuna keeps one set of values per categorical parameter.
-    """
-    import optuna
+    def locked() -> int | None:
+        with file_lock(lock):
+            return pop()  # type: ignore[no-any-return]
 
-    stage = min(STAGES - 1, number * STAGES // max(cfg.trials, 1))
-    done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
-    if stage == 0 or len(done) < 3:
-        return 0, {}
-    best = sorted(done, key=lambda t: t.value, reverse=cfg.direction == "maximize")
-    top = best[:max(3, math.ceil(TOP_SHARE * len(done)))]
-    ranges: dict[str, Any] = {}
-    for p in cfg.space():
-        values = [t.params[p.name] for t in top if p.name in t.params]
-        if not values:
-            continue
-        if p.kind == "choice":
-            continue
-        f = math.log if p.log else (lambda v: v)
-        g = math.exp if p.log else (lambda v: v)
-        lo, hi = f(min(values)), f(max(values))
-        pad = (hi - lo) / 4
-        low, high = max(p.low, g(lo - pad)), min(p.high, g(hi + pad))
-        if p.kind == "int":
-            low, high = math.floor(low), math.ceil(high)
-        ranges[p.name] = [low, high]
-    return stage, ranges
+    study._pop_waiting_trial_id = locked
 
 
-def trial_folder(run_dir: Path, trial: Any) -> tuple[Path, bool]:
-    """Where a trial runs, and whether it resumes: a retried trial goes on in the folder of the
-    trial it retries when that one wrote a checkpoint."""
-    import optuna
-
-    frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retried = _retry_callback().retried_trial_number(frozen)
-    if retried is not None:
-        old = run_dir / "trials" / str(retried)
-        # a forecast trial keeps its networks in sub-folders (candidates/*/seed-*, final/...)
-        saved = any(old.rglob(checkpoint_path(".").as_posix()))
-        if (old / CONFIG_FILE).exists() and saved:
-            return old, True
-    return run_dir / "trials" / str(trial.number), False
-
-
-def objective(cfg: SweepConfig, trainable: Trainable, run_dir: Path) -> Callable[[Any], float]:
-    """The function Optuna calls per trial: settings from the space, one run, its metric."""
-    import optuna
-
-    def run_trial(trial: Any) -> float:
-        values = dict(cfg.fixed)
-        stage, ranges = (stage_ranges(cfg, trial.study, trial.number)
-                         if cfg.sampler == "coarse-to-fine" else (0, {}))
-        for p in cfg.space():
-            values[p.name] = p.suggest(trial, *ranges.get(p.name, (None, None)))
-        folder, resume = trial_folder(run_dir, trial)
-        trial.set_user_attr("run_dir", str(folder.relative_to(run_dir)))
-        trial.set_user_attr("worker", os.getpid())
-        if cfg.sampler == "coarse-to-fine":
-            trial.set_user_attr("stage", stage)
-            trial.set_user_attr("ranges", ranges)
-        settings = trainable.settings.from_dict(values, source=f"trial {trial.number}")
-
-        reports = 0
-
-        def report(step: int, metrics: Any) -> None:
-            nonlocal reports
-            value = metrics.get(cfg.metric)
-            if value is None or not math.isfinite(value):
-                return
-            trial.report(float(value), step)
-            reports += 1
-            if reports >= WARMUP_REPORTS and trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at step {step}")
-
-        result = trainable.run(settings, folder, report=report, resume=resume)
-        value = result.metrics.get(cfg.metric, math.nan)
-        if not math.isfinite(value):
-            raise RunError(f"trial {trial.number} ended without {cfg.metric} ({result.stopped})")
-        return float(value)
-
-    return run_trial
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` between processes of this machine (none on Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        yield

@@ -12,7 +12,8 @@ from helpers import make_corpus
 from pucklab.runs.cli import parse_run_args
 from pucklab.runs.store import load_checkpoint
 from pucklab.runs.sweep import main
-from pucklab.runs.sweep_study import WARMUP_REPORTS, SweepConfig, objective, trainables
+from pucklab.runs.sweep_study import SweepConfig, trainables
+from pucklab.runs.sweep_trial import WARMUP_REPORTS, objective
 
 # one network per trial (no search of its own over differencing and lookback)
 FORECAST = ["--fixed", "dataset=sunspots", "horizon=5", "epochs=3", "progress=false",

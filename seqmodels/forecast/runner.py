@@ -39,11 +39,10 @@ from pucklab.seqmodels.forecast.fit import (
     fit_seeds,
     seed_dir,
 )
-from pucklab.seqmodels.forecast.select import Searched, candidate_folder, search
+from pucklab.seqmodels.forecast.select import Searched, candidate_folder, search, train_scale
 from pucklab.seqmodels.forecast.series import Series, stamp
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.task import Prepared, fingerprint, load, prepare
-from pucklab.seqmodels.forecast.windows import mase_scale
 from pucklab.seqmodels.trainer import Result
 
 
@@ -122,7 +121,7 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
         if failed is not None:
             return RunResult(folder, {}, stopped=failed.stopped, message=failed.message,
                              details=Fitted(fits, final_fits, found, None))
-        outcome = run_backtest(prep, final, settings, models, final_models, _val_scale(prep))
+        outcome = run_backtest(prep, final, settings, models, final_models, train_scale(prep, prep.season))
         _record(folder, prep, found, outcome)
         table = show.summary_table(settings, outcome)
         show.write_outputs(folder, prep, settings, outcome, table)
@@ -154,14 +153,6 @@ def _chosen(found: Searched) -> Prepared:
     prep = found.prep
     prep.difference = Choice(found.chosen.difference, why)
     return prep
-
-
-def _val_scale(prep: Prepared) -> float:
-    """Validation MASE's scale: the training part's seasonal-naive error."""
-    try:
-        return mase_scale(prep.y[:prep.split.val_start], prep.season)
-    except RunError:
-        return prep.scale
 
 
 def _facts(prep: Prepared) -> dict[str, Any]:
@@ -199,7 +190,14 @@ def check(settings: ForecastSettings) -> None:
     resolve_device(settings.train.device)
 
 
+def reseed(settings: ForecastSettings, k: int) -> dict[str, Any]:
+    """The k-th seed run of a ``sweep --seeds`` trial: the ensemble's seeds shifted past the
+    previous run's, so the K runs share no network (seeds 0-4, then 5-9, ...)."""
+    step = max(settings.seeds) + 1
+    return {"seeds": [s + k * step for s in settings.seeds]}
+
+
 #: What ``sweep forecast`` searches with: the validation loss (never the test part), minimised.
 TRAINABLE = Trainable(COMMAND, ForecastSettings, run, metric="val_loss", direction="minimize",
                       metrics=("val_loss", "val_mase", *(f"test_{k}" for k in fc.METRICS)),
-                      check=check)
+                      check=check, reseed=reseed)

@@ -124,7 +124,7 @@ def search(settings: ForecastSettings, series: Series, run_dir: Path, resume: bo
             return
         forecast = np.mean(list(ensemble_forecasts(models, prep, origins).values()), axis=0)
         actual = np.stack([prep.y[t + 1:t + 1 + settings.horizon] for t in origins])
-        scale = _train_scale(prep, season)
+        scale = train_scale(prep, season)
         scores[candidate.name] = mase_of(actual, forecast, scale)
         trained[candidate.name] = (candidate, prep, fits, models)
         if say is not None:
@@ -150,7 +150,7 @@ def search(settings: ForecastSettings, series: Series, run_dir: Path, resume: bo
     return Searched(candidate, prep, fits, models, scores, tests, steps)
 
 
-def _train_scale(prep: Prepared, season: int) -> float:
+def train_scale(prep: Prepared, season: int) -> float:
     """The training part's seasonal-naive error (validation MASE's scale); the run's own scale
     when the training part alone cannot give one."""
     try:

@@ -26,7 +26,8 @@ from pucklab.runs.lab_tasks import Task, start_afresh
 from pucklab.runs.search_space import Param
 from pucklab.runs.settings import setting
 from pucklab.runs.stats import Claim, difference, interval
-from pucklab.runs.sweep_study import SweepConfig, make_sampler, objective
+from pucklab.runs.sweep_study import SweepConfig, make_sampler
+from pucklab.runs.sweep_trial import objective
 
 STRATEGIES = ("grid", "random", "coarse-to-fine", "tpe")
 COLOURS = {"grid": "tab:grey", "random": "tab:blue", "coarse-to-fine": "tab:green",
