@@ -8,7 +8,7 @@
                                            benchmarks/results/lab/<name>/
 
 An experiment lives next to what it studies (sequence experiments in ``pucklab.seqmodels.lab``,
-RL ones in ``pucklab.agents.lab``); :mod:`pucklab.runs.registry` lists them by name, so this
+RL ones in ``pucklab.agents.lab``: sessions, frames); :mod:`pucklab.runs.registry` lists them by name, so this
 module -- the run plumbing -- imports neither half. Every
 experiment gets the same flags and writes the same files into ``runs/lab-<name>__<time>/``:
 ``config.json``, ``results.csv`` (one row per measured condition), ``results.md`` (the claim,

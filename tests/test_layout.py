@@ -20,11 +20,7 @@ ALLOWED = {"envs": set(), "runs": set(), "agents": {"envs", "runs"}, "seqmodels"
 MAX_LINES = 320  # "about 300"
 #: Modules allowed to be longer, and why.
 LONG = {"pucklab.envs.physics": "the one numba core: physics and incremental drawing share the "
-                                "state layout and compile together",
-        # splitting changes its code fingerprint and marks its two published results stale
-        # (35 minutes of runs): it is split together with their next re-run
-        "pucklab.agents.lab": "to split with the next re-run of session-decay and "
-                              "frame-difference"}
+                                "state layout and compile together"}
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -85,3 +81,15 @@ def test_modules_are_small():
     big = {name: n for name, path in modules().items() if name not in LONG
            and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not big, big
+
+
+def test_every_package_folder_is_installed():
+    """pyproject's explicit package list names every folder with an ``__init__.py``: a folder
+    left out is missing from a wheel (an editable install hides it)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {module_name(p) for package in ALLOWED for p in (ROOT / package).rglob("__init__.py")
+             if "runs" not in p.relative_to(ROOT / package).parts[:-1]}
+    assert found == listed
