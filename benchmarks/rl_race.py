@@ -12,8 +12,9 @@ the target, and the ratio PPO / REINFORCE; writes every curve to one figure.
         --algos reinforce --out runs/pong-skill1                           # against Pong's opponent
     python benchmarks/rl_race.py --algos reinforce --policies mlp pooled cnn --out runs/policies
 
-Targets (benchmark, not a test): REINFORCE reaches 90 % in <= 5 minutes on 2 CPU cores, and
->= 3x sooner than PPO.
+Targets (benchmark, not a test): with the plain settings, REINFORCE reaches 90 % on every seed
+within 90 s of training and in a median <= 45 s on 2 CPU cores (held-out seeds: 10-14, the
+sweep that chose the defaults ran seeds 0-2), and sooner than PPO.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def parameters(run_dir: Path) -> int:
     state = load_checkpoint(run_dir, command="train-agent", keys=("policy",))
     return sum(t.numel() for t in state["policy"].values() if hasattr(t, "numel"))
 
+
+#: The targets: every seed at TARGET within EACH_S seconds of training, their median within MEDIAN_S.
+TARGET, EACH_S, MEDIAN_S = 0.9, 90, 45
 
 Key = tuple[str, str, int]  # (algorithm, policy, seed)
 
@@ -103,6 +107,14 @@ def summary(times: dict[tuple[str, float], list[float]], finals: dict[str, list[
         lines.append(f"| {name} | {len(values)} | {iqm(values).format('.3f')} | "
                      f"{interval(values).format('.3f')} | " + " | ".join(cells) + " |")
     names = list(finals)
+    first = times.get((names[0], TARGET), []) if names else []
+    if first:
+        slowest, median = max(first), statistics.median(first)
+        lines += ["", f"- {names[0]} to {TARGET:.0%}: every seed within {EACH_S} s: "
+                  f"{'met' if slowest <= EACH_S else 'NOT met'} (slowest "
+                  f"{'never' if math.isinf(slowest) else f'{slowest:.0f} s'}); median <= "
+                  f"{MEDIAN_S} s: {'met' if median <= MEDIAN_S else 'NOT met'} ("
+                  f"{'never' if math.isinf(median) else f'{median:.0f} s'})."]
     for other in names[1:]:  # the same seeds: paired by seed
         claim = Claim(f"{names[0]} ends above {other} after {minutes:g} min (final eval)",
                       difference(finals[names[0]], finals[other]))
@@ -114,7 +126,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--minutes", type=float, default=5.0, help="training budget of each run")
-    p.add_argument("--target", type=float, default=0.9)
+    p.add_argument("--target", type=float, default=TARGET)
     p.add_argument("--also", type=float, nargs="*", default=[0.5],
                    help="further win rates to report the time to")
     p.add_argument("--algos", nargs="+", default=["reinforce", "ppo"])

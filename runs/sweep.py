@@ -31,6 +31,7 @@ from pucklab.runs.sweep_setup import ShowSettings, SweepSettings, WorkerSettings
 from pucklab.runs.sweep_study import (
     QUEUE_LOCK,
     SweepConfig,
+    load_trainable,
     make_pruner,
     make_sampler,
     make_storage,
@@ -38,7 +39,6 @@ from pucklab.runs.sweep_study import (
     spawn_workers,
     storage_url,
     threads_per_worker,
-    trainables,
 )
 from pucklab.runs.sweep_trial import objective
 
@@ -77,7 +77,7 @@ def work(run_dir: Path, threads: int | None = None, worker: int = 0,
         torch.set_num_threads(threads)
     cfg = SweepConfig.load(run_dir)
     study = open_study(cfg, run_dir, worker)
-    trainable = trainables()[cfg.command]
+    trainable = load_trainable(cfg.command)
     if cfg.seeds > 1:
         sweep_seeds.work(cfg, run_dir, study, trainable)
         return
@@ -133,7 +133,7 @@ def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
 def show(run_dir: Path) -> int:
     cfg = SweepConfig.load(run_dir)
     study = open_study(cfg, run_dir)
-    md = write_results(run_dir, study, cfg, trainables()[cfg.command])
+    md = write_results(run_dir, study, cfg, load_trainable(cfg.command))
     print(format_rows(rows(study, cfg), cfg.metric))
     print(md.split("Top ten:")[0].rstrip())
     print(f"sweep: {run_dir}  (results.csv, results.md, best.toml, history.png)")

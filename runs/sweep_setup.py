@@ -24,7 +24,7 @@ from pucklab.runs.sweep_study import (
     SWEEP_FILE,
     SweepConfig,
     Trainable,
-    trainables,
+    load_trainable,
 )
 
 DIRECTIONS = ("minimize", "maximize")
@@ -104,7 +104,7 @@ def read_sweep_space(s: SweepSettings, trainable: Trainable) -> Space:
 
 def configure(command: str, s: SweepSettings) -> tuple[SweepConfig, Path]:
     """Check everything before any trial runs; create (or reopen) the sweep folder."""
-    trainable = trainables()[command]
+    trainable = load_trainable(command)
     space = read_sweep_space(s, trainable)
     if s.run_dir and (Path(s.run_dir) / SWEEP_FILE).exists():  # continue that sweep
         return _continued(Path(s.run_dir), command, s, space), Path(s.run_dir)

@@ -71,8 +71,15 @@ class Trainable:
 
 
 def trainables() -> dict[str, Trainable]:
-    """Every command a sweep can run, by name."""
+    """Every command a sweep can run, by name (each imported)."""
     return registry.find_all("trainables")
+
+
+def load_trainable(name: str) -> Trainable:
+    """The command ``name`` a sweep runs, importing only its half: a worker process starts a
+    second sooner than with every trainable imported."""
+    found: Trainable = registry.find("trainables", name)
+    return found
 
 
 @dataclass
