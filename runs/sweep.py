@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,25 @@ def sweep_main(command: str, argv: list[str]) -> int:
     s = parse_settings(SweepSettings, argv, f"{PROG} {command}",
                        f"Search {command}'s settings on Optuna.")
     cfg, run_dir = configure(command, s)
+    if "command" not in cfg.extra:  # what results.md's provenance shows, for a new sweep
+        cfg.extra["command"] = shown_command(command, argv)
+        cfg.save(run_dir)
     run_sweep(cfg, run_dir)
     return show(run_dir)
+
+
+def shown_command(command: str, argv: list[str]) -> str:
+    """The command line as a reader retypes it, without the machine-local ``--run-dir``."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--run-dir":
+            skip = True
+        elif not arg.startswith("--run-dir="):
+            kept.append(arg)
+    return shlex.join([PROG, command, *kept])
 
 
 def main(argv: list[str] | None = None) -> int:

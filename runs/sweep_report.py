@@ -3,7 +3,9 @@
 ``results.csv``: one row per trial (number, state, each parameter, the objective, seconds, run
 folder; with ``--seeds K`` the objective is the seeds' mean, and their standard deviation and
 values follow it). ``results.md``: the space, the best trial, the top ten and parameter importances.
-``best.toml``: the best trial's settings, loadable by the command's ``--config``. Figures from
+``best.toml``: the best trial's settings, loadable by the command's ``--config``. results.md
+ends with the sweep's provenance (the command, commit, code fingerprint of the command's half,
+machine; with ``--seeds K`` the seed offsets 0..K-1), which ``lab check`` holds against the code. Figures from
 ``optuna.visualization.matplotlib``: optimisation history, importances, objective against each
 parameter.
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 from pucklab.runs.config_files import to_toml
 from pucklab.runs.figures import save_figure
+from pucklab.runs.provenance import stamp
 from pucklab.runs.store import atomic_write
 from pucklab.runs.sweep_study import SweepConfig, Trainable
 from pucklab.runs.tables import markdown_table
@@ -75,7 +78,10 @@ def write_results(run_dir: Path, study: Any, cfg: SweepConfig, trainable: Traina
         title = f"{cfg.command} settings of sweep trial {best.number} ({cfg.metric} {best.value:.6g})"
         atomic_write(run_dir / "best.toml", lambda f: f.write(to_toml(settings, title).encode()))
     md = summary(study, cfg, table, best)
-    atomic_write(run_dir / "results.md", lambda f: f.write(md.encode()))
+    made = stamp(trainable.run.__module__, cfg.extra.get("command", f"sweep {cfg.command}"),
+                 range(cfg.seeds) if cfg.seeds > 1 else ())
+    text = md + "\n" + made.markdown()
+    atomic_write(run_dir / "results.md", lambda f: f.write(text.encode()))
     draw(run_dir, study, cfg)
     return md
 

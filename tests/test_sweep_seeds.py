@@ -12,6 +12,7 @@ import optuna
 import pytest
 
 from pucklab.runs import sweep_seeds
+from pucklab.runs.provenance import status
 from pucklab.runs.result import RunResult
 from pucklab.runs.settings import Settings, seed_setting, setting
 from pucklab.runs.sweep import main
@@ -52,6 +53,11 @@ def test_two_seeds_give_each_trial_two_run_folders_and_their_mean(tmp_path):
     assert table[0].split(",")[:6] == ["trial", "state", "lr", "val_loss", "seed_std",
                                        "seed_values"]
     assert "the mean of 2 seed runs per trial" in (run_dir / "results.md").read_text()
+    # results.md carries the sweep's provenance, which lab check holds against the code
+    made = status(run_dir / "results.csv")
+    assert made.state == "current" and made.stamp is not None and made.stamp.seeds == "0 1"
+    assert made.stamp.command.startswith("sweep forecast --fixed dataset=sunspots")
+    assert "--run-dir" not in made.stamp.command and str(tmp_path) not in made.stamp.command
 
 
 @dataclass
