@@ -191,3 +191,27 @@ def test_ale_pong_vector_makes_pg_pong_frames_for_the_batch():
         assert obs.shape == (2, 1, 80, 80) and reward.dtype == np.float32
     finally:
         env.close()
+
+
+def test_reinforce_defaults_differ_on_ale_ids_only_where_stated():
+    """pucklab's games get the latest sweep's rate and entropy bonus; ALE ids keep pg-pong's
+    discount and the rate and bonus ALE Pong was beaten with; a given value always wins."""
+    from pucklab.agents.settings import (
+        ALE_ENTROPY,
+        ALE_GAMMA,
+        ALE_LR,
+        DEFAULT_ENTROPY,
+        DEFAULT_GAMMA,
+        DEFAULT_LR,
+        AgentSettings,
+    )
+
+    ours = AgentSettings().resolved()
+    assert (ours.lr, ours.gamma, ours.entropy) == (
+        DEFAULT_LR["reinforce"], DEFAULT_GAMMA["reinforce"], DEFAULT_ENTROPY["reinforce"])
+    ale = AgentSettings(env="ALE/Pong-v5").resolved()
+    assert (ale.lr, ale.gamma, ale.entropy) == (ALE_LR, ALE_GAMMA, ALE_ENTROPY)
+    assert (ale.lr, ale.entropy) != (ours.lr, ours.entropy)
+    assert AgentSettings(env="ALE/Pong-v5", lr=1e-3).resolved().lr == 1e-3
+    ppo = AgentSettings(env="ALE/Pong-v5", algo="ppo").resolved()
+    assert (ppo.lr, ppo.entropy) == (DEFAULT_LR["ppo"], DEFAULT_ENTROPY["ppo"])
