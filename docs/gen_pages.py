@@ -17,7 +17,7 @@ from pathlib import Path
 import mkdocs_gen_files
 
 from pucklab.runs.lab import experiments
-from pucklab.runs.lab_publish import minutes, read_timings
+from pucklab.runs.lab_publish import measured_times
 from pucklab.runs.provenance import MARKDOWN_HEADING, ROOT, Status, module_file, read_rows, status
 
 DOCS = Path(__file__).resolve().parent
@@ -93,9 +93,7 @@ def verdict_summary(folder: Path, body: str) -> str:
 def run_time(folder: Path, fallback: str) -> str:
     """'2 workers 9.1 min, 1 worker 15.2 min' as ``lab publish`` recorded them in the
     experiment's ``timings.csv``, else the experiment's own estimate."""
-    measured = {int(row["workers"]): float(row["wall_s"]) for row in read_timings(folder)}
-    shown = [f"{w} worker{'s' if w > 1 else ''} {minutes(measured[w])}"
-             for w in sorted(measured, reverse=True)]
+    shown = [f"{w} worker{'s' if w > 1 else ''} {time}" for w, time in measured_times(folder)]
     return ", ".join(shown) if shown else f"{fallback} (estimated, not measured)"
 
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from pucklab.runs import registry
 from pucklab.runs.cli import guarded, parse_settings
 from pucklab.runs.device import DEVICES, resolve_device
-from pucklab.runs.lab_publish import PUBLISHED, Timing, minutes, publish, read_timings
+from pucklab.runs.lab_publish import PUBLISHED, Timing, measured_times, publish
 from pucklab.runs.lab_results import LabOutcome as LabOutcome
 from pucklab.runs.lab_results import check_results, results_markdown, write_outcome
 from pucklab.runs.lab_tasks import Measure, Plan, Task, execute, open_study, study_name, work
@@ -265,11 +265,10 @@ def listing(found: dict[str, LabExperiment]) -> str:
 def run_time(name: str, exp: LabExperiment) -> str:
     """The default run's wall time as ``lab publish`` recorded it (in a checkout), else the
     experiment's own estimate."""
-    measured = {int(r["workers"]): float(r["wall_s"]) for r in read_timings(PUBLISHED / name)}
+    measured = measured_times(PUBLISHED / name)
     if not measured:
         return exp.duration
-    return ", ".join(f"{minutes(measured[w])} with --workers {w}"
-                     for w in sorted(measured, reverse=True)) + ", measured"
+    return ", ".join(f"{shown} with --workers {w}" for w, shown in measured) + ", measured"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,17 @@ def read_timings(folder: Path) -> list[dict[str, str]]:
     return read_rows(path) if path.is_file() else []
 
 
+def measured_times(folder: Path) -> list[tuple[int, str]]:
+    """(workers, "19.0 min") for each worker count ``folder/timings.csv`` records, most workers
+    first. A time measured on other code than the published results' is marked "(older
+    code)": it timed a different computation, so it may not be the results' time."""
+    found = read_stamp(folder / "results.csv") if (folder / "results.csv").is_file() else None
+    latest = {int(row["workers"]): row for row in read_timings(folder)}
+    return [(w, minutes(float(row["wall_s"]))
+             + ("" if found is None or row["code"] == found.code else " (older code)"))
+            for w, row in sorted(latest.items(), reverse=True)]
+
+
 def publish(run_dir: Path, dest: Path | None = None, timing: bool = True) -> Path:
     """Copy a finished lab run's results into ``dest`` (default: ``benchmarks/results/lab/<name>``)
     and record its timing there (unless ``timing`` is False: the machine was busy with other

@@ -15,7 +15,7 @@ import optuna
 from lab_toy import TOY
 
 from pucklab.runs import lab
-from pucklab.runs.lab_publish import Timing, publish, read_timings
+from pucklab.runs.lab_publish import Timing, measured_times, publish, read_timings
 from pucklab.runs.provenance import read_rows
 
 TESTS = Path(__file__).resolve().parent
@@ -160,3 +160,9 @@ def test_publish_copies_results_and_records_each_worker_counts_time(tmp_path, ca
     publish(tmp_path / "w2", dest, timing=False)  # lab publish --no-timing: a busy machine
     assert "timing not recorded (--no-timing)" in capsys.readouterr().out
     assert read_timings(dest) == rows
+    # the docs and lab list show each time, marking one measured on other code than the results'
+    assert [w for w, shown in measured_times(dest)] == [2, 1]
+    assert not any("older code" in shown for _, shown in measured_times(dest))
+    text = (dest / "timings.csv").read_text()
+    (dest / "timings.csv").write_text(text.replace(rows[0]["code"], "0" * 16, 1))
+    assert [("older code" in shown) for _, shown in measured_times(dest)] == [True, False]
