@@ -108,14 +108,15 @@ def reporter(cfg: SweepConfig, study: Any, queue: Any, run: Any, number: int) ->
         if value is None or not math.isfinite(value):
             return
         run.report(float(value), step)
-        if frozen(study, number).state.is_finished():
+        current = frozen(study, number)  # one look at the storage per report
+        if current.state.is_finished():
             raise optuna.TrialPruned(f"trial {number} ended")
         now = [t.intermediate_values.get(step) for t in seed_runs(queue, number).values()]
         if len(now) < cfg.seeds or any(v is None for v in now):
             return
-        trial = trial_handle(study, number)
+        trial = optuna.trial.Trial(study, current._trial_id)
         trial.report(statistics.fmean(now), step)
-        reports = len(frozen(study, number).intermediate_values)
+        reports = len(set(current.intermediate_values) | {step})
         if reports >= WARMUP_REPORTS and trial.should_prune():
             study.tell(number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
             raise optuna.TrialPruned(f"trial {number} pruned at step {step}")
