@@ -238,8 +238,9 @@ def _discard(study: Any, run_dir: Path, url: str, storage: str) -> None:
     _optuna().delete_study(study_name=study.study_name, storage=url)
     shutil.rmtree(run_dir / "tasks", ignore_errors=True)
     (run_dir / QUEUE_LOCK).unlink(missing_ok=True)
-    if not storage:
-        (run_dir / "study.db").unlink(missing_ok=True)
+    if not storage:  # with SQLite's write-ahead log beside it
+        for name in ("study.db", "study.db-wal", "study.db-shm"):
+            (run_dir / name).unlink(missing_ok=True)
 
 
 def _errors(study: Any, keys: list[str]) -> list[tuple[str, str]]:

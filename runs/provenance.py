@@ -159,7 +159,19 @@ def script_command() -> str:
     repository's root: ``python benchmarks/x.py --flag ...`` (no machine-local path)."""
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(ROOT).as_posix() if script.is_relative_to(ROOT) else script.name
-    return " ".join(["python", shown, *sys.argv[1:]])
+    return " ".join(["python", shown, *map(portable_argument, sys.argv[1:])])
+
+
+def portable_argument(arg: str) -> str:
+    """``arg`` as a reader on another machine would type it: an absolute path inside the
+    repository relative to its root, one outside it ``<path>`` (``--out=/x`` alike)."""
+    flag, sep, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+    path = Path(value)
+    if not path.is_absolute():
+        return arg
+    shown = path.resolve().relative_to(ROOT).as_posix() if path.resolve().is_relative_to(ROOT) \
+        else "<path>"
+    return f"{flag}{sep}{shown}"
 
 
 def publish(path: Path, text: str, seeds: Sequence[int] = ()) -> Stamp:

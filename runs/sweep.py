@@ -37,6 +37,7 @@ from pucklab.runs.sweep_study import (
     make_sampler,
     make_storage,
     pop_one_at_a_time,
+    prepare_workers,
     spawn_workers,
     storage_url,
     threads_per_worker,
@@ -162,6 +163,8 @@ def show_main(argv: list[str]) -> int:
 def sweep_main(command: str, argv: list[str]) -> int:
     s = parse_settings(SweepSettings, argv, f"{PROG} {command}",
                        f"Search {command}'s settings on Optuna.")
+    if s.workers > 1:  # their imports overlap with this process's setup
+        prepare_workers([registry.TRAINABLES.get(command, "").partition(":")[0] or "torch"])
     cfg, run_dir = configure(command, s)
     if "command" not in cfg.extra:  # what results.md's provenance shows, for a new sweep
         cfg.extra["command"] = shown_command(command, argv)

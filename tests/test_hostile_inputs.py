@@ -189,11 +189,12 @@ def test_no_arguments_print_the_usage_on_stderr(main, usage, capsys):
 
 
 # --- nothing on stderr for a run that went well, in a pipe --------------------------------------
-def _script(command: str, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
+def _start(command: str, *argv: str, cwd: Path) -> subprocess.Popen:
+    """The console script ``command`` started in a pipe, without a display's variables."""
     script = f"import sys; from pucklab.runs.launch import launch; sys.exit(launch({command!r}))"
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "SDL_VIDEODRIVER")}
-    return subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+    return subprocess.Popen([sys.executable, "-c", script, *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
 
 
 def test_a_good_run_in_a_pipe_leaves_stderr_empty(tmp_path):
@@ -201,14 +202,15 @@ def test_a_good_run_in_a_pipe_leaves_stderr_empty(tmp_path):
     SDL chatter from a Gymnasium env's off-screen renderer."""
     corpus = make_corpus(tmp_path / "w.txt")
     argv = [a for a in tiny_char_rnn(corpus) if a != "--no-progress"]
-    runs = [_script("char-rnn", *argv, "--run-dir", "c", cwd=tmp_path),
-            _script("train-agent", "--env", "FrozenLake-v1", "--total-steps", "300",
-                    "--eval-sessions", "8", "--video-sessions", "1", "--run-dir", "f",
-                    cwd=tmp_path),
-            _script("sweep", *[a for a in FORECAST if a != "progress=false"], "--param",
-                    "lr=log:1e-3:1e-2", "--trials", "2", "--run-dir", "s", cwd=tmp_path)]
+    runs = [_start("char-rnn", *argv, "--run-dir", "c", cwd=tmp_path),  # side by side
+            _start("train-agent", "--env", "FrozenLake-v1", "--total-steps", "300",
+                   "--eval-sessions", "8", "--video-sessions", "1", "--run-dir", "f",
+                   cwd=tmp_path),
+            _start("sweep", *[a for a in FORECAST if a != "progress=false"], "--param",
+                   "lr=log:1e-3:1e-2", "--trials", "2", "--run-dir", "s", cwd=tmp_path)]
     for proc in runs:
-        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+        _, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0 and stderr == "", stderr
     assert (tmp_path / "f" / "videos" / "final.mp4").is_file()
 
 

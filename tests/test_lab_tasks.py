@@ -40,7 +40,7 @@ def test_a_worker_killed_with_sigkill_has_its_task_retried(tmp_path):
     run_dir, log = tmp_path / "run", tmp_path / "log.txt"
     script = ("import sys; from lab_toy import TOY; from pucklab.runs.lab import run_experiment; "
               "run_experiment(TOY, sys.argv[1:])")
-    argv = ["--seeds", "3", "--workers", "2", "--heartbeat", "1", "--pause", "4",
+    argv = ["--seeds", "2", "--workers", "2", "--heartbeat", "1", "--pause", "2",
             "--log", str(log), "--run-dir", str(run_dir), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", script, *argv], env=env)
@@ -49,14 +49,14 @@ def test_a_worker_killed_with_sigkill_has_its_task_retried(tmp_path):
     while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.5)
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # mid-task: it sleeps 4 s
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # mid-task: it sleeps 2 s
     assert proc.wait(timeout=240) == 0
     started = log.read_text().split("\n")
     assert "b-seed0 new" in started and "b-seed0 resumed" in started  # retried in its folder
     study = optuna.load_study(study_name="run", storage=f"sqlite:///{run_dir / 'study.db'}")
     assert any("failed_trial" in t.system_attrs for t in study.trials)  # Optuna's retry
     serial = tmp_path / "serial"
-    assert lab.run_experiment(TOY, ["--seeds", "3", "--run-dir", str(serial)])
+    assert lab.run_experiment(TOY, ["--seeds", "2", "--run-dir", str(serial)])
     assert tables(run_dir) == tables(serial)
 
 

@@ -87,3 +87,13 @@ def test_lab_check_lists_states_and_fails_on_stale_or_unstamped(tmp_path, capsys
     assert "stale     old/results.csv" in out
     assert "unstamped bench.md  (no provenance)" in out
     assert lab.main(["check", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_a_benchmark_command_shows_no_machine_local_path(monkeypatch, tmp_path):
+    from pucklab.runs.provenance import ROOT, script_command
+
+    inside = ROOT / "benchmarks" / "results"
+    monkeypatch.setattr("sys.argv", [str(ROOT / "benchmarks" / "rl_race.py"), "--out",
+                                     str(tmp_path), f"--report={inside}", "--seeds", "10"])
+    assert script_command() == ("python benchmarks/rl_race.py --out <path> "
+                                "--report=benchmarks/results --seeds 10")

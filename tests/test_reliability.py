@@ -170,10 +170,13 @@ def test_lab_and_predict_take_a_device_and_refuse_a_missing_gpu(tmp_path, capsys
 
 # --- output paths nobody may write: one line, as an unprivileged user --------------------------
 
-def _unprivileged_child(main_path: str, argv: list[str], cwd: str, out) -> None:
-    """In a spawned child: load everything as the parent user, drop to nobody, run."""
-    module, _, name = main_path.partition(":")
-    main = getattr(importlib.import_module(module), name)
+def _unprivileged_child(cases: list[tuple[str, list[str]]], cwd: str, out) -> None:
+    """In a spawned child: load everything as the parent user, drop to nobody, run each
+    ``main(argv)`` of ``cases`` in turn (one child for all: each would pay the imports)."""
+    mains = []
+    for main_path, _ in cases:
+        module, _, name = main_path.partition(":")
+        mains.append(getattr(importlib.import_module(module), name))
     from pucklab.seqmodels.forecast.series import load_series
 
     load_series("sunspots")  # statsmodels' loaders import more of the standard library
@@ -184,21 +187,25 @@ def _unprivileged_child(main_path: str, argv: list[str], cwd: str, out) -> None:
     if os.geteuid() == 0:
         os.setgid(NOBODY)
         os.setuid(NOBODY)
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code: object = main(argv)
-    except BaseException as exc:  # noqa: BLE001 - any escape is what the test reports
-        code = f"escaped: {type(exc).__name__}: {exc}"
-    out.put((code, err.getvalue()))
+    results = []
+    for main, (_, argv) in zip(mains, cases, strict=True):
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code: object = main(argv)
+        except BaseException as exc:  # noqa: BLE001 - any escape is what the test reports
+            code = f"escaped: {type(exc).__name__}: {exc}"
+        results.append((code, err.getvalue()))
+    out.put(results)
 
 
-def as_unprivileged(main_path: str, argv: list[str], cwd: Path) -> tuple[object, str]:
-    """``main(argv)`` run by an unprivileged user (nobody, when the tests run as root; else
-    the user running them) in ``cwd``, in a spawned process; its exit code and stderr."""
+def as_unprivileged(cases: list[tuple[str, list[str]]], cwd: Path) -> list[tuple[object, str]]:
+    """Each ``main(argv)`` of ``cases`` run by an unprivileged user (nobody, when the tests
+    run as root; else the user running them) in ``cwd``, in one spawned process; the exit code
+    and stderr of each."""
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    child = ctx.Process(target=_unprivileged_child, args=(main_path, argv, str(cwd), out))
+    child = ctx.Process(target=_unprivileged_child, args=(cases, str(cwd), out))
     child.start()
     try:
         return out.get(timeout=240)
@@ -239,8 +246,7 @@ def test_unwritable_places_are_one_line_as_an_unprivileged_user(monkeypatch):
             (SERIES, ["predict", str(series), "--out", str(locked / "f.csv")]),
             (LAB, ["vanishing-gradients", "--quick", "--run-dir", str(locked / "lab")]),
         ]
-        for main, argv in cases:
-            code, err = as_unprivileged(main, argv, locked)
+        for (_, argv), (code, err) in zip(cases, as_unprivileged(cases, locked), strict=True):
             assert code == 2, (argv, code, err)
             lines = [line for line in err.splitlines() if line.strip()]
             assert len(lines) == 1 and "Permission denied" in lines[0], (argv, err)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 SWEEP = [sys.executable, "-m", "pucklab.runs.sweep"]
-# One trial of about ten seconds that writes a checkpoint every epoch.
-SLOW = ["forecast", "--fixed", "dataset=sunspots", "horizon=5", "epochs=60", "patience=0",
+# One trial of about five seconds that writes a checkpoint every epoch.
+SLOW = ["forecast", "--fixed", "dataset=sunspots", "horizon=5", "epochs=30", "patience=0",
         "progress=false", "baselines=naive", "seeds=[0]", "difference=none", "lookback=15",
         "--param", "lr=log:1e-3:1e-2",
         "--sampler", "random", "--pruner", "none", "--heartbeat", "1"]
