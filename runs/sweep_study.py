@@ -155,7 +155,7 @@ def spawn_workers(target: Callable[..., None], args: list[tuple[Any, ...]]) -> l
     write what is done before the stop goes on up, and any still running then is terminated,
     so no worker outlives the command."""
     prepare_workers()  # no-op when already running
-    ctx = multiprocessing.get_context(_start_method())
+    ctx: Any = multiprocessing.get_context(_start_method())  # a Process factory either way
     procs = [ctx.Process(target=target, args=a) for a in args]
     for proc in procs:
         proc.start()
