@@ -17,6 +17,7 @@ Running ``sweep`` again with ``--run-dir`` of an existing sweep continues it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shlex
@@ -31,12 +32,13 @@ from pucklab.runs.sweep_report import format_rows, rows, write_results
 from pucklab.runs.sweep_setup import ShowSettings, SweepSettings, WorkerSettings, configure
 from pucklab.runs.sweep_study import (
     QUEUE_LOCK,
+    BudgetSpent,
     SweepConfig,
+    ask_within_budget,
     load_trainable,
     make_pruner,
     make_sampler,
     make_storage,
-    pop_one_at_a_time,
     prepare_workers,
     spawn_workers,
     storage_url,
@@ -83,10 +85,10 @@ def work(run_dir: Path, threads: int | None = None, worker: int = 0,
     if cfg.seeds > 1:
         sweep_seeds.work(cfg, run_dir, study, trainable)
         return
-    if storage_url(run_dir, cfg.storage).startswith("sqlite"):
-        pop_one_at_a_time(study, run_dir / QUEUE_LOCK)  # a retried trial waits in the queue
     state = optuna.trial.TrialState
     counted = (state.COMPLETE, state.PRUNED, state.RUNNING, state.WAITING)
+    if storage_url(run_dir, cfg.storage).startswith("sqlite"):  # a retried trial waits in
+        ask_within_budget(study, run_dir / QUEUE_LOCK, cfg.trials, counted)  # the queue
     budget = optuna.study.MaxTrialsCallback(cfg.trials, states=counted)
 
     def give_up_on_failures(study: Any, trial: Any) -> None:  # every trial failing: stop
@@ -95,8 +97,9 @@ def work(run_dir: Path, threads: int | None = None, worker: int = 0,
             study.stop()
 
     if len(study.get_trials(deepcopy=False, states=counted)) < cfg.trials and quota != 0:
-        study.optimize(objective(cfg, trainable, run_dir), n_trials=quota,
-                       callbacks=[budget, give_up_on_failures], catch=(RunError,))
+        with contextlib.suppress(BudgetSpent):
+            study.optimize(objective(cfg, trainable, run_dir), n_trials=quota,
+                           callbacks=[budget, give_up_on_failures], catch=(RunError,))
 
 
 def _worker_process(run_dir: str, threads: int, worker: int, quota: int) -> None:
@@ -114,15 +117,17 @@ def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
         return
     import optuna
 
-    # The tables and the study exist before the workers start (they would race to make them),
-    # and each worker takes its share of the trials still to run, so the total is exact.
+    # The tables and the study exist before the workers start (they would race to make them).
+    # On SQLite the workers take trials as they free up, under a file lock that keeps the
+    # total exact (ask_within_budget); a database has no such lock here, so each worker takes
+    # its share of the trials still to run.
     study = open_study(cfg, run_dir)
     state = optuna.trial.TrialState
     done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
     left = max(0, cfg.trials - done)
     quotas = [left // cfg.workers + (k < left % cfg.workers) for k in range(cfg.workers)]
-    if cfg.seeds > 1:  # the workers share out the seed runs: each takes what waits
-        quotas = [-1] * cfg.workers
+    if cfg.seeds > 1 or storage_url(run_dir, cfg.storage).startswith("sqlite"):
+        quotas = [-1] * cfg.workers  # each takes what waits (with --seeds: seed runs)
     threads = threads_per_worker(cfg.workers)
     codes = spawn_workers(_worker_process, [(str(run_dir), threads, k, quotas[k])
                                             for k in range(cfg.workers)])

@@ -273,6 +273,31 @@ def pop_one_at_a_time(study: Any, lock: Path) -> None:
     study._pop_waiting_trial_id = locked
 
 
+class BudgetSpent(Exception):
+    """A worker asked for a trial when the sweep had all it needs: the worker is done."""
+
+
+def ask_within_budget(study: Any, lock: Path, trials: int, counted: Sequence[Any]) -> None:
+    """Workers of an embedded (SQLite) study take trials as each frees up, so the faster one
+    runs more and none waits for a fixed share, while the total stays exact: under a file lock
+    around Optuna's ``ask`` (which also covers :func:`pop_one_at_a_time`'s pop), a trial starts
+    only while fewer than ``trials`` are ``counted`` or a retried one waits; otherwise
+    :class:`BudgetSpent`."""
+    import optuna
+
+    ask = study.ask
+    waiting = optuna.trial.TrialState.WAITING
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with file_lock(lock):
+            now = study.get_trials(deepcopy=False, states=tuple(counted))
+            if len(now) >= trials and not any(t.state == waiting for t in now):
+                raise BudgetSpent
+            return ask(*args, **kwargs)
+
+    study.ask = locked
+
+
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock on ``path`` between processes of this machine (none on Windows)."""

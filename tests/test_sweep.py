@@ -164,3 +164,14 @@ def test_fixed_text_settings_keep_their_text():
 
     fixed = fixed_settings(["difference=none", "column=none", "seeds=3"], ForecastSettings)
     assert fixed == {"difference": "none", "column": None, "seeds": [3]}
+
+
+def test_two_workers_taking_trials_as_they_free_up_run_exactly_the_budget(tmp_path):
+    """Trials of a few steps, so the two workers ask for the last ones at the same moments: a
+    file lock around the ask keeps the total exact while neither has a fixed share."""
+    run_dir = tmp_path / "race"
+    assert main(["forecast", *FORECAST, "--param", "lr=log:1e-3:1e-2", "--sampler", "random",
+                 "--pruner", "none", "--trials", "10", "--workers", "2",
+                 "--run-dir", str(run_dir)]) == 0
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{run_dir / 'study.db'}")
+    assert len(study.trials) == 10 and all(t.state.name == "COMPLETE" for t in study.trials)
