@@ -6,7 +6,7 @@ number of epochs, random lr, no pruning) in a fresh folder, as a user would: ``s
 results files). Prints trials per hour of each and the ratio. Target: two workers >= 1.8x the
 trials per hour of one, on 2 cores.
 
-    python benchmarks/sweep_workers.py                 # about 4 minutes on 2 cores
+    python benchmarks/sweep_workers.py                 # about 6 minutes on 2 cores
     python benchmarks/sweep_workers.py --out benchmarks/results
 """
 
@@ -43,7 +43,9 @@ def timed_sweep(workers: int, trials: int, epochs: int, folder: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=24,
+                        help="per sweep: enough that the fixed costs (start, results files) "
+                        "weigh little against the trials, as in a real sweep")
     parser.add_argument("--epochs", type=int, default=250, help="per trial")
     parser.add_argument("--out", type=Path, help="also write sweep_workers.md there")
     args = parser.parse_args()
