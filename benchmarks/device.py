@@ -91,13 +91,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def reinforce(device: str, minutes: float, work: Path) -> tuple[float, float]:
+def reinforce(device: str, minutes: float, work: Path, quick: bool) -> tuple[float, float]:
     """(training seconds to a 90% evaluation win rate, or inf; the final evaluation)."""
     from pucklab.agents import AgentSettings, run
 
     run_dir = work / f"reinforce-{device}"
     settings = AgentSettings(device=device, seed=0, minutes=minutes, video_sessions=0,
                              progress=False)
+    if quick:  # the code path, not the numbers: small evaluations
+        settings = settings.replace(eval_sessions=16, batch_sessions=32)
     result = run(settings, run_dir)
     reached = first_reach(run_dir, 0.9)
     return (reached[0] if reached else math.inf), float(result.metrics["eval_win_rate"])
@@ -155,7 +157,7 @@ def main() -> int:
                          f"{cpu:,.0f} | {there:,.0f} |")
     lines.append("")
 
-    rl = {d: reinforce(d, 0.05 if quick else ns.rl_minutes, work)
+    rl = {d: reinforce(d, 0.05 if quick else ns.rl_minutes, work, quick)
           for d in dict.fromkeys(("cpu", ns.device))}
     lines += ["## REINFORCE on pucklab/AirHockey-v0 (train-agent defaults, seed 0)", "",
               "| device | seconds to 90% | final evaluation |", "|---|---|---|",

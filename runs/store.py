@@ -10,8 +10,7 @@ A run folder (default ``./runs/<name>/``) holds everything one run produced::
 ``config.json``, checkpoints, figures and results are written to a temporary name in the same
 folder and renamed into place, so a crash or Ctrl-C never leaves half a file; ``metrics.csv``
 is appended row by row, each row flushed (a resume drops rows after its checkpoint, see
-metrics.py). Checkpoints load with ``torch.load(weights_only=True)``,
-so a checkpoint cannot run code.
+metrics.py). Checkpoints load with ``torch.load(weights_only=True)``: they cannot run code.
 """
 
 from __future__ import annotations
@@ -160,15 +159,10 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
 def atomic_write(path: Path | str, write: Callable[[IO[bytes]], object], *,
                  sync: bool = True) -> None:
-    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``.
-
-    The rename is what makes it atomic: a process stopped at any moment (Ctrl-C, SIGTERM,
-    kill -9) leaves the old file or the new one, never a part. ``sync`` also waits for the bytes
-    to reach the disk first (``fsync``), against a power cut; ``sync=False`` is for files
-    rewritten many times a minute (checkpoints), where the wait costs up to a tenth of a small
-    run and two runs on one disk wait on each other. ext4's default ``auto_da_alloc`` flushes a
-    file renamed over another before the rename itself, so even there a cut leaves a whole file.
-    """
+    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``: a
+    process stopped at any moment leaves the old file or the new one. ``sync`` first waits for
+    the disk (``fsync``, against a power cut); checkpoints, rewritten at every evaluation, skip
+    it (a tenth of a small run; ext4 flushes a file renamed over another anyway)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
         f.flush()
