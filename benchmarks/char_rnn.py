@@ -2,22 +2,23 @@
 
 1. Throughput: our ``Trainer`` vs a bare ``nn.LSTM`` training loop of the same shape (embedding
    64, 2 x 256 LSTM, batch 64 x 128 characters, Adam, gradient clipping, stateful TBPTT), both
-   measured here, alternately, best of two; evaluation time is left out of both.
-   Target: trainer >= 0.9x the bare loop.
-2. Quality: the plain ``char-rnn train --corpus shakespeare --minutes 15`` -- every other
-   setting is the default, which a sweep of 3-minute trials chose (README, ``sweep``) -- on this
-   machine, once per ``--seeds``; the best validation loss in nats/char (what ``sample`` uses)
-   and the last. Target: <= 1.43. References: the hand-tuned flags before that sweep reached
-   1.444 (batch 32, dropout 0.25, Adam 3e-3, cosine); a bare 2 x 256 LSTM loop with Adam, batch
-   64 x 128, reached 1.468, both in 15 minutes on 2 CPU cores.
+   measured here, alternately, best of two; evaluation time is left out of both. Once in
+   float32 and once under bfloat16 autocast (``--precision bf16``; the bare loop in float32
+   stays the reference). Target: trainer >= 0.9x the bare loop.
+2. Quality: the plain ``char-rnn train --corpus shakespeare --minutes 15`` (2 x 448 LSTM,
+   dropout 0.3, bf16 autocast where the CPU has it; chosen by 15-minute runs on seed 0, so
+   measure other seeds) on this machine, once per ``--seeds``; the best validation loss in
+   nats/char (what ``sample`` uses) and the last. Target: <= 1.43. References: the previous
+   default (2 x 256, dropout 0.25, float32) reached 1.4458; a bare 2 x 256 LSTM loop with Adam,
+   batch 64 x 128, reached 1.468, both in 15 minutes on 2 CPU cores.
 3. Speed of our explicit cells against the fused ``torch.nn`` kernels, training steps/s.
 
-    PUCKLAB_DATA=../shared/data python benchmarks/char_rnn.py               # about 18 minutes
+    PUCKLAB_DATA=../shared/data python benchmarks/char_rnn.py --seeds 1 2   # about 35 minutes
     PUCKLAB_DATA=../shared/data python benchmarks/char_rnn.py --minutes 1   # a quick look
     PUCKLAB_DATA=../shared/data python benchmarks/char_rnn.py --quality-only --seeds 0 1
 
-Prints one table and a sample of generated text; ``--out`` keeps the run folder and writes the
-table, the sample and the loss curve there.
+Prints one table and a sample of generated text; ``--out`` writes the table (stamped with the
+commit, command and machine), the sample and the first seed's loss curve there.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pucklab.runs.metrics import read_metrics
+from pucklab.runs.provenance import publish
 from pucklab.runs.store import BEST_CHECKPOINT
 from pucklab.seqmodels.charrnn import CharRNNSettings, load_model, run
 from pucklab.seqmodels.charrnn.data import CharTask, read_corpus
@@ -47,7 +49,7 @@ from pucklab.seqmodels.trainer import TrainConfig, Trainer
 EMBED, HIDDEN, LAYERS, BATCH, SEQ = 64, 256, 2, 64, 128  # the throughput comparison's shape
 WARMUP, STEPS = 10, 30  # steps; the trainer logs every 5 (its default is 10)
 REFERENCE_15MIN = 1.468  # nats/char, the bare loop of the issue, 15 minutes, 2 CPU cores
-HAND_TUNED_15MIN = 1.444  # nats/char, the hand-set flags before the sweep, 15 minutes, 2 cores
+PREVIOUS_15MIN = 1.4458  # nats/char, the previous defaults (2 x 256, float32), 15 min, 2 cores
 
 
 def bare_loop(task: CharTask, steps: int) -> float:
@@ -75,10 +77,10 @@ def bare_loop(task: CharTask, steps: int) -> float:
     return steps * BATCH * SEQ / (time.perf_counter() - t0)
 
 
-def trainer_loop(task: CharTask, steps: int, workdir: Path) -> float:
+def trainer_loop(task: CharTask, steps: int, workdir: Path, precision: str = "fp32") -> float:
     """chars/s of the same model and settings through Trainer.fit (from its own wall clock)."""
     torch.manual_seed(0)
-    model = CharRNN(len(task.vocab), EMBED, HIDDEN, LAYERS)
+    model = CharRNN(len(task.vocab), EMBED, HIDDEN, LAYERS, precision=precision)
     cfg = TrainConfig(lr=2e-3, clip=5.0, max_steps=WARMUP + steps + 5, eval_every=10**9,
                       log_every=5, progress=False)
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
@@ -108,13 +110,17 @@ def impl_speed(task: CharTask, impl: str, cell: str, steps: int = 3) -> float:
 
 def speed_rows(task: CharTask, workdir: Path) -> list[tuple[str, ...]]:
     """Trainer vs bare loop throughput, then explicit vs fused speed per cell."""
-    bare, ours = [], []
-    for _ in range(2):  # alternate, so drifts in machine speed hit both
+    bare, ours, mixed = [], [], []
+    for _ in range(2):  # alternate, so drifts in machine speed hit all three
         bare.append(bare_loop(task, STEPS))
         ours.append(trainer_loop(task, STEPS, workdir))
-    bare_cps, ours_cps = max(bare), max(ours)
-    rows = [("trainer throughput (chars/s)", f"{ours_cps:,.0f}",
-             f"bare nn.LSTM loop {bare_cps:,.0f}", f"{ours_cps / bare_cps:.2f}x", ">= 0.9x")]
+        mixed.append(trainer_loop(task, STEPS, workdir, "bf16"))
+    bare_cps, ours_cps, mixed_cps = max(bare), max(ours), max(mixed)
+    rows = [("trainer throughput, float32 (chars/s)", f"{ours_cps:,.0f}",
+             f"bare nn.LSTM loop {bare_cps:,.0f}", f"{ours_cps / bare_cps:.2f}x", ">= 0.9x"),
+            ("trainer throughput, bf16 autocast (chars/s)", f"{mixed_cps:,.0f}",
+             f"bare nn.LSTM loop (float32) {bare_cps:,.0f}", f"{mixed_cps / bare_cps:.2f}x",
+             "-")]
     for cell in ("lstm", "gru", "rnn"):
         fused, explicit = impl_speed(task, "fused", cell), impl_speed(task, "explicit", cell)
         rows.append((f"{cell} explicit vs fused (train steps/s)", f"{explicit:.2f}",
@@ -139,17 +145,17 @@ def main() -> None:
     default = CharRNNSettings(corpus="shakespeare")
     sample = ""
     for seed in ns.seeds:
-        run_dir = (ns.out or workdir) / f"run-seed{seed}"
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
+        run_dir = workdir / f"run-seed{seed}"
         settings = default.replace(minutes=ns.minutes, seed=seed, progress=False)
         result = run(settings, run_dir).details
         quality.append((
             f"Tiny Shakespeare val loss after {ns.minutes:g} min, seed {seed} (nats/char)",
             f"best {result.best_val_loss:.3f} ({bits(result.best_val_loss):.3f} bits), "
             f"last {result.val_loss:.3f}",
-            f"hand-tuned {HAND_TUNED_15MIN}; bare loop {REFERENCE_15MIN}",
-            f"{result.steps} steps, {result.epochs:.1f} epochs", "<= 1.43"))
+            f"previous defaults {PREVIOUS_15MIN}; bare loop {REFERENCE_15MIN}",
+            f"{result.steps} steps, {result.epochs:.1f} epochs, "
+            f"{result.steps * settings.batch_size * settings.seq_len / result.wall_time_s:,.0f}"
+            " chars/s", "<= 1.43"))
         if not sample:
             model, vocab = load_model(run_dir, BEST_CHECKPOINT, device="cpu")
             sample = "ROMEO:" + "".join(generate(model, vocab, "ROMEO:", 400,
@@ -157,21 +163,23 @@ def main() -> None:
             curve = run_dir / "loss_curve.png"
 
     cpu = f"{torch.get_num_threads()} threads, {platform.machine()}, torch {torch.__version__}"
-    t = default.resolved().train
+    resolved = default.resolved()
+    t = resolved.train
     table = ["| measure | ours | reference | ratio / detail | target |", "|---|---|---|---|---|"]
-    table += [f"| {' | '.join(r)} |" for r in [*speed[:1], *quality, *speed[1:]]]
+    table += [f"| {' | '.join(r)} |" for r in [*speed[:2], *quality, *speed[2:]]]
     header = (f"char-RNN benchmark ({cpu}). Throughput: embed {EMBED}, {LAYERS} x {HIDDEN} LSTM, "
               f"batch {BATCH} x {SEQ}. Quality run: the defaults, embed {default.embed}, "
               f"{default.layers} x {default.hidden} {default.cell.upper()}, batch "
               f"{default.batch_size} x {default.seq_len}, dropout {default.dropout}, "
-              f"{t.optimizer} lr {t.lr}, {t.schedule} schedule over the budget, clip {t.clip}")
+              f"{t.optimizer} lr {t.lr}, {t.schedule} schedule over the budget, clip {t.clip}, "
+              f"precision {resolved.precision} (auto)")
     report = "\n".join([header, "", *table, "",
                         f"sample of the best checkpoint (temperature 0.8, seed {ns.seeds[0]}):",
                         "", sample])
     print(report)
     if ns.out:
         ns.out.mkdir(parents=True, exist_ok=True)
-        (ns.out / "char_rnn.md").write_text(report + "\n")
+        publish(ns.out / "char_rnn.md", report, seeds=ns.seeds)
         shutil.copy(curve, ns.out / "char_rnn_loss.png")
     shutil.rmtree(workdir, ignore_errors=True)
 

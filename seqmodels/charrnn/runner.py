@@ -32,16 +32,17 @@ from pucklab.runs.store import (
 from pucklab.runs.sweep_study import Trainable
 from pucklab.seqmodels.cells import CELLS
 from pucklab.seqmodels.charrnn.data import CharTask, Vocab, read_corpus
-from pucklab.seqmodels.charrnn.model import CharRNN
+from pucklab.seqmodels.charrnn.model import PRECISIONS, CharRNN, auto_precision
 from pucklab.seqmodels.layers import IMPLS
 from pucklab.seqmodels.train_config import TrainConfig
 from pucklab.seqmodels.trainer import Trainer
 
 COMMAND = "char-rnn"
 MODEL_KEYS = ("model", "model_args", "task")  # what sampling needs of a checkpoint
-DEFAULT_EPOCHS = 10.0  # when no budget is given: about 8 minutes on Tiny Shakespeare, 2 cores
-# Adam's lr for char-rnn (batch 32 x 128, dropout 0.25, decaying to zero over the budget): the
-# best of the settings compared over 15 minutes on Tiny Shakespeare (README, `sweep`).
+DEFAULT_EPOCHS = 8.0  # when no budget is given: about 14 minutes on Tiny Shakespeare, 2 cores
+# (bf16); the 15-minute runs that chose the defaults trained about 8.8 epochs
+# Adam's lr for char-rnn (batch 32 x 128, decaying to zero over the budget): the best of the
+# settings compared over 15 minutes on Tiny Shakespeare (docs/char-rnn.md, `sweep`).
 # Other optimisers keep the trainer's per-optimiser default.
 CHAR_RNN_ADAM_LR = 3e-3
 
@@ -58,19 +59,26 @@ class CharRNNSettings(Settings):
     impl: str = setting("fused", "fused torch.nn kernels or our explicit cells (same weights)",
                         choices=IMPLS)
     embed: int = setting(64, "embedding size", low=1)
-    hidden: int = setting(256, "hidden units per layer", low=1)
+    hidden: int = setting(448, "hidden units per layer", low=1)
     layers: int = setting(2, "recurrent layers", low=1)
-    dropout: float = setting(0.25, "dropout between layers and before the head", low=0, below=1)
+    dropout: float = setting(0.3, "dropout between layers and before the head", low=0, below=1)
     seq_len: int = setting(128, "characters per BPTT chunk", low=1)
     batch_size: int = setting(32, "parallel text streams", low=1)
+    precision: str = setting("auto", "training arithmetic: bf16 autocast (mixed precision), "
+                             "fp32, or auto = bf16 where the device has it natively (CUDA with "
+                             "bf16, a CPU with AVX512-BF16/AMX); evaluation is always fp32",
+                             choices=PRECISIONS)
     train: TrainConfig = setting(help="trainer settings",
                                  default_factory=lambda: TrainConfig(schedule="cosine",
                                                                      patience=5))
 
     def resolved(self) -> CharRNNSettings:
         """With no budget given, train for :data:`DEFAULT_EPOCHS`; Adam's default lr is
-        :data:`CHAR_RNN_ADAM_LR`."""
+        :data:`CHAR_RNN_ADAM_LR`; ``precision`` auto becomes what this device computes fast
+        (config.json keeps the choice, so a resume elsewhere trains the same way)."""
         out = self
+        if self.precision == "auto":
+            out = out.replace(precision=auto_precision(resolve_device(self.train.device)))
         if not self.train.budget_given():
             out = out.replace(epochs=DEFAULT_EPOCHS)
         if self.train.lr is None and self.train.optimizer in ("adam", "adamw"):
@@ -106,7 +114,7 @@ def run(settings: CharRNNSettings, run_dir: Path | str | None = None, *,
     task = CharTask(text, settings.seq_len, settings.batch_size)
     torch.manual_seed(settings.train.seed)  # the initial weights come from the seed too
     model = CharRNN(len(task.vocab), settings.embed, settings.hidden, settings.layers,
-                    settings.dropout, settings.cell, settings.impl)
+                    settings.dropout, settings.cell, settings.impl, settings.precision)
 
     def load(folder: Path) -> dict[str, Any]:
         """The checkpoint a resume goes on from: its vocabulary and model, checked against the
@@ -126,7 +134,8 @@ def run(settings: CharRNNSettings, run_dir: Path | str | None = None, *,
             ckpt = opened.state
             task = CharTask(text, settings.seq_len, settings.batch_size,
                             vocab=Vocab(tuple(ckpt["task"]["vocab"])))
-            model = CharRNN(**dict(ckpt["model_args"], impl=settings.impl))
+            model = CharRNN(**dict(ckpt["model_args"], impl=settings.impl),
+                            precision=settings.precision)
         fit = Trainer(model, task, settings.train, folder, resume=opened.resumed,
                       extra={"model_args": model.model_args}, report=report,
                       command=COMMAND).fit()
