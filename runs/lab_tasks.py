@@ -37,6 +37,7 @@ from pucklab.runs.store import RunError, atomic_write
 from pucklab.runs.sweep_study import (
     QUEUE_LOCK,
     make_storage,
+    one_machine,
     pop_one_at_a_time,
     spawn_workers,
     storage_url,
@@ -183,7 +184,7 @@ def work(run_dir: Path, url: str, plan: Plan, measure: Measure, settings: Any,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # a dead worker's task goes back in the queue
-    if url.startswith("sqlite"):
+    if one_machine(url):
         pop_one_at_a_time(study, run_dir / QUEUE_LOCK)
     if study.get_trials(deepcopy=False, states=waiting):
         study.optimize(run_task, callbacks=[stop_when_done], catch=(RunError,))

@@ -39,6 +39,7 @@ from pucklab.runs.sweep_study import (
     make_pruner,
     make_sampler,
     make_storage,
+    one_machine,
     prepare_workers,
     spawn_workers,
     storage_url,
@@ -87,7 +88,7 @@ def work(run_dir: Path, threads: int | None = None, worker: int = 0,
         return
     state = optuna.trial.TrialState
     counted = (state.COMPLETE, state.PRUNED, state.RUNNING, state.WAITING)
-    if storage_url(run_dir, cfg.storage).startswith("sqlite"):  # a retried trial waits in
+    if one_machine(storage_url(run_dir, cfg.storage)):  # a retried trial waits in
         ask_within_budget(study, run_dir / QUEUE_LOCK, cfg.trials, counted)  # the queue
     budget = optuna.study.MaxTrialsCallback(cfg.trials, states=counted)
 
@@ -126,7 +127,7 @@ def run_sweep(cfg: SweepConfig, run_dir: Path) -> None:
     done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
     left = max(0, cfg.trials - done)
     quotas = [left // cfg.workers + (k < left % cfg.workers) for k in range(cfg.workers)]
-    if cfg.seeds > 1 or storage_url(run_dir, cfg.storage).startswith("sqlite"):
+    if cfg.seeds > 1 or one_machine(storage_url(run_dir, cfg.storage)):
         quotas = [-1] * cfg.workers  # each takes what waits (with --seeds: seed runs)
     threads = threads_per_worker(cfg.workers)
     codes = spawn_workers(_worker_process, [(str(run_dir), threads, k, quotas[k])

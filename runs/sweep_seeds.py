@@ -35,6 +35,7 @@ from pucklab.runs.sweep_study import (
     Trainable,
     file_lock,
     make_storage,
+    one_machine,
     pop_one_at_a_time,
     storage_url,
 )
@@ -138,7 +139,7 @@ def work(cfg: SweepConfig, run_dir: Path, study: Any, trainable: Trainable) -> N
     optuna = _optuna()
     state = optuna.trial.TrialState
     queue = open_queue(cfg, run_dir)
-    local = storage_url(run_dir, cfg.storage).startswith("sqlite")
+    local = one_machine(storage_url(run_dir, cfg.storage))
     lock = run_dir / QUEUE_LOCK
     if local:
         pop_one_at_a_time(queue, lock)

@@ -194,6 +194,11 @@ def storage_url(run_dir: Path, storage: str) -> str:
     return storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
 
 
+def one_machine(url: str) -> bool:
+    """SQLite storage: every worker shares this machine's disk, so a file lock can order them."""
+    return url.startswith("sqlite")
+
+
 def make_storage(url: str, heartbeat: int = HEARTBEAT_S) -> Any:
     """Optuna's RDB storage with heartbeats, so a dead worker's trial is failed and retried."""
     import optuna
@@ -204,7 +209,7 @@ def make_storage(url: str, heartbeat: int = HEARTBEAT_S) -> Any:
             storage = optuna.storages.RDBStorage(
                 url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
                 heartbeat_stale_trial_callback=retry_callback()(max_retry=2))
-        if url.startswith("sqlite"):
+        if one_machine(url):
             _write_ahead(storage.engine)
         return storage
     except ImportError as err:  # e.g. no PostgreSQL driver

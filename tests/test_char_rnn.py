@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
@@ -286,4 +287,12 @@ def test_precision_is_resolved_into_the_run_and_kept_on_resume(tmp_path, corpus,
                      "--no-progress"]) == 0
     assert charrnn.saved_settings(tmp_path / "auto").precision == "bf16"
     assert train(tmp_path, corpus, "fp32", "--max-steps", "3", "--precision", "fp32")[0] == 0
+    assert charrnn.saved_settings(tmp_path / "fp32").precision == "fp32"
+    # a run written before --precision existed trained in float32, and resumes so
+    config = json.loads((tmp_path / "fp32" / "config.json").read_text())
+    del config["settings"]["precision"]
+    (tmp_path / "fp32" / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(charrnn, "auto_precision", lambda device: "bf16")
+    assert cli.main(["train", "--resume", str(tmp_path / "fp32"), "--max-steps", "5",
+                     "--no-progress"]) == 0
     assert charrnn.saved_settings(tmp_path / "fp32").precision == "fp32"

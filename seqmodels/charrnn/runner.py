@@ -27,6 +27,7 @@ from pucklab.runs.store import (
     build_model,
     checkpoint_path,
     load_checkpoint,
+    load_config,
     load_run_settings,
 )
 from pucklab.runs.sweep_study import Trainable
@@ -107,6 +108,9 @@ def run(settings: CharRNNSettings, run_dir: Path | str | None = None, *,
         ``epochs``, ``wall_time_s``; ``stopped``: done, early stopping or non-finite loss.
     """
     settings.validate()
+    if resume and run_dir is not None and settings.precision == "auto" and \
+            "precision" not in load_config(run_dir).get("settings", {}):
+        settings = settings.replace(precision="fp32")  # a run from before --precision existed
     settings = settings.resolved()
     text, path = read_corpus(settings.corpus)
     if settings.corpus != "shakespeare":  # a resume from elsewhere finds the same file
