@@ -35,6 +35,10 @@ def test_experiments_are_registered_and_listed(capsys):
     assert capsys.readouterr().err.startswith("usage: lab EXPERIMENT")
 
 
+# Quick runs of these take 15-25 s serially on 2 cores; their tasks are small one-thread runs.
+PARALLEL_QUICK = ("memory-length", "autoencoder", "session-decay", "convolution")
+
+
 @pytest.mark.parametrize("name", SEQUENCE_EXPERIMENTS + RL_EXPERIMENTS + BASICS_EXPERIMENTS)
 def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
     run_dir = tmp_path / name
@@ -47,6 +51,8 @@ def test_quick_run_writes_table_figure_and_conclusions(name, tmp_path, capsys):
         extra = ["--corpus", str(play_corpus(tmp_path / "play.txt"))]
     if name == "hyperparameter-search":  # one seed: 16 forecast runs, not 32
         extra = ["--seeds", "1"]
+    if name in PARALLEL_QUICK:  # the longest quick runs spread their tasks over both cores
+        extra = [*extra, "--workers", "2"]
     assert lab.main([name, "--quick", "--no-progress", "--run-dir", str(run_dir), *extra]) == 0
     out = capsys.readouterr().out
     for file in ("results.csv", "results.md", "figure.png", "config.json"):

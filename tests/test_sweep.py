@@ -65,7 +65,7 @@ def test_grid_covers_its_grid_exactly_once(tmp_path):
 
 def test_same_seed_same_suggestions(tmp_path):
     argv = ["forecast", *FORECAST, "--param", "lr=log:1e-4:1e-1", "--param",
-            "hidden=4:64:4", "--sampler", "random", "--trials", "3", "--pruner", "none"]
+            "hidden=4:64:4", "--sampler", "random", "--trials", "2", "--pruner", "none"]
     for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
         assert main([*argv, "--seed", seed, "--run-dir", str(tmp_path / name)]) == 0
     params = {n: [(r["lr"], r["hidden"]) for r in results(tmp_path / n)] for n in "abc"}

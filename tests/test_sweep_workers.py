@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from pucklab.runs.sweep import main as sweep_main
+
 SWEEP = [sys.executable, "-m", "pucklab.runs.sweep"]
-# One trial of about five seconds that writes a checkpoint every epoch.
-SLOW = ["forecast", "--fixed", "dataset=sunspots", "horizon=5", "epochs=30", "patience=0",
+# One trial of a few seconds that writes a checkpoint every epoch.
+SLOW = ["forecast", "--fixed", "dataset=sunspots", "horizon=5", "epochs=20", "patience=0",
         "progress=false", "baselines=naive", "seeds=[0]", "difference=none", "lookback=15",
         "--param", "lr=log:1e-3:1e-2",
         "--sampler", "random", "--pruner", "none", "--heartbeat", "1"]
@@ -58,8 +60,7 @@ def kill_mid_trial_then_finish(run_dir: Path, extra: list[str]) -> list[dict[str
     b = subprocess.run([*SWEEP, "worker", str(run_dir)], capture_output=True, text=True, env=env,
                        timeout=300)
     assert b.returncode == 0, b.stdout + b.stderr
-    assert subprocess.run([*SWEEP, "show", str(run_dir)], capture_output=True,
-                          env=env).returncode == 0
+    assert sweep_main(["show", str(run_dir)]) == 0
     return results(run_dir)
 
 
