@@ -8,12 +8,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from pucklab.envs.core import PuckCore
 from pucklab.envs.physics import (
     FIELD,
     NUM_ACTIONS,
     OUTCOME_WIN,
     GameConfig,
-    PuckCore,
     check_obs_type,
     state_bounds,
 )

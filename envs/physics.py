@@ -1,11 +1,10 @@
-"""The one physics core behind every pucklab game: puck, paddles, opponent, sessions, pixels.
+"""The rules of every pucklab game: puck, paddles, opponent, sessions, and the state they share.
 
-Written once and vectorised over a batch of games; compiled with numba so that a batch of one
-(``gymnasium.Env``) and a batch of thousands (``VectorEnv``) run the same code. The core owns an
-80x80 uint8 frame per game and redraws only the sprites that moved (erase old rectangle, draw new
-one), so a step costs ~100 pixels per game instead of 6,400. It also records, per game, the
-rectangles in which the frame changed (``changed_rects``), which lets
-:class:`~pucklab.envs.wrappers.VectorFrameDifference` update a frame difference only there.
+Written once for a batch of games and compiled with numba, so that a batch of one
+(``gymnasium.Env``) and a batch of thousands (``VectorEnv``) run the same code:
+:mod:`pucklab.envs.core` steps the batch (:class:`~pucklab.envs.core.PuckCore`), calling
+:func:`_serve` / :func:`_physics` here for each game and :mod:`pucklab.envs.drawing` for its
+pixels.
 
 Coordinates are in pixels of the observation: x grows to the right, y grows downwards. The agent
 guards the right edge; in Pong a scripted opponent guards the left edge, in air hockey the left
@@ -122,60 +121,8 @@ def state_bounds(has_opponent: bool) -> tuple[np.ndarray, np.ndarray]:
     return low[:n], high[:n]
 
 
-class PuckCore:
-    """State and pixel buffers of ``num_games`` games, stepped by one compiled kernel.
-
-    The arrays are public and updated in place by :meth:`step`: ``frames`` (B, 1, 80, 80) uint8,
-    ``rewards`` float32, ``terminated``/``truncated`` bool, ``outcome`` int8 (+1 win, -1 loss,
-    0 session still running), ``changed_rects`` (B, 5, 4) int32 rows ``y0, y1, x0, x1``.
-    """
-
-    def __init__(self, num_games: int, config: GameConfig) -> None:
-        self.num_games = num_games
-        self.config = config
-        self.params = config.params()
-        self.state = np.zeros((num_games, NUM_STATE), dtype=np.float64)
-        self.drawn = np.full((num_games, 4), -1, dtype=np.int64)
-        self.frames = np.zeros((num_games, 1, FIELD, FIELD), dtype=np.uint8)
-        self.changed_rects = np.zeros((num_games, NUM_RECTS, 4), dtype=np.int32)
-        self.rewards = np.zeros(num_games, dtype=np.float32)
-        self.terminated = np.zeros(num_games, dtype=np.bool_)
-        self.truncated = np.zeros(num_games, dtype=np.bool_)
-        self.outcome = np.zeros(num_games, dtype=np.int8)
-        low, high = state_bounds(config.has_opponent)
-        n = len(low)
-        # state obs = state[:, :n] * scale + shift, i.e. positions to [0, 1], velocities to [-1, 1]
-        free = FIELD - config.paddle_height
-        self._obs_scale = np.array(
-            [1 / (FIELD - BALL), 1 / (FIELD - BALL), 1 / config.ball_speed,
-             1 / config.ball_speed, 1 / free, 1 / free], dtype=np.float64)[:n]
-        self._obs_low, self._obs_high = low, high
-
-    def step(self, actions: np.ndarray, reset_mask: np.ndarray, serves: np.ndarray,
-             step_others: bool = True) -> None:
-        """Advance every game one step; games in ``reset_mask`` start a new session instead.
-
-        Args:
-            actions: (B,) int64 in {0: stay, 1: up, 2: down}; ignored for games being reset.
-            reset_mask: (B,) bool, games to serve anew.
-            serves: (B, 3) float64 uniforms in [0, 1) deciding each reset game's serve.
-            step_others: False holds the games outside ``reset_mask`` as they are (a partial
-                reset); their changed rectangles become empty.
-        """
-        _step_games(self.state, self.drawn, actions, reset_mask, step_others, serves,
-                    self.params, self.frames, self.changed_rects, self.rewards,
-                    self.terminated, self.truncated, self.outcome)
-
-    def state_obs(self) -> np.ndarray:
-        """The ``state`` observation of every game, (B, 5) or (B, 6) float32."""
-        n = len(self._obs_scale)
-        obs = (self.state[:, :n] * self._obs_scale).astype(np.float32)
-        # Rounding at the edges must not step outside the declared Box.
-        return np.clip(obs, self._obs_low, self._obs_high, out=obs)
-
-
 # ---------------------------------------------------------------------------------------------
-# The compiled kernel. Plain loops over games; every function below runs under numba.
+# The rules of one game, compiled; every function below runs under numba.
 
 
 @njit(inline="always")
@@ -265,93 +212,3 @@ def _physics(s, p, action) -> int:
     s[BX] = _clamp(x1, 0.0, FIELD - BALL)
     s[BY] = _clamp(y1, 0.0, FIELD - BALL)
     return outcome
-
-
-@njit
-def _set_rect(rects, k, y0, y1, x0, x1) -> None:
-    rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3] = y0, y1, x0, x1
-
-
-@njit
-def _move_paddle(frame, rects, k, old_y, y, x, h, full) -> None:
-    """Move a paddle in column x from row old_y to row y, touching only rows that change.
-
-    A paddle moving by d < h rows keeps h - d rows lit: erase the d rows it left, draw the d rows
-    it entered, and record those two strips as rectangles k and k + 1 (a 3-row move touches 6
-    rows, not 15). ``full`` (or a first draw, or a jump) erases and redraws the whole paddle.
-    """
-    w = PADDLE_WIDTH
-    if old_y < 0 or full or abs(y - old_y) >= h:
-        if old_y >= 0:
-            frame[old_y:old_y + h, x:x + w] = 0
-            _set_rect(rects, k, old_y, old_y + h, x, x + w)
-        else:
-            _set_rect(rects, k, 0, 0, 0, 0)
-        frame[y:y + h, x:x + w] = PIXEL_ON
-        _set_rect(rects, k + 1, y, y + h, x, x + w)
-    elif y > old_y:  # moved down
-        frame[old_y:y, x:x + w] = 0
-        frame[old_y + h:y + h, x:x + w] = PIXEL_ON
-        _set_rect(rects, k, old_y, y, x, x + w)
-        _set_rect(rects, k + 1, old_y + h, y + h, x, x + w)
-    else:  # moved up, or stayed (empty strips)
-        frame[y + h:old_y + h, x:x + w] = 0
-        frame[y:old_y, x:x + w] = PIXEL_ON
-        _set_rect(rects, k, y, old_y, x, x + w)
-        _set_rect(rects, k + 1, y + h, old_y + h, x, x + w)
-
-
-@njit
-def _redraw(s, p, frame, drawn, rects, full) -> None:
-    """Redraw one game's sprites and record where the frame changed (5 rectangles).
-
-    Order matters where sprites overlap: the old puck is erased first and the new puck drawn
-    last. A puck can only overlap a paddle's columns on a session's last step, so the step after
-    (a serve) and any step starting from such an overlap redraw everything (``full``).
-    """
-    paddle_h = int(p[P_PADDLE_H])
-    bx, by = int(round(s[BX])), int(round(s[BY]))
-    old_bx, old_by = drawn[D_BX], drawn[D_BY]
-    full = full or old_bx + BALL > AGENT_X or old_bx < OPPONENT_X + PADDLE_WIDTH
-    if old_by >= 0:
-        frame[old_by:old_by + BALL, old_bx:old_bx + BALL] = 0
-        _set_rect(rects, 0, min(old_by, by), max(old_by, by) + BALL,
-                  min(old_bx, bx), max(old_bx, bx) + BALL)
-    else:
-        _set_rect(rects, 0, by, by + BALL, bx, bx + BALL)
-    ay = int(round(s[AGENT_Y]))
-    _move_paddle(frame, rects, 1, drawn[D_AGENT], ay, AGENT_X, paddle_h, full)
-    drawn[D_AGENT] = ay
-    if p[P_OPPONENT] > 0:
-        oy = int(round(s[OPP_Y]))
-        _move_paddle(frame, rects, 3, drawn[D_OPP], oy, OPPONENT_X, paddle_h, full)
-        drawn[D_OPP] = oy
-    else:
-        _set_rect(rects, 3, 0, 0, 0, 0)
-        _set_rect(rects, 4, 0, 0, 0, 0)
-    frame[by:by + BALL, bx:bx + BALL] = PIXEL_ON
-    drawn[D_BX], drawn[D_BY] = bx, by
-
-
-@njit
-def _step_games(state, drawn, actions, reset_mask, step_others, serves, p, frames, rects,
-                rewards, terminated, truncated, outcome) -> None:
-    session_length = p[P_SESSION]
-    for g in range(state.shape[0]):
-        s = state[g]
-        if not (step_others or reset_mask[g]):
-            rects[g] = 0  # held: nothing changed
-            continue
-        result = 0
-        if reset_mask[g]:
-            _serve(s, p, serves[g])
-        else:
-            result = _physics(s, p, actions[g])
-        done_by_time = result == 0 and not reset_mask[g] and s[T] >= session_length
-        if done_by_time:
-            result = 1  # the puck did not fall for a whole session
-        rewards[g] = result
-        terminated[g] = result != 0 and not done_by_time
-        truncated[g] = done_by_time
-        outcome[g] = result
-        _redraw(s, p, frames[g, 0], drawn[g], rects[g], reset_mask[g])

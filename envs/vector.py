@@ -17,8 +17,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from pucklab.envs.core import PuckCore
 from pucklab.envs.game_env import RENDER_FPS, action_error, observation_space
-from pucklab.envs.physics import NUM_ACTIONS, GameConfig, PuckCore
+from pucklab.envs.physics import NUM_ACTIONS, GameConfig
 
 # Indexed by outcome code (+1 win, -1 loss, 0 none): the strings info["outcome"] carries.
 _OUTCOME_NAMES = np.array(["", "win", "loss"], dtype=object)
@@ -72,6 +73,17 @@ class PuckVectorEnv(VectorEnv):
         :class:`~pucklab.envs.wrappers.VectorFrameDifference` skip the rest of the frame.
         """
         return self._core.changed_rects
+
+    def track_differences(self, scale: float) -> np.ndarray:
+        """Have every step also write the frame difference (frame - previous frame) * scale,
+        zero on a session's first frame, into the returned float32 (B, 1, 80, 80) buffer.
+
+        :class:`~pucklab.envs.wrappers.VectorFrameDifference` asks for it: the difference is
+        computed while each game is redrawn, from the pixels that changed, instead of in a second
+        pass over B frames with a copy of the previous ones (which at large B no longer fit in
+        the cache). The buffer is the env's own: the next step overwrites it.
+        """
+        return self._core.track_differences(scale)
 
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":

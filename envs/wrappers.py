@@ -8,9 +8,9 @@ observation space's bounds (uint8 0..255 -> /255), and the difference is zero on
 of an episode. They work on any env whose observation is a single H x W frame ((H, W), (1, H, W)
 or (H, W, 1)); pucklab's are 80x80.
 
-``VectorFrameDifference`` has a fast path for envs that publish ``changed_rects`` (pucklab's
-vector envs do): a difference can only be non-zero where the frame changed in the last step, so
-it clears last step's rectangles and fills this step's instead of rewriting B x 6,400 floats.
+``VectorFrameDifference`` has a fast path for envs that can compute the difference themselves
+(pucklab's vector envs, ``track_differences``): they write it while redrawing the few pixels
+that changed, instead of a second pass over B frames with a copy of the previous ones.
 """
 
 from __future__ import annotations
@@ -63,35 +63,6 @@ def _diff_full(frames, prev, out, reset, low, scale) -> None:
                 v = np.float32((frames[g, y, x] - low) * scale)
                 out[g, y, x] = 0.0 if reset[g] else v - prev[g, y, x]
                 prev[g, y, x] = v
-
-
-@njit
-def _diff_rects(frames, prev, out, rects, last_rects, reset, scale) -> None:
-    """Update ``out`` = frames - prev (scaled) only inside the changed rectangles.
-
-    Invariants kept per game: ``prev`` equals the current frame everywhere, and ``out`` is zero
-    outside ``last_rects``. ``rects`` must cover every pixel that changed since the last call
-    (on a reset too: old and new sprite places); ``frames`` are unsigned with low bound 0.
-    """
-    for g in range(frames.shape[0]):
-        for k in range(last_rects.shape[1]):
-            y0, y1 = last_rects[g, k, 0], last_rects[g, k, 1]
-            x0, x1 = last_rects[g, k, 2], last_rects[g, k, 3]
-            out[g, y0:y1, x0:x1] = 0.0
-        if not reset[g]:  # on a new episode the difference restarts from zero
-            # Two passes: rectangles may overlap, so prev must not change until all are done.
-            for k in range(rects.shape[1]):
-                for y in range(rects[g, k, 0], rects[g, k, 1]):
-                    for x in range(rects[g, k, 2], rects[g, k, 3]):
-                        out[g, y, x] = (np.float32(frames[g, y, x])
-                                        - np.float32(prev[g, y, x])) * scale
-        for k in range(rects.shape[1]):
-            y0, y1, x0, x1 = rects[g, k, 0], rects[g, k, 1], rects[g, k, 2], rects[g, k, 3]
-            prev[g, y0:y1, x0:x1] = frames[g, y0:y1, x0:x1]
-            if reset[g]:
-                last_rects[g, k] = 0
-            else:
-                last_rects[g, k] = rects[g, k]
 
 
 class FrameDifference(gym.Wrapper):
@@ -188,7 +159,7 @@ class VectorFrameDifference(VectorWrapper):
 
     Args:
         env: A vector env whose single observation is one frame.
-        copy: Return a fresh array on each call (True) or the wrapper's own buffer, which the
+        copy: Return a fresh array on each call (True) or the same buffer each time, which the
             next step overwrites (False: no 26 MB copy per step at B = 1024).
     """
 
@@ -202,43 +173,31 @@ class VectorFrameDifference(VectorWrapper):
         self._starts = EpisodeStarts(env)
         self._shape = (self.num_envs, h, w)
         self._out = np.zeros((self.num_envs, 1, h, w), dtype=np.float32)
-        # Fast path: the env says where its frames changed, and frames are unsigned from 0.
-        rects = getattr(env.unwrapped, "changed_rects", None)
-        self._fast = (rects is not None and self._low == 0.0
+        # Fast path: the env computes the differences as it steps (frames unsigned from 0).
+        track = getattr(env.unwrapped, "track_differences", None)
+        self._fast = (callable(track) and self._low == 0.0
                       and np.issubdtype(env.single_observation_space.dtype, np.unsignedinteger))
         if self._fast:
-            self._prev = np.zeros(self._shape, dtype=env.single_observation_space.dtype)
-            self._last_rects = np.zeros_like(rects)
+            self._out = track(np.float32(self._scale))  # type: ignore[misc]  # callable
         else:
             self._prev = np.zeros(self._shape, dtype=np.float32)
 
     def _difference(self, obs: np.ndarray, first: np.ndarray) -> np.ndarray:
-        frames = np.asarray(obs).reshape(self._shape)
-        out = self._out.reshape(self._shape)
-        if self._fast:
-            rects = self.env.unwrapped.changed_rects  # type: ignore[attr-defined]  # ours (_fast)
-            _diff_rects(frames, self._prev, out, rects,
-                        self._last_rects, first, np.float32(self._scale))
-        else:
-            _diff_full(frames, self._prev, out, first, self._low, self._scale)
+        if not self._fast:
+            _diff_full(np.asarray(obs).reshape(self._shape), self._prev,
+                       self._out.reshape(self._shape), first, self._low, self._scale)
         return self._out.copy() if self.copy else self._out
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info, mask, first = self._starts.reset(self.env, seed, options)
-        if mask is None and self._fast:  # start from a clean slate whatever the env did before
-            self._prev[...] = np.asarray(obs).reshape(self._shape)
-            self._out[...] = 0.0
-            self._last_rects[...] = 0
-        if mask is None:
+        if mask is None or self._fast:  # the env keeps held games' differences itself
             return self._difference(obs, first), info
         # Games outside the mask go on: their observation stays the last difference they saw.
         keep = ~first
-        out, last = self._out[keep].copy(), self._last_rects[keep].copy() if self._fast else None
+        out = self._out[keep].copy()
         self._difference(obs, first)
         self._out[keep] = out
-        if self._fast:
-            self._last_rects[keep] = last
         return (self._out.copy() if self.copy else self._out), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:

@@ -30,29 +30,41 @@ def test_single_env_difference_is_scaled_frame_change_and_zero_after_reset():
             assert not diff.any()
 
 
-def _vector_diffs(env, steps, actions_seed=0):
+def _vector_diffs(env, steps, actions_seed=0, reset_every=0):
+    """Observations of ``steps`` random steps; every ``reset_every`` steps a partial reset of a
+    random third of the games (its observation is recorded too)."""
     obs, _ = env.reset(seed=11)
     out = [obs.copy()]
     rng = np.random.default_rng(actions_seed)
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         obs, *_ = env.step(rng.integers(0, 3, env.num_envs))
         out.append(obs.copy())
+        if reset_every and t % reset_every == 0:
+            mask = rng.random(env.num_envs) < 1 / 3
+            mask[rng.integers(env.num_envs)] = True  # Gymnasium wants at least one
+            obs, _ = env.reset(options={"reset_mask": mask})
+            out.append(obs.copy())
     return np.stack(out)
 
 
 @pytest.mark.parametrize("env_id", ["pucklab/AirHockey-v0", "pucklab/Pong-v0"])
-def test_fast_rectangle_path_equals_generic_path(env_id):
-    num = 6
-    fast = VectorFrameDifference(gym.make_vec(env_id, num_envs=num, session_length=15), copy=False)
-    assert fast._fast
-    # SyncVectorEnv of single games publishes no changed_rects: the generic full-frame path.
-    generic = VectorFrameDifference(
-        SyncVectorEnv([lambda: gym.make(env_id, session_length=15) for _ in range(num)]))
-    assert not generic._fast
-    a, b = _vector_diffs(fast, 100), _vector_diffs(generic, 100)
-    assert a.shape == (101, num, 1, 80, 80)
-    np.testing.assert_array_equal(a, b)
-    assert (a != 0).any()
+def test_differences_computed_in_the_env_equal_the_generic_path(env_id):
+    """The vector env writes the differences while it redraws (planning and prefetching games
+    ahead of the one it draws); a SyncVectorEnv of single games cannot, so the wrapper takes
+    the generic full-frame path. Both agree bit for bit, across autoresets and partial resets,
+    for batches smaller and larger than the kernel's look-ahead."""
+    for num in (3, 37):
+        fast = VectorFrameDifference(gym.make_vec(env_id, num_envs=num, session_length=15),
+                                     copy=False)
+        assert fast._fast
+        generic = VectorFrameDifference(
+            SyncVectorEnv([lambda: gym.make(env_id, session_length=15) for _ in range(num)]))
+        assert not generic._fast
+        a = _vector_diffs(fast, 100, reset_every=23)
+        b = _vector_diffs(generic, 100, reset_every=23)
+        assert a.shape == (105, num, 1, 80, 80)
+        np.testing.assert_array_equal(a, b)
+        assert (a != 0).any()
 
 
 def test_vector_difference_matches_hand_computed_frames_across_autoresets():
