@@ -20,6 +20,7 @@ from pucklab.seqmodels.forecast.task import WindowTask, prepare
 from pucklab.seqmodels.forecast.windows import (
     Transform,
     difference,
+    difference_lags,
     make_split,
     mase_scale,
     undifference,
@@ -84,6 +85,47 @@ def test_undifference_inverts_difference(values, lags, horizon):
     # and batched: two rows at once
     both = undifference(hist, np.stack([z[-horizon:], z[-horizon:]]), lags)
     np.testing.assert_allclose(both[1], fut, atol=1e-6)
+
+
+def _seasonal(n, multiplicative, season=12):
+    t = np.arange(n)
+    pattern = np.sin(2 * np.pi * t / season) + 0.5 * np.cos(4 * np.pi * t / season)
+    return (50 + t) * (1 + 0.2 * pattern) if multiplicative else 50 + 0.5 * t + 8 * pattern
+
+
+@pytest.mark.parametrize("multiplicative", [False, True])
+def test_deseasoned_transform_finds_the_season_and_inverts_exactly(multiplicative):
+    """The hybrid's split: smoothing's seasonal indices, fitted on the training part, come out
+    of the series before differencing and go back into the forecasts; a growing season is
+    found to multiply, a constant one to add (by AIC), and the indices are the true pattern."""
+    season, train_end = 12, 96
+    y = _seasonal(140, multiplicative)
+    tr = Transform.fit(y, (1,), train_end, season)
+    assert tr.multiplicative == multiplicative and len(tr.seasonal) == season
+    t = np.arange(season)
+    truth = np.sin(2 * np.pi * t / season) + 0.5 * np.cos(4 * np.pi * t / season)
+    truth = 1 + 0.2 * truth if multiplicative else 8 * truth
+    np.testing.assert_allclose(tr.seasonal, truth / truth.mean() if multiplicative
+                               else truth - truth.mean(), atol=0.02 if multiplicative else 0.3)
+    z = tr.forward(y)
+    for origin in (40, 100, 130):  # inverse of the true future differences: the values back
+        back = tr.inverse(y[:origin + 1], np.stack([z[origin + 1:origin + 9]] * 2))
+        np.testing.assert_allclose(back[1], y[origin + 1:origin + 9], rtol=1e-9)
+    # fitted on the training part only; stored and read back unchanged (old files: no season)
+    y2 = y.copy()
+    y2[train_end:] = 1e6
+    assert Transform.fit(y2, (1,), train_end, season) == tr
+    assert Transform.from_dict(tr.to_dict()) == tr
+    plain = Transform.fit(y, (1,), train_end)
+    old = {k: v for k, v in plain.to_dict().items() if k in ("lags", "mean", "std")}
+    assert Transform.from_dict(old) == plain
+
+
+def test_deseason_needs_a_season_and_two_of_them():
+    with pytest.raises(RunError, match="seasonal period"):
+        make_split(100, 10, 5, 0.1, 0.2, 0) and difference_lags("deseason", 1)
+    with pytest.raises(RunError, match="two seasons"):
+        Transform.fit(_seasonal(40, False), (), 20, 12)
 
 
 # -- loading and cleaning ----------------------------------------------------------------------

@@ -83,9 +83,10 @@ def fit_seeds(settings: ForecastSettings, prep: Prepared, folder: Path, seeds: l
 
 
 def final_prepared(prep: Prepared) -> Prepared:
-    """``prep`` with its scaler fitted on the training and validation parts (what the final
-    fit trains on); the split and differencing stay."""
-    transform = Transform.fit(prep.y, prep.transform.lags, prep.split.test_start)
+    """``prep`` with its scaler (and seasonal indices) fitted on the training and validation
+    parts (what the final fit trains on); the split and differencing stay."""
+    transform = Transform.fit(prep.y, prep.transform.lags, prep.split.test_start,
+                              len(prep.transform.seasonal))
     return replace(prep, transform=transform, z=transform.forward(prep.y))
 
 

@@ -23,6 +23,7 @@ from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.series import Series, load_series
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.windows import (
+    DESEASONED,
     Split,
     Transform,
     difference_lags,
@@ -73,7 +74,8 @@ def prepare(args: ForecastSettings, series: Series | None = None) -> Prepared:
     if len(split.val_origins()) < 1:
         raise RunError(f"the validation part ({split.test_start - split.val_start} points) is "
                        f"shorter than --horizon {args.horizon}; raise --val-frac")
-    transform = Transform.fit(series.values, lags, split.val_start)
+    transform = Transform.fit(series.values, lags, split.val_start,
+                              season if choice.kind in DESEASONED else 0)
     scale = mase_scale(series.values[:split.test_start], season)
     return Prepared(series, season, lookback, split, transform, transform.forward(series.values),
                     scale, choice)

@@ -9,6 +9,7 @@ itself and an older one), so it cannot leak.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,9 @@ import numpy as np
 
 from pucklab.runs.store import RunError, require_choice
 
-DIFFERENCES = ("none", "first", "seasonal", "both")
+DIFFERENCES = ("none", "first", "seasonal", "both", "deseason", "deseason+first")
+#: Kinds that first remove exponential smoothing's seasonal indices (see :func:`seasonal_indices`).
+DESEASONED = ("deseason", "deseason+first")
 
 
 # -- splits ------------------------------------------------------------------------------------
@@ -70,11 +73,53 @@ def make_split(n: int, lookback: int, horizon: int, val_frac: float, test_frac: 
 
 # -- differencing and scaling --------------------------------------------------------------------
 def difference_lags(kind: str, season: int) -> tuple[int, ...]:
-    """``--difference`` as lags: first (1,), seasonal (m,), both (1, m)."""
+    """``--difference`` as lags: first (1,), seasonal (m,), both (1, m); the deseasoned kinds
+    difference the seasonally adjusted series: deseason (), deseason+first (1,)."""
     require_choice("--difference", kind, DIFFERENCES)
-    if kind in ("seasonal", "both") and season < 2:
+    if kind not in ("none", "first") and season < 2:
         raise RunError(f"--difference {kind} needs a seasonal period >= 2; give --season M")
-    return {"none": (), "first": (1,), "seasonal": (season,), "both": (1, season)}[kind]
+    return {"none": (), "first": (1,), "seasonal": (season,), "both": (1, season),
+            "deseason": (), "deseason+first": (1,)}[kind]
+
+
+def seasonal_indices(y: np.ndarray, season: int) -> tuple[tuple[float, ...], bool]:
+    """Exponential smoothing's seasonal indices of ``y`` (the fitting part only) and whether
+    they multiply: the hybrid's split in the spirit of ES-RNN (Smyl, M4's winner), where
+    smoothing takes the season and the network forecasts what remains.
+
+    statsmodels' Holt-Winters (damped additive trend) is fitted with an additive season and,
+    for a positive series, a multiplicative one; the lower AIC wins. Index ``i`` belongs to the
+    times ``t`` with ``t % season == i``: the season's last smoothed value there, normalised
+    (mean 0 when added, 1 when multiplied).
+    """
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    y = np.asarray(y, dtype=float)
+    if len(y) < 2 * season + 2:
+        raise RunError(f"--difference deseason needs two seasons and a bit before the validation "
+                       f"part ({2 * season + 2} points), got {len(y)}")
+    best: tuple[float, np.ndarray, bool] | None = None
+    for multiplicative in ((False, True) if y.min() > 0 else (False,)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # statsmodels' optimiser chatter
+                res = ExponentialSmoothing(
+                    y, trend="add", damped_trend=True, seasonal="mul" if multiplicative else "add",
+                    seasonal_periods=season, initialization_method="estimated").fit()
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if math.isfinite(res.aic) and (best is None or res.aic < best[0]):
+            best = (float(res.aic), np.asarray(res.season, dtype=float), multiplicative)
+    if best is None:
+        raise RunError("exponential smoothing could not be fitted to find the season")
+    _, component, multiplicative = best
+    last = component[-season:]
+    indices = np.empty(season)
+    indices[(np.arange(len(y) - season, len(y))) % season] = last
+    indices = indices / indices.mean() if multiplicative else indices - indices.mean()
+    if multiplicative and not (indices > 0).all():
+        raise RunError("exponential smoothing gave a non-positive seasonal index")
+    return tuple(float(v) for v in indices), multiplicative
 
 
 def difference(y: np.ndarray, lags: tuple[int, ...]) -> np.ndarray:
@@ -111,34 +156,67 @@ def undifference(history: np.ndarray, future: np.ndarray, lags: tuple[int, ...])
 
 @dataclass
 class Transform:
-    """Differencing then standard scaling; the scaler is fitted on the training part only."""
+    """Seasonal adjustment (deseasoned kinds only), differencing, then standard scaling; the
+    seasonal indices and the scaler are fitted on the training part only."""
 
     lags: tuple[int, ...]
     mean: float
     std: float
+    seasonal: tuple[float, ...] = ()  # index of time t: seasonal[t % len(seasonal)]
+    multiplicative: bool = False  # the indices divide (True) or are subtracted (False)
 
     @property
     def offset(self) -> int:
         return sum(self.lags)
 
     @classmethod
-    def fit(cls, y: np.ndarray, lags: tuple[int, ...], train_end: int) -> Transform:
-        z = difference(y[:train_end], lags)[sum(lags):]
+    def fit(cls, y: np.ndarray, lags: tuple[int, ...], train_end: int,
+            deseason_period: int = 0) -> Transform:
+        """Fit on ``y[:train_end]``; ``deseason_period`` > 0 removes that season first."""
+        indices, multiplicative = (seasonal_indices(y[:train_end], deseason_period)
+                                   if deseason_period else ((), False))
+        plain = cls(tuple(lags), 0.0, 1.0, indices, multiplicative)
+        z = difference(plain.adjust(y[:train_end]), lags)[sum(lags):]
         std = float(z.std())
-        return cls(tuple(lags), float(z.mean()), std if std > 1e-12 else 1.0)
+        return cls(tuple(lags), float(z.mean()), std if std > 1e-12 else 1.0, indices,
+                   multiplicative)
+
+    def _season(self, start: int, length: int) -> np.ndarray:
+        return np.asarray(self.seasonal)[(np.arange(length) + start) % len(self.seasonal)]
+
+    def adjust(self, y: np.ndarray, start: int = 0) -> np.ndarray:
+        """``y`` (times ``start``, ``start + 1``, ...) without its season."""
+        y = np.asarray(y, dtype=float)
+        if not self.seasonal:
+            return y
+        s = self._season(start, y.shape[-1])
+        return y / s if self.multiplicative else y - s
+
+    def readjust(self, a: np.ndarray, start: int) -> np.ndarray:
+        """The season put back into adjusted values ``a`` (times ``start``, ... on the last axis)."""
+        if not self.seasonal:
+            return a
+        s = self._season(start, a.shape[-1])
+        return a * s if self.multiplicative else a + s
 
     def forward(self, y: np.ndarray) -> np.ndarray:
-        return (difference(y, self.lags) - self.mean) / self.std
+        return (difference(self.adjust(y), self.lags) - self.mean) / self.std
 
     def inverse(self, history: np.ndarray, z_future: np.ndarray) -> np.ndarray:
-        return undifference(history, np.asarray(z_future) * self.std + self.mean, self.lags)
+        """Levels of the scaled future values ``z_future`` after ``history`` (from time 0)."""
+        adjusted = undifference(self.adjust(history), np.asarray(z_future) * self.std + self.mean,
+                                self.lags)
+        return self.readjust(adjusted, len(history))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lags": list(self.lags), "mean": self.mean, "std": self.std}
+        return {"lags": list(self.lags), "mean": self.mean, "std": self.std,
+                "seasonal": list(self.seasonal), "multiplicative": self.multiplicative}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Transform:
-        return cls(tuple(int(v) for v in d["lags"]), float(d["mean"]), float(d["std"]))
+        return cls(tuple(int(v) for v in d["lags"]), float(d["mean"]), float(d["std"]),
+                   tuple(float(v) for v in d.get("seasonal", ())),
+                   bool(d.get("multiplicative", False)))
 
 
 def windows(z: np.ndarray, origins: np.ndarray, lookback: int, horizon: int
