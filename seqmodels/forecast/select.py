@@ -6,8 +6,8 @@ chose made the network lose to every alternative). The course's method decides i
 on the training part, score on the validation part, keep the best. So by default:
 
 1. every differencing the series can afford (none, first, and with a season: seasonal, both,
-   and the hybrid's deseason and deseason+first, where exponential smoothing's seasonal indices
-   come out first) is trained at the default lookback ``max(3 x H, 2 x season)``; the tests'
+   and the hybrid's deseason+first, where exponential smoothing's seasonal indices come out
+   before the first difference) is trained at the default lookback ``max(3 x H, 2 x season)``; the tests'
    (:mod:`~pucklab.seqmodels.forecast.differencing`) choice goes first and wins ties;
 2. for the best of them, a half and a double lookback are trained too;
 3. the candidate whose networks (the first :data:`SELECT_SEEDS` seeds, averaged) have the
@@ -36,7 +36,7 @@ from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.series import Series
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.task import Prepared, prepare
-from pucklab.seqmodels.forecast.windows import DIFFERENCES, make_split, mase_scale
+from pucklab.seqmodels.forecast.windows import SEARCHED, make_split, mase_scale
 from pucklab.seqmodels.trainer import Result
 
 SELECT_SEEDS = 2  # networks averaged per candidate while choosing
@@ -92,7 +92,7 @@ def _kinds(settings: ForecastSettings, series: Series, season: int, lookback: in
     train_end = make_split(len(series), lookback, settings.horizon, settings.val_frac,
                            settings.test_frac).val_start
     tests = choose(series.values[:train_end], season)
-    allowed = [k for k in DIFFERENCES if season >= 2 or k in ("none", "first")]
+    allowed = [k for k in SEARCHED if season >= 2 or k in ("none", "first")]
     return [tests.kind, *(k for k in allowed if k != tests.kind)], tests
 
 

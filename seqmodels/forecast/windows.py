@@ -20,6 +20,10 @@ from pucklab.runs.store import RunError, require_choice
 DIFFERENCES = ("none", "first", "seasonal", "both", "deseason", "deseason+first")
 #: Kinds that first remove exponential smoothing's seasonal indices (see :func:`seasonal_indices`).
 DESEASONED = ("deseason", "deseason+first")
+#: What ``--difference auto`` tries. Plain ``deseason`` (levels without their season) only when
+#: asked: like ``none`` it leaves the level to a network that cannot leave the range it saw, and
+#: the hybrid it stands for takes the level out too (ES-RNN divides by it; here: deseason+first).
+SEARCHED = tuple(k for k in DIFFERENCES if k != "deseason")
 
 
 # -- splits ------------------------------------------------------------------------------------
