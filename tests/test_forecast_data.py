@@ -121,6 +121,23 @@ def test_deseasoned_transform_finds_the_season_and_inverts_exactly(multiplicativ
     assert Transform.from_dict(old) == plain
 
 
+def test_deseason_is_asked_for_never_searched(tmp_path):
+    """--difference deseason+first prepares the hybrid's transform; auto's candidates leave the
+    deseasoned kinds out (they did not earn a place on the benchmark)."""
+    from pucklab.seqmodels.forecast.select import _kinds
+
+    y = _seasonal(160, True)
+    times = pd.date_range("2000-01-01", periods=len(y), freq="MS").strftime("%Y-%m-%d")
+    path = write_csv(tmp_path / "s.csv", y, times)
+    args = ForecastSettings(csv=str(path), time_column="time", horizon=6,
+                            difference="deseason+first")
+    prep = prepare(args)
+    assert prep.season == 12 and len(prep.transform.seasonal) == 12
+    assert prep.transform.lags == (1,) and prep.transform.multiplicative
+    kinds, _ = _kinds(args.replace(difference="auto"), prep.series, 12, 18)
+    assert sorted(kinds) == ["both", "first", "none", "seasonal"]
+
+
 def test_deseason_needs_a_season_and_two_of_them():
     with pytest.raises(RunError, match="seasonal period"):
         make_split(100, 10, 5, 0.1, 0.2, 0) and difference_lags("deseason", 1)

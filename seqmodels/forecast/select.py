@@ -5,9 +5,9 @@ the network forecast best (on a stably seasonal monthly series the seasonal diff
 chose made the network lose to every alternative). The course's method decides instead: train
 on the training part, score on the validation part, keep the best. So by default:
 
-1. every differencing the series can afford (none, first, and with a season: seasonal, both,
-   and the hybrid's deseason+first, where exponential smoothing's seasonal indices come out
-   before the first difference) is trained at the default lookback ``max(3 x H, 2 x season)``; the tests'
+1. every differencing the series can afford (none, first, and with a season: seasonal, both;
+   the hybrid's deseasoned kinds only when ``--difference`` asks for them) is trained at the
+   default lookback ``max(3 x H, 2 x season)``; the tests'
    (:mod:`~pucklab.seqmodels.forecast.differencing`) choice goes first and wins ties;
 2. for the best of them, a half and a double lookback are trained too;
 3. the candidate whose networks (the first :data:`SELECT_SEEDS` seeds, averaged) have the

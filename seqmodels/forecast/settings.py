@@ -48,9 +48,9 @@ class ForecastSettings(Settings):
                                  "monthly, 1 when unknown)", low=1)
     difference: str = setting("auto", "model differences instead of levels so trends "
                               "extrapolate; deseason(+first): exponential smoothing's seasonal "
-                              "indices out first (an ES-RNN-style hybrid); auto tries each "
-                              "(deseason only with +first) and keeps the one that forecasts "
-                              "the validation part best",
+                              "indices out first (an ES-RNN-style hybrid, only when asked); "
+                              "auto tries none, first, seasonal, both and keeps the one that "
+                              "forecasts the validation part best",
                               choices=("auto", *DIFFERENCES))
     horizon: int = setting(10, "steps to forecast", low=1)
     lookback: int | None = setting(None, "input window (default: chosen on the validation "
