@@ -198,5 +198,6 @@ def aggregate(ns: RegularisationSettings, found: dict[str, dict[str, Any]], run_
 
 REGULARISATION = LabExperiment(
     "regularisation", "Dropout, L2, L1 and early stopping fight overfitting; L1 makes weights "
-    "sparse.", None, RegularisationSettings, duration="about 15 minutes with --workers 2",
+    "sparse.", None, RegularisationSettings,
+    duration="about 22 minutes with --workers 2 (30 runs: 6 conditions x 5 seeds)",
     tasks=tasks, measure=measure, aggregate=aggregate)
