@@ -54,8 +54,9 @@ def main() -> None:
     steps: dict[tuple[str, int, float], int] = {}
     rows = [f"| settings | seed | best val loss after {short:g} min | after {long_:g} min "
             f"| steps in {long_:g} min |", "|---|---|---|---|---|"]
+    settings_of = contenders()
     for seed in ns.seeds:
-        for name, settings in contenders().items():
+        for name, settings in settings_of.items():
             for minutes in (short, long_):
                 key = (name, seed, minutes)
                 result = run(settings.replace(minutes=minutes, seed=seed, progress=False),
@@ -66,7 +67,7 @@ def main() -> None:
                         f"| {loss[name, seed, long_]:.4f} | {steps[name, seed, long_]:,} |")
     verdicts = []
     for seed in ns.seeds:
-        order = {m: sorted(contenders(), key=lambda n: loss[n, seed, m]) for m in (short, long_)}
+        order = {m: sorted(settings_of, key=lambda n: loss[n, seed, m]) for m in (short, long_)}
         verdicts.append(f"- seed {seed}: best after {short:g} min: {order[short][0]}; after "
                         f"{long_:g} min: {order[long_][0]} -> the short ranking "
                         f"{'holds' if order[short] == order[long_] else 'flips'}")
