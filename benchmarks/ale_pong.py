@@ -3,7 +3,7 @@
 The training run is a plain ``train-agent`` command (checkpoints every 2 minutes; an interrupted
 run continues its curve with ``train-agent --resume runs/ale-pong``):
 
-    train-agent --env ALE/Pong-v5 --minutes 105 --run-dir runs/ale-pong --video-sessions 0
+    train-agent --env ALE/Pong-v5 --minutes 36 --run-dir runs/ale-pong --video-sessions 0
 
 This script reads that run folder and reports, without touching the run:
 
@@ -39,6 +39,7 @@ from pucklab.agents.trained import load_run
 from pucklab.agents.video import play_sessions, write_video
 from pucklab.runs.figures import pyplot, save_figure
 from pucklab.runs.metrics import read_metrics
+from pucklab.runs.provenance import publish
 
 FRAMESKIP = 4  # ALE/Pong-v5: Atari frames per env step
 EVAL_SEED = 20_000  # full-game evaluation seeds: never a training rollout's
@@ -121,6 +122,16 @@ def curve(rows: list[dict[str, float]], scores: list[tuple[int, int, int]], path
     return save_figure(fig, path)
 
 
+def training_command(settings: AgentSettings) -> str:
+    """The ``train-agent`` command that trained the run, as a reader retypes it: the settings
+    that differ from the env's resolved defaults, as flags (the run folder keeps no argv)."""
+    given = settings.resolved().to_dict()
+    default = AgentSettings(env=settings.env).resolved().to_dict()
+    flags = [f"--{name.replace('_', '-')} {value}" for name, value in given.items()
+             if value != default.get(name)]
+    return " ".join(["train-agent", "--env", settings.env, *flags])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir", type=Path, nargs="?", default=Path("runs/ale-pong"))
@@ -150,6 +161,8 @@ def main() -> None:
         f"ALE/Pong-v5, REINFORCE from frame differences, run `{ns.run_dir}`; "
         f"{platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}",
         "",
+        f"Trained by `{training_command(settings)}` (seed {settings.seed}).",
+        "",
         "| | |",
         "|---|---|",
         f"| training time | {last['wall_time_s'] / 60:.1f} min |",
@@ -178,7 +191,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    (ns.out / "ale_pong.md").write_text(text + "\n")
+    publish(ns.out / "ale_pong.md", text, seeds=[settings.seed])
 
 
 if __name__ == "__main__":
