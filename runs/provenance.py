@@ -135,10 +135,23 @@ def commit_of(files: Sequence[Path], root: Path = ROOT) -> str:
     return f"{head} + modified" if changed else head
 
 
+def cpu_model() -> str:
+    """The processor's name (``/proc/cpuinfo`` on Linux): two machines of the same size can
+    differ by 2x in speed, so a timed result must say which it ran on."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def machine() -> str:
     found = versions()
-    return (f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {found['python']}, "
-            f"torch {found['torch']}")
+    return (f"{os.cpu_count()} CPU cores ({cpu_model()}), {platform.machine()}, "
+            f"Python {found['python']}, torch {found['torch']}")
 
 
 def stamp(source: str, command: str, seeds: Sequence[int] = (), root: Path = ROOT) -> Stamp:

@@ -112,11 +112,15 @@ def reporter(cfg: SweepConfig, study: Any, queue: Any, run: Any, number: int) ->
         current = frozen(study, number)  # one look at the storage per report
         if current.state.is_finished():
             raise optuna.TrialPruned(f"trial {number} ended")
+        if step in current.intermediate_values:  # another seed run gave this step's mean
+            return
         now = [t.intermediate_values.get(step) for t in seed_runs(queue, number).values()]
         if len(now) < cfg.seeds or any(v is None for v in now):
             return
         trial = optuna.trial.Trial(study, current._trial_id)
-        trial.report(statistics.fmean(now), step)
+        with warnings.catch_warnings():  # two seed runs that report a step at the same moment
+            warnings.filterwarnings("ignore", "The reported value is ignored")  # both give it
+            trial.report(statistics.fmean(now), step)
         reports = len(set(current.intermediate_values) | {step})
         if reports >= WARMUP_REPORTS and trial.should_prune():
             study.tell(number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
