@@ -97,3 +97,18 @@ def test_a_benchmark_command_shows_no_machine_local_path(monkeypatch, tmp_path):
                                      str(tmp_path), f"--report={inside}", "--seeds", "10"])
     assert script_command() == ("python benchmarks/rl_race.py --out <path> "
                                 "--report=benchmarks/results --seeds 10")
+
+
+def test_a_benchmark_that_runs_a_command_in_a_subprocess_fingerprints_that_command():
+    """Every benchmark script that starts a subprocess imports the module it runs, so the code
+    behind its published numbers is in its fingerprint (else a changed forecaster would leave
+    forecast_many's table marked current)."""
+    from pucklab.runs.provenance import ROOT
+
+    scripts = [p for p in sorted((ROOT / "benchmarks").glob("*.py"))
+               if "subprocess" in p.read_text(encoding="utf-8")]
+    assert scripts, "expected at least forecast_many.py"
+    for script in scripts:
+        covered = {p.relative_to(ROOT).as_posix() for p in code_files(str(script.relative_to(ROOT)))}
+        assert any(f.startswith(("seqmodels/", "agents/", "envs/")) and f.endswith("runner.py")
+                   for f in covered), f"{script.name} does not fingerprint the command it runs"
