@@ -34,6 +34,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pucklab.runs.provenance import publish  # noqa: E402
+
 # The command runs in a subprocess; importing its module here also puts the forecast code in
 # this script's provenance fingerprint, so a change to it marks the published table stale.
 from pucklab.seqmodels.forecast import cli as forecast_cli  # noqa: E402

@@ -296,3 +296,20 @@ def test_precision_is_resolved_into_the_run_and_kept_on_resume(tmp_path, corpus,
     assert cli.main(["train", "--resume", str(tmp_path / "fp32"), "--max-steps", "5",
                      "--no-progress"]) == 0
     assert charrnn.saved_settings(tmp_path / "fp32").precision == "fp32"
+
+
+def test_minutes_alone_end_at_the_default_epochs_with_the_schedule_at_zero(tmp_path, corpus,
+                                                                           monkeypatch):
+    """--minutes is a limit on top of the model's epochs: a machine that could fit more epochs
+    into the minutes trains the same run sooner, its cosine at zero where the epochs end."""
+    monkeypatch.setattr(charrnn, "DEFAULT_EPOCHS", 1.0)
+    assert train(tmp_path, corpus, "capped", "--minutes", "5")[0] == 0
+    settings = charrnn.saved_settings(tmp_path / "capped")
+    assert (settings.train.epochs, settings.train.minutes) == (1.0, 5.0)
+    rows = read_metrics(tmp_path / "capped")
+    assert rows[-1]["epoch"] == pytest.approx(1.0) and rows[-1]["lr"] == pytest.approx(0.0)
+    # an explicit step or epoch budget is not capped
+    assert train(tmp_path, corpus, "steps", "--minutes", "5", "--max-steps", "3")[0] == 0
+    assert charrnn.saved_settings(tmp_path / "steps").train.epochs is None
+    assert train(tmp_path, corpus, "epochs", "--epochs", "3", "--max-steps", "2")[0] == 0
+    assert charrnn.saved_settings(tmp_path / "epochs").train.epochs == 3.0
