@@ -92,9 +92,11 @@ def test_every_command_prints_its_config(main, argv, capsys):
 
 
 def test_defaults_that_depend_on_other_settings_are_resolved():
-    assert CharRNNSettings().resolved().train.epochs == 8.0
+    assert CharRNNSettings().resolved().train.epochs == 10.0
     assert CharRNNSettings().resolved().precision in ("bf16", "fp32")  # auto, resolved
-    assert CharRNNSettings().replace(minutes=1.0).resolved().train.epochs is None
+    # minutes may end a run sooner than the epochs, never later
+    assert CharRNNSettings().replace(minutes=1.0).resolved().train.epochs == 10.0
+    assert CharRNNSettings().replace(max_steps=5).resolved().train.epochs is None
     forecast = ForecastSettings().resolved()
     assert forecast.dataset == "sunspots" and forecast.train.epochs == 300.0
     assert forecast.train.lr == 1e-3 and forecast.train.schedule == "plateau"
