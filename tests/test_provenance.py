@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from pucklab.runs import lab
-from pucklab.runs.provenance import Stamp, code_files, read_rows, read_stamp, stamp, status
+from pucklab.runs.provenance import (
+    ROOT,
+    Stamp,
+    code_files,
+    read_rows,
+    read_stamp,
+    stamp,
+    status,
+)
 
 
 def git(root: Path, *args: str) -> None:
@@ -90,7 +98,7 @@ def test_lab_check_lists_states_and_fails_on_stale_or_unstamped(tmp_path, capsys
 
 
 def test_a_benchmark_command_shows_no_machine_local_path(monkeypatch, tmp_path):
-    from pucklab.runs.provenance import ROOT, script_command
+    from pucklab.runs.provenance import script_command
 
     inside = ROOT / "benchmarks" / "results"
     monkeypatch.setattr("sys.argv", [str(ROOT / "benchmarks" / "rl_race.py"), "--out",
@@ -103,8 +111,6 @@ def test_a_benchmark_that_runs_a_command_in_a_subprocess_fingerprints_that_comma
     """Every benchmark script that starts a subprocess imports the module it runs, so the code
     behind its published numbers is in its fingerprint (else a changed forecaster would leave
     forecast_many's table marked current)."""
-    from pucklab.runs.provenance import ROOT
-
     scripts = [p for p in sorted((ROOT / "benchmarks").glob("*.py"))
                if "subprocess" in p.read_text(encoding="utf-8")]
     assert scripts, "expected at least forecast_many.py"
