@@ -13,7 +13,7 @@ The series ship offline: statsmodels' data sets, and pmdarima's (a benchmark-onl
 ``pip install -e ".[bench]"``). Horizons: 12 for monthly, 8 for quarterly, 6 for yearly (10 for
 sunspots, the README's command).
 
-    python benchmarks/forecast_many.py --out benchmarks/results   # about 25 minutes, 2 cores
+    python benchmarks/forecast_many.py --out benchmarks/results   # 6-11 minutes on 2 cores
     python benchmarks/forecast_many.py --series nile lynx         # a few of them
 """
 
@@ -174,7 +174,8 @@ def main() -> None:
             beats[ref] += mase["default"] < mase[ref]
         sel, comb = config["selection"], config["combination"]
         chosen = (f"{sel['difference']}, L={sel['lookback']}; " + ", ".join(
-            f"{'lstm' if m == 'network' else m} {w:.2f}" for m, w in comb["weights"].items()))
+            f"{'lstm' if m == 'network' else m} {w:.2f}" for m, w in comb["weights"].items())
+            + (" (val)" if comb.get("part") != "calibration" else ""))
 
         lstm = table["lstm"]
         line = (f"| {name} | {kind}, {shape} | {config['series']['points']} | {horizon} | "
@@ -207,7 +208,9 @@ def main() -> None:
         "Each row: `forecast` with the series' data flags and `--horizon H` only (default "
         "settings: differencing and lookback chosen on the validation part, 5 seeds refitted "
         "on training + validation, the default forecaster the network ensemble, ETS and ARIMA "
-        "weighted by their inverse validation MSE; the chosen column gives the weights). "
+        "weighted by their inverse MSE on the calibration part before the validation part; "
+        "the chosen column gives the weights, and `(val)` where the series was too short for "
+        "a calibration part and the validation part set them). "
         "Test MASE (lower is better; 1.0 = the in-sample one-step seasonal-naive error), "
         "interval coverage of the test values (nominal 0.80 / 0.95), wall time of the command "
         "on this machine.", "", *lines, "", rank_line, "", "Targets:", "", *targets, ""])

@@ -15,7 +15,9 @@ import torch
 from pucklab.runs.store import load_config
 from pucklab.seqmodels.forecast import cli as forecast_cli
 from pucklab.seqmodels.forecast.backtest import DEFAULT, run_backtest
+from pucklab.seqmodels.forecast.calibrate import Calibration, calibration_prepared
 from pucklab.seqmodels.forecast.combine import (
+    Combination,
     Conformal,
     coverage,
     interval_scores,
@@ -53,6 +55,8 @@ def test_the_choice_never_reads_the_test_part(tmp_path):
         config = load_config(run)
         chosen.append((config["selection"], config["combination"], config["intervals"]))
     assert chosen[0] == chosen[1]  # the same choice, weights and interval offsets
+    assert chosen[0][1]["part"] == "calibration"
+    assert (run / "calibration" / "seed-0" / "checkpoints").is_dir()
     selection = chosen[0][0]
     assert len(selection["validation_mase"]) == 4  # none and first, then 2 more lookbacks
     assert selection["chosen"] == min(selection["validation_mase"],
@@ -86,6 +90,7 @@ def test_an_ensemble_of_identical_networks_is_that_network(tmp_path):
     np.testing.assert_array_equal(two.backtest.forecasts[DEFAULT],
                                   one.backtest.forecasts[DEFAULT])
     assert one.combination.weights == {"network": 1.0}  # no ETS or ARIMA asked for
+    assert one.combination.part == "validation"  # no calibration part given
 
 
 def test_coverage_and_pinball_on_hand_computed_cases():
@@ -118,14 +123,52 @@ def test_conformal_intervals_cover_as_promised_on_known_errors():
     assert Conformal.from_dict(c.to_dict()) == c
 
 
-def test_the_default_weights_members_by_their_inverse_validation_mse():
+def test_the_default_weights_members_by_their_inverse_mse():
     actual = np.zeros((5, 2))
     forecasts = {"network": np.full((5, 2), 1.0), "ets": np.full((5, 2), -2.0),
                  "arima": np.full((5, 2), 4.0)}
-    mix = inverse_mse_weights(forecasts, actual, scale=2.0)
+    mix = inverse_mse_weights(forecasts, actual, scale=2.0, part="calibration")
     # MSE 1, 4, 16: weights 16/21, 4/21, 1/21
     assert mix.weights == pytest.approx({"network": 16 / 21, "ets": 4 / 21, "arima": 1 / 21})
-    assert mix.validation_mse == {"network": 1.0, "ets": 4.0, "arima": 16.0}
-    assert mix.validation_mase == pytest.approx(abs(16 - 8 + 4) / 21 / 2.0)
+    assert mix.mse == {"network": 1.0, "ets": 4.0, "arima": 16.0}
+    assert mix.mase == pytest.approx(abs(16 - 8 + 4) / 21 / 2.0)
+    assert (mix.part, mix.origins) == ("calibration", 5)
+    assert Combination.from_dict(mix.to_dict()) == mix
     exact = inverse_mse_weights({**forecasts, "arima": actual}, actual, scale=1.0)
     assert exact.weights == {"arima": 1.0}  # an exact member takes all the weight
+
+
+def test_the_calibration_part_is_before_the_validation_part_and_nothing_saw_it(tmp_path):
+    """The combination's weights come from the stretch before the validation part, as long as
+    it, forecast by members fitted on the points before it (and too short a series has none)."""
+    path = trend_csv(tmp_path / "s.csv")
+    settings = ForecastSettings(csv=str(path), column="y", horizon=4, difference="first",
+                                lookback=10).resolved()
+    prep = prepare(settings)
+    calib = calibration_prepared(prep)
+    assert calib is not None
+    sp, cs = prep.split, calib.split
+    assert cs.test_start == sp.val_start
+    assert cs.test_start - cs.val_start == sp.test_start - sp.val_start
+    assert cs.train_origins().max() + settings.horizon < cs.val_start  # targets before it
+    torch.manual_seed(0)
+    held = Calibration("calibration", calib, {0: Forecaster(4, 8).eval()}, calib.scale)
+    before = held.forecasts(["ets", "arima"])
+
+    # everything from the calibration part on replaced by noise: the first calibration origin
+    # (which sees only the points before the part) is forecast exactly as before
+    y = pd.read_csv(path)["y"].to_numpy().copy()
+    y[cs.val_start:] = np.random.default_rng(3).normal(40, 9, len(y) - cs.val_start)
+    noisy = tmp_path / "noisy.csv"
+    pd.DataFrame({"t": np.arange(len(y)), "y": y}).to_csv(noisy, index=False)
+    other = calibration_prepared(prepare(settings.replace(csv=str(noisy))))
+    assert other is not None and other.transform == calib.transform
+    after = Calibration("calibration", other, held.models, other.scale).forecasts(
+        ["ets", "arima"])
+    for member in ("network", "ets", "arima"):
+        np.testing.assert_allclose(after[member][0], before[member][0], rtol=1e-9)
+        assert not np.allclose(after[member][-1], before[member][-1])  # later ones see noise
+
+    short = trend_csv(tmp_path / "short.csv", n=30)
+    tight = settings.replace(csv=str(short), lookback=14)
+    assert calibration_prepared(prepare(tight)) is None

@@ -3,8 +3,9 @@ the combination and the baselines, on the same test origins, with prediction int
 
 Rows, in this order (``backtest.csv``; the first is what ``forecast predict`` uses):
 
-- ``default``: the network ensemble, ETS and ARIMA weighted by their inverse validation MSE
-  (:mod:`.combine`), with split-conformal intervals calibrated on the validation part;
+- ``default``: the network ensemble, ETS and ARIMA weighted by their inverse MSE on the
+  calibration part (:mod:`.combine`, :mod:`.calibrate`), with split-conformal intervals
+  calibrated there;
 - the cell's name (``lstm`` ...): the ensemble, the mean forecast of every seed's network, with
   the spread of the seeds' own MASE beside it (``mase_std``; each seed's row is in
   ``backtest_seeds.csv``) and its conformal intervals;
@@ -12,10 +13,9 @@ Rows, in this order (``backtest.csv``; the first is what ``forecast predict`` us
 - the baselines (naive, seasonal naive, drift, ETS, ARIMA); ETS and ARIMA with their own
   model-based intervals from statsmodels.
 
-The members of ``default`` are fitted for the validation part on the training part only (the
-networks early-stopped there), and for the test part on everything before it, as every model
-of the backtest is (the networks' final fits, for as many epochs as their early stopping
-found best).
+The members of ``default`` are fitted for the calibration part on the points before it (the
+networks for as many epochs as their early stopping found best), and for the test part on
+everything before it, as every model of the backtest is (the networks' final fits, as long).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pucklab.seqmodels.forecast import metrics as fc
+from pucklab.seqmodels.forecast.calibrate import VALIDATION, Calibration
 from pucklab.seqmodels.forecast.combine import (
     LEVELS,
     Bounds,
@@ -34,10 +35,10 @@ from pucklab.seqmodels.forecast.combine import (
     combined,
     equal,
     inverse_mse_weights,
+    mase_of,
 )
 from pucklab.seqmodels.forecast.fit import ensemble_forecasts
 from pucklab.seqmodels.forecast.model import Forecaster
-from pucklab.seqmodels.forecast.select import validation_origins
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.task import Prepared
 
@@ -60,33 +61,37 @@ class Outcome:
 
 def run_backtest(prep: Prepared, final: Prepared, settings: ForecastSettings,
                  val_models: dict[int, Forecaster], models: dict[int, Forecaster],
-                 val_scale: float) -> Outcome:
+                 val_scale: float, calibration: Calibration | None = None) -> Outcome:
     """Every row on the test origins, from ``models`` (the final fits, on ``final``'s scaler);
-    the default's weights and intervals from the validation origins, where ``val_models``
-    (trained on the training part, with ``prep``'s scaler) and ETS and ARIMA fitted on the
-    training part forecast."""
-    y, h, season, cell = prep.y, settings.horizon, prep.season, settings.cell
-    sp = prep.split
-    origins, v_origins = sp.test_origins(), validation_origins(prep)
-    actual, v_actual = fc.actuals(y, origins, h), fc.actuals(y, v_origins, h)
+    the default's weights and intervals from ``calibration`` (:mod:`.calibrate`), or, without
+    one, from the validation origins, where ``val_models`` (trained on the training part, with
+    ``prep``'s scaler) and ETS and ARIMA fitted on the training part forecast."""
+    y, h, cell = prep.y, settings.horizon, settings.cell
+    origins = prep.split.test_origins()
+    actual = fc.actuals(y, origins, h)
     per_seed = ensemble_forecasts(models, final, origins)
     seed_table = {f"{cell}/seed-{s}": fc.scores(actual, f, prep.scale)
                   for s, f in per_seed.items()}
     net = np.mean(list(per_seed.values()), axis=0)
-    v_net = np.mean(list(ensemble_forecasts(val_models, prep, v_origins).values()), axis=0)
+    on_validation = Calibration(VALIDATION, prep, val_models, val_scale)
+    held = calibration or on_validation
 
     members = [m for m in ("ets", "arima") if m in settings.baselines]
-    fitted = fc.baseline_forecasters(y[:sp.test_start], season, tuple(settings.baselines))
+    fitted = fc.baseline_forecasters(y[:prep.split.test_start], prep.season,
+                                     tuple(settings.baselines))
     made = {name: make() for name, make in fitted.items()}  # fitted before the test part
     baselines = {name: f(y, origins, h) for name, f in made.items()}
-    on_train = fc.baseline_forecasters(y[:sp.val_start], season, tuple(members))
-    v_forecasts: dict[str, np.ndarray] = {"network": v_net}
-    v_forecasts.update({m: make()(y, v_origins, h) for m, make in on_train.items()})
-    weights = inverse_mse_weights(v_forecasts, v_actual, val_scale)
+    try:
+        h_forecasts = held.forecasts(members)
+    except (ValueError, np.linalg.LinAlgError):  # ETS or ARIMA cannot fit the shorter start
+        held = on_validation
+        h_forecasts = held.forecasts(members)
+    h_actual = held.actual()
+    weights = inverse_mse_weights(h_forecasts, h_actual, held.scale, held.part)
     test_members: dict[str, np.ndarray] = {"network": net}
     test_members.update({m: baselines[m] for m in members})
     default = combined(test_members, weights.weights)
-    conformal = Conformal.fit(v_actual, combined(v_forecasts, weights.weights))
+    conformal = Conformal.fit(h_actual, combined(h_forecasts, weights.weights))
     fixed = equal(tuple(test_members))
     everything = combined(test_members, fixed)
 
@@ -94,8 +99,9 @@ def run_backtest(prep: Prepared, final: Prepared, settings: ForecastSettings,
                                         **baselines}
     bounds: dict[str, Bounds] = {
         DEFAULT: {lv: conformal.bounds(default, lv) for lv in LEVELS},
-        cell: {lv: Conformal.fit(v_actual, v_net).bounds(net, lv) for lv in LEVELS},
-        COMBINATION: {lv: Conformal.fit(v_actual, combined(v_forecasts, fixed))
+        cell: {lv: Conformal.fit(h_actual, h_forecasts["network"]).bounds(net, lv)
+               for lv in LEVELS},
+        COMBINATION: {lv: Conformal.fit(h_actual, combined(h_forecasts, fixed))
                       .bounds(everything, lv) for lv in LEVELS}}
     for m in members:
         one_pass = made[m]
@@ -103,6 +109,7 @@ def run_backtest(prep: Prepared, final: Prepared, settings: ForecastSettings,
         bounds[m] = one_pass.intervals(y, origins, h, LEVELS)
     params = {m: made[m].params for m in weights.members  # type: ignore[attr-defined]
               if m in made}
-    v_mase = float(np.mean(np.abs(v_actual - v_net)) / val_scale)
+    v_net = on_validation.forecasts([])["network"] if calibration else h_forecasts["network"]
+    v_mase = mase_of(on_validation.actual(), v_net, val_scale)
     return Outcome(fc.Backtest(origins, actual, forecasts, prep.scale), seed_table, bounds,
                    weights, conformal, params, v_mase)

@@ -7,7 +7,8 @@
     forecast --print-config [flags]                                   the resolved settings as TOML
     forecast predict RUN_DIR [--dataset NAME | --csv FILE --column NAME] [--out FILE]
 
-A run chooses its differencing, lookback and combination on the validation part, then ends
+A run chooses its differencing and lookback on the validation part, the combination's weights
+on the calibration part before it (where no choice was made), then ends
 with one table -- the default forecaster (first), the network ensemble, the combination,
 naive, seasonal naive, drift, ETS and ARIMA on the same rolling origins of the test part, with
 interval coverage -- also written to ``RUN_DIR/backtest.csv``, with ``forecast.png``. Any
@@ -86,8 +87,9 @@ def report(result: RunResult) -> int:
     print(f"differencing: {sel['difference']}, lookback {sel['lookback']}")
     comb = Combination.from_dict(config["combination"])
     cell = str(config["settings"]["cell"])
-    print(f"default forecaster: {comb.describe(cell)} (weights: 1 / validation MSE; "
-          f"validation MASE {comb.validation_mase:.4f})")
+    part = comb.part
+    print(f"default forecaster: {comb.describe(cell)} (weights: 1 / MSE on the {part} part, "
+          f"{comb.origins} origins; its MASE there {comb.mase:.4f})")
     final = result.details.final
     for seed, fit in fits.items():
         again = final.get(seed)
@@ -98,7 +100,7 @@ def report(result: RunResult) -> int:
     print(f"backtest: {len(bt.origins)} origins x {bt.actual.shape[1]} steps over the last "
           f"{sp['n'] - sp['test_start']} points; MASE scale {bt.scale:.4g} (in-sample "
           f"seasonal-naive MAE, m={s['season']}); intervals: conformal from "
-          f"{config['intervals']['errors']} validation origins (default, network, combination), "
+          f"{config['intervals']['errors']} {part} origins (default, network, combination), "
           "statsmodels' own (ets, arima)")
     print(format_table(result.table, len(fits)))
     print(f"run: {result.run_dir}  (backtest.csv, forecasts.csv, forecast.png)")

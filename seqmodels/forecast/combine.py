@@ -5,11 +5,13 @@ Forecast combinations beat their members on average (the M competitions' steadie
 an equal mix with a member that cannot follow the series (a flat ETS on a cycle) drags the mix
 down, and picking one subset on a short validation part is noisy. So the default forecaster is
 the classical Bates-Granger combination: the mean of {network ensemble, ETS, ARIMA} weighted
-by the inverse of each member's mean squared error on the *validation* part (members fitted on
-the training part only). A member that forecast the validation part badly gets little weight,
-none is dropped on a coin flip, and the test part never takes part.
+by the inverse of each member's mean squared error on the *calibration* part, a stretch before
+the validation part that every member forecasts fitted on what precedes it, and that nothing
+was chosen on (:mod:`.calibrate`: the network's validation error is the best of many tries,
+too good to weigh by). A member that forecast that part badly gets little weight, none is
+dropped on a coin flip, and the test part never takes part.
 
-Intervals are split-conformal: the forecaster's errors at the validation origins, step by step,
+Intervals are split-conformal: the forecaster's errors at the calibration origins, step by step,
 give the quantiles that are added to its forecast (with the finite-sample correction, so that
 ``n`` exchangeable errors give at least the nominal coverage). They need no assumption about
 the errors' distribution and apply to any combination; the backtest measures their coverage on
@@ -49,11 +51,13 @@ def mase_of(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
 
 @dataclass(frozen=True)
 class Combination:
-    """The members' weights the validation part gave, and their validation errors."""
+    """The members' weights, and their errors on the part that set them."""
 
     weights: dict[str, float]  # member -> weight, summing to 1
-    validation_mse: dict[str, float]  # member -> its mean squared error there
-    validation_mase: float  # the weighted mix's MASE there
+    mse: dict[str, float]  # member -> its mean squared error there
+    mase: float  # the weighted mix's MASE there
+    part: str = "validation"  # which part: calibration (.calibrate) or validation
+    origins: int = 0  # how many forecast origins it held
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -64,22 +68,25 @@ class Combination:
                           for m, w in self.weights.items())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weights": self.weights, "validation_mse": self.validation_mse,
-                "validation_mase": self.validation_mase}
+        return {"weights": self.weights, "mse": self.mse, "mase": self.mase, "part": self.part,
+                "origins": self.origins}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Combination:
+        """Also from a run written before the calibration part (``validation_mse`` ...)."""
+        mse = d.get("mse", d.get("validation_mse", {}))
         return cls({k: float(v) for k, v in d["weights"].items()},
-                   {k: float(v) for k, v in d["validation_mse"].items()},
-                   float(d["validation_mase"]))
+                   {k: float(v) for k, v in mse.items()},
+                   float(d.get("mase", d.get("validation_mase", math.nan))),
+                   str(d.get("part", "validation")), int(d.get("origins", 0)))
 
 
-def inverse_mse_weights(val_forecasts: dict[str, np.ndarray], actual: np.ndarray,
-                        scale: float) -> Combination:
-    """Weights proportional to 1 / validation MSE over ``val_forecasts``' members (in
+def inverse_mse_weights(held: dict[str, np.ndarray], actual: np.ndarray, scale: float,
+                        part: str = "validation") -> Combination:
+    """Weights proportional to 1 / MSE of ``held``'s members' forecasts of ``actual`` (in
     :data:`MEMBERS` order); a member that was exact takes all the weight."""
-    names = [m for m in MEMBERS if m in val_forecasts]
-    mse = {m: float(np.mean((actual - val_forecasts[m]) ** 2)) for m in names}
+    names = [m for m in MEMBERS if m in held]
+    mse = {m: float(np.mean((actual - held[m]) ** 2)) for m in names}
     exact = [m for m in names if mse[m] == 0]
     if exact:
         weights = equal(exact)
@@ -87,7 +94,8 @@ def inverse_mse_weights(val_forecasts: dict[str, np.ndarray], actual: np.ndarray
         inverse = {m: 1.0 / mse[m] for m in names}
         total = sum(inverse.values())
         weights = {m: v / total for m, v in inverse.items()}
-    return Combination(weights, mse, mase_of(actual, combined(val_forecasts, weights), scale))
+    return Combination(weights, mse, mase_of(actual, combined(held, weights), scale), part,
+                       len(actual))
 
 
 @dataclass(frozen=True)

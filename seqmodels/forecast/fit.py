@@ -42,7 +42,7 @@ def seed_dir(folder: Path | str, seed: int) -> Path:
 
 def fit_seeds(settings: ForecastSettings, prep: Prepared, folder: Path, seeds: list[int],
               resume: bool, report: Report | None = None, step_offset: int = 0,
-              final_epochs: dict[int, float] | None = None
+              final_epochs: dict[int, float] | None = None, through_validation: bool = True
               ) -> tuple[dict[int, Result], dict[int, Forecaster]]:
     """One trainer run per seed in ``folder/seed-<s>/`` (a seed with a checkpoint goes on from
     it when ``resume``); each seed's kept model. Stops at a non-finite loss.
@@ -51,6 +51,8 @@ def fit_seeds(settings: ForecastSettings, prep: Prepared, folder: Path, seeds: l
     part, the best model kept. With it (seed -> epochs): the *final* fit, on the training and
     validation parts together for that many epochs, without early stopping, the last model
     kept -- the networks see the data before the test part that ETS and ARIMA are fitted on.
+    With ``final_epochs`` and not ``through_validation``: that many epochs on the training part
+    alone, the last model kept (the calibration fits, :mod:`.calibrate`).
     """
     fits: dict[int, Result] = {}
     models: dict[int, Forecaster] = {}
@@ -60,7 +62,7 @@ def fit_seeds(settings: ForecastSettings, prep: Prepared, folder: Path, seeds: l
             cfg = cfg.replace(patience=0, epochs=final_epochs[seed], max_steps=None,
                               minutes=None)
         task = WindowTask(prep, settings.horizon, settings.batch_size, settings.strategy, seed,
-                          through_validation=final_epochs is not None)
+                          through_validation=final_epochs is not None and through_validation)
         torch.manual_seed(seed)  # initial weights from the seed
         model = Forecaster(settings.horizon, settings.hidden, settings.layers, settings.dropout,
                            settings.cell, settings.impl, settings.strategy)

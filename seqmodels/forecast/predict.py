@@ -1,6 +1,6 @@
 """Forecast the future from a trained run with its default forecaster: the network ensemble
 (every seed's final network, averaged), combined with ETS and ARIMA with the weights the
-validation part gave, and its prediction intervals."""
+calibration part gave, and its prediction intervals."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | Non
             column: str | None = None, time_column: str | None = None, device: str = "cpu"
             ) -> Prediction:
     """Forecast the H steps after the end of a series (the run's own, or the one given), with
-    the networks on ``device`` and the members the run's validation part chose."""
+    the networks on ``device`` and the members and weights the run chose."""
     dev = resolve_device(device)
     args = saved_settings(run_dir)
     if dataset is not None or csv_path is not None:

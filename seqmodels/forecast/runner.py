@@ -1,17 +1,20 @@
-"""``forecast`` as one library call: choose, train and combine forecasters on the validation
-part, backtest them against the classical baselines on the test part.
+"""``forecast`` as one library call: choose and train forecasters on the validation part,
+combine them on the calibration part before it, backtest them against the classical baselines on
+the test part.
 
 >>> from pucklab.seqmodels.forecast import ForecastSettings, run              # doctest: +SKIP
 >>> run(ForecastSettings(dataset="sunspots", horizon=5, epochs=5)).table      # doctest: +SKIP
 
 A run folder holds ``config.json`` (which command, every setting, the split, the seasonal
 period, and what the validation part chose: the differencing and lookback with every
-candidate's score, the combination, the intervals' offsets, ETS's and ARIMA's parameters),
-the networks (``candidates/<differencing>-lookback<L>/seed-<s>/``: trainer runs whose
-checkpoints hold the weights *and* the fitted scaler), ``backtest.csv`` (one row per model, the
-default forecaster first), ``backtest_seeds.csv``, ``forecasts.csv`` (every origin, step,
+candidate's score; the combination and the part that set it, the intervals' offsets, ETS's
+and ARIMA's parameters), the networks (``candidates/<differencing>-lookback<L>/seed-<s>/``:
+trainer runs whose checkpoints hold the weights *and* the fitted scaler; ``final/seed-<s>/``,
+the same networks refitted on training + validation; ``calibration/seed-<s>/``, refitted on
+the points before the calibration part), ``backtest.csv`` (one row per model, the default
+forecaster first), ``backtest_seeds.csv``, ``forecasts.csv`` (every origin, step,
 actual and forecast, with the default's intervals) and ``forecast.png``. Everything is chosen
-on the validation part; the test part is what the backtest scores.
+before the test part; the test part is what the backtest scores.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pucklab.runs.sweep_study import Trainable
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast import report as show
 from pucklab.seqmodels.forecast.backtest import DEFAULT, Outcome, run_backtest
+from pucklab.seqmodels.forecast.calibrate import CALIBRATION, Calibration, calibration_prepared
 from pucklab.seqmodels.forecast.differencing import Choice
 from pucklab.seqmodels.forecast.fit import (
     COMMAND,
@@ -110,18 +114,29 @@ def run(settings: ForecastSettings, run_dir: Path | str | None = None, *,
         prep = _chosen(found)
         final = final_prepared(prep)
         final_fits: dict[int, Result] = {}
+        calibration = None
         failed = _failure(fits)
         if failed is None:  # the final fit: training and validation parts together
             chosen = candidate_folder(folder, found.chosen)
             epochs = best_epochs(fits, {s: seed_dir(chosen, s) for s in fits})
-            final_fits, final_models = fit_seeds(
-                settings, final, folder / FINAL, list(fits), opened.resumed, report,
-                found.steps + sum(f.steps for f in fits.values()), final_epochs=epochs)
+            done = found.steps + sum(f.steps for f in fits.values())
+            final_fits, final_models = fit_seeds(settings, final, folder / FINAL, list(fits),
+                                                 opened.resumed, report, done,
+                                                 final_epochs=epochs)
             failed = _failure(final_fits)
+            calib = calibration_prepared(prep)
+            if failed is None and calib is not None:  # where the weights are set: .calibrate
+                done += sum(f.steps for f in final_fits.values())
+                calib_fits, calib_models = fit_seeds(
+                    settings, calib, folder / CALIBRATION, list(fits), opened.resumed, report,
+                    done, final_epochs=epochs, through_validation=False)
+                failed = _failure(calib_fits)
+                calibration = Calibration(CALIBRATION, calib, calib_models, calib.scale)
         if failed is not None:
             return RunResult(folder, {}, stopped=failed.stopped, message=failed.message,
                              details=Fitted(fits, final_fits, found, None))
-        outcome = run_backtest(prep, final, settings, models, final_models, train_scale(prep, prep.season))
+        outcome = run_backtest(prep, final, settings, models, final_models,
+                               train_scale(prep, prep.season), calibration)
         _record(folder, prep, found, outcome)
         table = show.summary_table(settings, outcome)
         show.write_outputs(folder, prep, settings, outcome, table)
@@ -142,7 +157,8 @@ def _failure(fits: dict[int, Result]) -> Result | None:
 def _any_network_started(run_dir: Path) -> bool:
     """Whether a forecast run holds a network's checkpoint to go on from."""
     return any((d / "checkpoints").is_dir() for d in [*run_dir.glob("candidates/*/seed-*"),
-                                                       *run_dir.glob(f"{FINAL}/seed-*")])
+                                                       *run_dir.glob(f"{FINAL}/seed-*"),
+                                                       *run_dir.glob(f"{CALIBRATION}/seed-*")])
 
 
 def _chosen(found: Searched) -> Prepared:
