@@ -10,21 +10,22 @@ same library call), on seeds neither setting was chosen on (both were chosen on 
 table says whether the 3-minute ranking still holds at 15 minutes.
 
     PUCKLAB_DATA=../shared/data python benchmarks/short_horizon.py --out benchmarks/results
-    # about 36 minutes per seed on 2 CPU cores; writes char-rnn-15min.md (stamped)
+    # 18-36 minutes per seed on 2 CPU cores; writes char-rnn-15min.md (stamped); the run
+    # folders stay in runs/short-horizon__<time>/
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
+import time
 from pathlib import Path
 
 from pucklab.runs.config_files import read_config_file
 from pucklab.runs.provenance import publish
 from pucklab.seqmodels.charrnn import CharRNNSettings, run
 
-SWEEP_BEST = Path(__file__).parent / "results" / "sweeps" / "char-rnn-3min" / "best.toml"
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP_BEST = ROOT / "benchmarks" / "results" / "sweeps" / "char-rnn-3min" / "best.toml"
 SHORT, LONG = 3.0, 15.0  # minutes: the sweep's trial budget, and the budget judged
 
 
@@ -32,6 +33,12 @@ def contenders() -> dict[str, CharRNNSettings]:
     """The defaults, and the sweep's best trial (its own budget and seed replaced per run)."""
     best = CharRNNSettings.from_dict(read_config_file(SWEEP_BEST), str(SWEEP_BEST))
     return {"defaults": CharRNNSettings(corpus="shakespeare"), "the 3-minute sweep's best": best}
+
+
+def origin() -> str:
+    """Which sweep trial best.toml holds (its first line), so the table names what it ran."""
+    first = SWEEP_BEST.read_text().splitlines()[0]
+    return first.lstrip("# ").replace("char-rnn settings of ", "")
 
 
 def describe(s: CharRNNSettings) -> str:
@@ -49,7 +56,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, help="write char-rnn-15min.md (stamped) here")
     ns = p.parse_args()
     short, long_ = ns.minutes
-    workdir = Path(tempfile.mkdtemp(prefix="short_horizon_"))
+    # ordinary run folders under runs/ (git-ignored), kept for a look at the curves
+    workdir = ROOT / "runs" / f"short-horizon__{time.strftime('%Y%m%d-%H%M%S')}"
     loss: dict[tuple[str, int, float], float] = {}
     steps: dict[tuple[str, int, float], int] = {}
     rows = [f"| settings | seed | best val loss after {short:g} min | after {long_:g} min "
@@ -59,8 +67,10 @@ def main() -> None:
         for name, settings in settings_of.items():
             for minutes in (short, long_):
                 key = (name, seed, minutes)
+                slug = "defaults" if name == "defaults" else "sweep-best"
+                folder = workdir / f"{slug}-seed{seed}-{minutes:g}min"
                 result = run(settings.replace(minutes=minutes, seed=seed, progress=False),
-                             workdir / f"{len(loss)}").details
+                             folder).details
                 loss[key], steps[key] = result.best_val_loss, result.steps
                 print(f"{name}, seed {seed}, {minutes:g} min: {loss[key]:.4f}", flush=True)
             rows.append(f"| {name}: {describe(settings)} | {seed} | {loss[name, seed, short]:.4f} "
@@ -75,12 +85,12 @@ def main() -> None:
         f"Short-horizon bias: `char-rnn train --corpus shakespeare` with each row's settings for "
         f"{short:g} and for {long_:g} minutes, one run after another (lower is better, "
         "nats/char). The sweep's best comes from "
-        "`benchmarks/results/sweeps/char-rnn-3min/best.toml`; both settings were chosen on seed "
-        "0.", "", *rows, "", *verdicts])
+        f"`benchmarks/results/sweeps/char-rnn-3min/best.toml` ({origin()}); both settings were "
+        "chosen on seed 0.", "", *rows, "", *verdicts])
     print(report)
     if ns.out:
         publish(ns.out / "char-rnn-15min.md", report, seeds=ns.seeds)
-    shutil.rmtree(workdir, ignore_errors=True)
+    print(f"run folders: {workdir}")
 
 
 if __name__ == "__main__":
