@@ -195,7 +195,7 @@ def former_rule(run_dir: Path, mase: float) -> dict[str, float]:
             CALIBRATION, calib, networks(run_dir / CALIBRATION, LAST_CHECKPOINT), calib.scale))
         bt = again.backtest
         redone = float(np.mean(np.abs(bt.actual - bt.forecasts[DEFAULT]))) / bt.scale
-        if not np.isclose(redone, mase, rtol=1e-6):
+        if not np.isclose(redone, mase, rtol=1e-5):  # backtest.csv keeps 6 digits
             raise SystemExit(f"{run_dir}: recomputed default MASE {redone} != the run's {mase}")
     former = run_backtest(*args)  # no calibration part: the validation part sets the weights
     bt = former.backtest
