@@ -109,7 +109,8 @@ def run_backtest(prep: Prepared, final: Prepared, settings: ForecastSettings,
         bounds[m] = one_pass.intervals(y, origins, h, LEVELS)
     params = {m: made[m].params for m in weights.members  # type: ignore[attr-defined]
               if m in made}
-    v_net = on_validation.forecasts([])["network"] if calibration else h_forecasts["network"]
+    v_net = h_forecasts["network"] if held is on_validation else \
+        on_validation.forecasts([])["network"]
     v_mase = mase_of(on_validation.actual(), v_net, val_scale)
     return Outcome(fc.Backtest(origins, actual, forecasts, prep.scale), seed_table, bounds,
                    weights, conformal, params, v_mase)

@@ -27,6 +27,7 @@ from pucklab.runs.store import RunError
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast.fit import ensemble_forecasts
 from pucklab.seqmodels.forecast.model import Forecaster
+from pucklab.seqmodels.forecast.select import validation_origins
 from pucklab.seqmodels.forecast.task import Prepared
 from pucklab.seqmodels.forecast.windows import Transform, mase_scale
 
@@ -47,8 +48,7 @@ class Calibration:
     @property
     def origins(self) -> np.ndarray:
         """Every origin whose targets lie in the held part."""
-        sp = self.prep.split
-        return np.arange(sp.val_start - 1, sp.test_start - sp.horizon)
+        return validation_origins(self.prep)
 
     def actual(self) -> np.ndarray:
         return fc.actuals(self.prep.y, self.origins, self.prep.split.horizon)
@@ -79,8 +79,6 @@ def calibration_prepared(prep: Prepared) -> Prepared | None:
                                   len(prep.transform.seasonal))
         scale = mase_scale(prep.y[:start], prep.season)
     except (RunError, ValueError):  # too few points for the season's indices or the scale
-        return None
-    if not np.isfinite(scale):
         return None
     return replace(prep, split=moved, transform=transform, z=transform.forward(prep.y),
                    scale=scale)

@@ -87,8 +87,7 @@ def report(result: RunResult) -> int:
     print(f"differencing: {sel['difference']}, lookback {sel['lookback']}")
     comb = Combination.from_dict(config["combination"])
     cell = str(config["settings"]["cell"])
-    part = comb.part
-    print(f"default forecaster: {comb.describe(cell)} (weights: 1 / MSE on the {part} part, "
+    print(f"default forecaster: {comb.describe(cell)} (weights: 1 / MSE on the {comb.part} part, "
           f"{comb.origins} origins; its MASE there {comb.mase:.4f})")
     final = result.details.final
     for seed, fit in fits.items():
@@ -100,7 +99,7 @@ def report(result: RunResult) -> int:
     print(f"backtest: {len(bt.origins)} origins x {bt.actual.shape[1]} steps over the last "
           f"{sp['n'] - sp['test_start']} points; MASE scale {bt.scale:.4g} (in-sample "
           f"seasonal-naive MAE, m={s['season']}); intervals: conformal from "
-          f"{config['intervals']['errors']} {part} origins (default, network, combination), "
+          f"{config['intervals']['errors']} {comb.part} origins (default, network, combination), "
           "statsmodels' own (ets, arima)")
     print(format_table(result.table, len(fits)))
     print(f"run: {result.run_dir}  (backtest.csv, forecasts.csv, forecast.png)")
