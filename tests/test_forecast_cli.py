@@ -135,6 +135,7 @@ def test_recursive_strategy_and_explicit_cells(tmp_path):
     assert table["gru"]["mase"] < 0.5 * table["naive"]["mase"]
     # the explicit cells give the same forecasts from the same weights
     ckpt = load_checkpoint(networks(run) / "seed-0", "best.pt")
+    assert ckpt["model_args"]["linear"] == 20  # the linear part, on the lookback window
     fused = Forecaster(**ckpt["model_args"]).eval()
     explicit = Forecaster(**{**ckpt["model_args"], "impl": "explicit"}).eval()
     fused.load_state_dict(ckpt["model"])

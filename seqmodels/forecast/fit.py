@@ -65,7 +65,8 @@ def fit_seeds(settings: ForecastSettings, prep: Prepared, folder: Path, seeds: l
                           through_validation=final_epochs is not None and through_validation)
         torch.manual_seed(seed)  # initial weights from the seed
         model = Forecaster(settings.horizon, settings.hidden, settings.layers, settings.dropout,
-                           settings.cell, settings.impl, settings.strategy)
+                           settings.cell, settings.impl, settings.strategy,
+                           prep.split.lookback if settings.autoregressive else 0)
         d = seed_dir(folder, seed)
         offset = step_offset + sum(f.steps for f in fits.values())
         fit = Trainer(model, task, cfg, d, resume=resume and checkpoint_path(d).is_file(),

@@ -67,6 +67,9 @@ class ForecastSettings(Settings):
     dropout: float = setting(0.0, "dropout", low=0, below=1)
     strategy: str = setting("direct", "emit all H steps at once, or one step fed back H times",
                             choices=STRATEGIES)
+    autoregressive: bool = setting(True, "add a linear autoregression on the lookback window "
+                                   "to the network's output (LSTNet's highway), so forecasts "
+                                   "keep the input's level; off: the network alone")
     batch_size: int = setting(32, "windows per batch", low=1)
     seeds: list[int] = setting(help="one network per seed; they forecast as an ensemble (the "
                                "mean of their forecasts); the first two choose the "
