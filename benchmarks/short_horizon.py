@@ -89,7 +89,7 @@ def main() -> None:
         "chosen on seed 0.", "", *rows, "", *verdicts])
     print(report)
     if ns.out:
-        publish(ns.out / "char-rnn-15min.md", report, seeds=ns.seeds)
+        publish(ns.out / "char-rnn-15min.md", report, seeds=ns.seeds, inputs=[SWEEP_BEST])
     print(f"run folders: {workdir}")
 
 

@@ -11,7 +11,9 @@ pucklab module it imports, transitively, except the plumbing that moves numbers 
 computing them (:data:`PLUMBING`). :func:`check` recomputes it for each committed result: a
 result whose code changed since it was measured is *stale*, and the files that changed are named
 (``lab check`` prints this; the docs pages show it), so an old number cannot pass for a current
-one.
+one. A result computed from a data file in the repository (a benchmark that runs a sweep's
+published ``best.toml``) names it among its ``inputs``, with a hash of its bytes: when that file
+changes, the result is stale too.
 """
 
 from __future__ import annotations
@@ -57,13 +59,17 @@ class Stamp:
     date: str  # UTC, to the minute
     machine: str  # cores, architecture, Python, torch
     seeds: str  # "0 1 2 3 4", or "-" where seeds do not apply
+    inputs: str = "-"  # "path=hash ..." of data files it read (paths from the root), or "-"
+
+    def _items(self) -> list[tuple[str, str]]:
+        """The fields to write: ``inputs`` only where there are some."""
+        return [(k, v) for k, v in asdict(self).items() if k != "inputs" or v != "-"]
 
     def csv_header(self) -> str:
-        return "".join(f"# {k}: {v}\n" for k, v in asdict(self).items())
+        return "".join(f"# {k}: {v}\n" for k, v in self._items())
 
     def markdown(self) -> str:
-        return (f"{MARKDOWN_HEADING}\n\n"
-                + "".join(f"- {k}: `{v}`\n" for k, v in asdict(self).items()))
+        return (f"{MARKDOWN_HEADING}\n\n" + "".join(f"- {k}: `{v}`\n" for k, v in self._items()))
 
 
 def module_file(module: str, root: Path = ROOT) -> Path | None:
@@ -154,9 +160,31 @@ def machine() -> str:
             f"Python {found['python']}, torch {found['torch']}")
 
 
-def stamp(source: str, command: str, seeds: Sequence[int] = (), root: Path = ROOT) -> Stamp:
+def input_hashes(inputs: Sequence[Path], root: Path = ROOT) -> str:
+    """``path=hash`` for each data file (path relative to ``root``; sha256 of its bytes, 16
+    hex digits), space-separated; "-" for none."""
+    return " ".join(f"{Path(p).resolve().relative_to(root.resolve()).as_posix()}="
+                    f"{hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16]}"
+                    for p in sorted(inputs)) or "-"
+
+
+def changed_inputs(inputs: str, root: Path = ROOT) -> list[str]:
+    """Which of a stamp's ``inputs`` are gone or differ now, each as "path (input ...)"."""
+    out = []
+    for item in inputs.split() if inputs != "-" else []:
+        name, _, digest = item.rpartition("=")
+        path = root / name
+        if not path.is_file():
+            out.append(f"{name} (input gone)")
+        elif hashlib.sha256(path.read_bytes()).hexdigest()[:16] != digest:
+            out.append(f"{name} (input changed)")
+    return out
+
+
+def stamp(source: str, command: str, seeds: Sequence[int] = (), root: Path = ROOT,
+          inputs: Sequence[Path] = ()) -> Stamp:
     """The stamp of a result computed now by ``source``'s code (a plug-in's code outside
-    pucklab gets the fingerprint "unknown")."""
+    pucklab gets the fingerprint "unknown") from the data files ``inputs`` (inside ``root``)."""
     try:
         files = code_files(source, root)
     except FileNotFoundError:
@@ -164,7 +192,8 @@ def stamp(source: str, command: str, seeds: Sequence[int] = (), root: Path = ROO
     return Stamp(source=source, code=fingerprint(files, root) if files else "unknown",
                  commit=commit_of(files, root),
                  command=command, date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                 machine=machine(), seeds=" ".join(map(str, seeds)) or "-")
+                 machine=machine(), seeds=" ".join(map(str, seeds)) or "-",
+                 inputs=input_hashes(inputs, root))
 
 
 def script_command() -> str:
@@ -187,12 +216,14 @@ def portable_argument(arg: str) -> str:
     return f"{flag}{sep}{shown}"
 
 
-def publish(path: Path, text: str, seeds: Sequence[int] = ()) -> Stamp:
+def publish(path: Path, text: str, seeds: Sequence[int] = (),
+            inputs: Sequence[Path] = ()) -> Stamp:
     """Write a benchmark's markdown report to ``path`` with its stamp at the end (atomically):
-    the source is the running script, the command how it was invoked."""
+    the source is the running script, the command how it was invoked, ``inputs`` the data
+    files in the repository it read."""
     script = Path(sys.argv[0]).resolve()
     source = script.relative_to(ROOT).as_posix() if script.is_relative_to(ROOT) else script.name
-    made = stamp(source, script_command(), seeds)
+    made = stamp(source, script_command(), seeds, inputs=inputs)
     data = (text.rstrip() + "\n\n" + made.markdown()).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
@@ -217,8 +248,10 @@ def read_stamp(path: Path) -> Stamp | None:
                 break
             key, _, value = line[2:].partition(": ")
             values[key] = value
-    names = [f.name for f in fields(Stamp)]
-    return Stamp(**{k: values[k] for k in names}) if all(k in values for k in names) else None
+    names = [f.name for f in fields(Stamp) if f.name != "inputs"]  # older stamps lack it
+    if not all(k in values for k in names):
+        return None
+    return Stamp(**{k: values[k] for k in names}, inputs=values.get("inputs", "-"))
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -252,12 +285,14 @@ def status(path: Path, root: Path = ROOT) -> Status:
         found = read_stamp(beside)
     if found is None:
         return Status(path, None, [])
+    inputs = changed_inputs(found.inputs, root)
     try:
         files = code_files(found.source, root)
     except FileNotFoundError:
-        return Status(path, found, [f"{found.source} (gone)"])
+        return Status(path, found, [f"{found.source} (gone)", *inputs])
     if fingerprint(files, root) == found.code:
-        return Status(path, found, [])
+        return Status(path, found, inputs)
     commit = found.commit.split(" ")[0]
     names = _git(root, "diff", "--name-only", commit, "--", *map(str, files))
-    return Status(path, found, names.split() if names else ["(code changed since measured)"])
+    return Status(path, found, [*(names.split() if names else ["(code changed since measured)"]),
+                                *inputs])

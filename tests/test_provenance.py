@@ -118,3 +118,26 @@ def test_a_benchmark_that_runs_a_command_in_a_subprocess_fingerprints_that_comma
         covered = {p.relative_to(ROOT).as_posix() for p in code_files(str(script.relative_to(ROOT)))}
         assert any(f.startswith(("seqmodels/", "agents/", "envs/")) and f.endswith("runner.py")
                    for f in covered), f"{script.name} does not fingerprint the command it runs"
+
+
+def test_a_result_goes_stale_when_a_data_file_it_read_changes(project: Path):
+    data = project / "results" / "best.toml"
+    data.parent.mkdir(parents=True)
+    data.write_text("lr = 0.01\n")
+    made = stamp("pucklab.seqmodels.lab.exp", "python b.py", root=project, inputs=[data])
+    assert made.inputs.startswith("results/best.toml=") and len(made.inputs) == 18 + 16
+    out = write_results(project / "results" / "exp", made)
+    assert read_stamp(out / "results.md") == made
+    assert status(out / "results.md", project).state == "current"
+    data.write_text("lr = 0.02\n")  # a re-run sweep wrote a new best.toml
+    stale = status(out / "results.md", project)
+    assert stale.state == "stale" and stale.changed == ["results/best.toml (input changed)"]
+    data.unlink()
+    assert status(out / "results.md", project).changed == ["results/best.toml (input gone)"]
+
+
+def test_a_stamp_without_inputs_reads_as_before(project: Path):
+    made = stamp("pucklab.seqmodels.lab.exp", "lab exp", root=project)
+    assert made.inputs == "-" and "inputs" not in made.markdown() + made.csv_header()
+    out = write_results(project / "results" / "exp", made)
+    assert read_stamp(out / "results.csv") == made
