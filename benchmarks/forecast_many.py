@@ -18,6 +18,11 @@ for heartrate (10 for sunspots, the README's command).
 
     python benchmarks/forecast_many.py --out benchmarks/results   # 8-15 minutes on 2 cores
     python benchmarks/forecast_many.py --series nile lynx         # a few of them
+    python benchmarks/forecast_many.py --flags="--seed 5 6 7 8 9" --out benchmarks/results
+
+``--flags`` adds the same flags to every command (other seeds, ``--no-autoregressive`` ...): a
+check that the plain command's table does not rest on its seeds or on one setting. Its table
+goes to ``forecast_many_<flags>.md`` beside the plain one.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -141,15 +148,16 @@ SERIES: dict[str, tuple[str, str, list[str] | Callable[[], pd.DataFrame], int]] 
 }
 
 
-def command(name: str, work: Path) -> list[str]:
-    """The plain command's flags for a series (writing its CSV first where it needs one)."""
+def command(name: str, work: Path, extra: Sequence[str] = ()) -> list[str]:
+    """The plain command's flags for a series (writing its CSV first where it needs one),
+    then ``extra``."""
     _, _, source, horizon = SERIES[name]
     if isinstance(source, list):
-        return [*source, "--horizon", str(horizon)]
+        return [*source, "--horizon", str(horizon), *extra]
     path = work / f"{name}.csv"
     source().to_csv(path, index=False)
     return ["--csv", path.name, "--column", "y", "--time-column", "time", "--horizon",
-            str(horizon)]
+            str(horizon), *extra]
 
 
 def forecast(argv: list[str], work: Path, run_dir: Path) -> tuple[dict[str, dict[str, float]],
@@ -223,7 +231,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--series", nargs="+", choices=tuple(SERIES), default=list(SERIES))
     p.add_argument("--out", help="write forecast_many.md (stamped) into this folder")
+    p.add_argument("--flags", default="", help="flags added to every command, e.g. "
+                   "--flags=\"--seed 5 6 7 8 9\" (the table goes to forecast_many_<flags>.md)")
     ns = p.parse_args()
+    extra = shlex.split(ns.flags)
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(extra)).strip("-")
     work = Path(tempfile.mkdtemp(prefix="forecast-many-"))
     lines = ["| series | kind | points | H | chosen | default | former rule | lstm (seeds) | "
              "combination | seasonal naive | ETS | ARIMA | cover 80/95: default | former | "
@@ -234,7 +246,7 @@ def main() -> None:
     covers: dict[str, list[list[float]]] = {"default": [], "former": []}
     for name in ns.series:
         kind, shape, _, horizon = SERIES[name]
-        argv = command(name, work)
+        argv = command(name, work, extra)
         table, config, wall = forecast(argv, work, work / f"run-{name}")
         mase = {r: table[r]["mase"] for r in ROWS}
         all_ranks.append(ranks(mase))
@@ -289,10 +301,14 @@ def main() -> None:
         f"{mean_rank[best]:.2f}) -> {'met' if rank_met else 'NOT met'}",
     ]
     text = "\n".join([
-        "# forecast on many series: the plain command", "",
-        "Each row: `forecast` with the series' data flags and `--horizon H` only (default "
-        "settings: differencing and lookback chosen on the validation part, 5 seeds refitted "
-        "on training + validation, the default forecaster the network ensemble, ETS and ARIMA "
+        "# forecast on many series: the plain command" + (f" with `{' '.join(extra)}`"
+                                                         if extra else ""), "",
+        "Each row: `forecast` with the series' data flags and `--horizon H` only"
+        + (f", then `{' '.join(extra)}`" if extra else "") + " (default settings"
+        + (" otherwise" if extra else "") + ": differencing and lookback chosen on the "
+        "validation part, 5 seeds refitted "
+        "on training + validation, each network with a linear autoregression beside it, the "
+        "default forecaster the network ensemble, ETS and ARIMA "
         "weighted by their inverse MSE on the calibration part before the validation part; "
         "the chosen column gives the weights, and `(val)` where the series was too short for "
         "a calibration part and the validation part set them). "
@@ -302,8 +318,9 @@ def main() -> None:
         *targets, ""])
     print("\n" + rank_line + "\n\n" + former_line + "\n\nTargets:\n" + "\n".join(targets))
     if ns.out:
-        publish(Path(ns.out) / "forecast_many.md", text)
-        print(f"wrote {Path(ns.out) / 'forecast_many.md'}")
+        out = Path(ns.out) / (f"forecast_many_{slug}.md" if slug else "forecast_many.md")
+        publish(out, text)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":
