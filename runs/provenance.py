@@ -160,11 +160,15 @@ def machine() -> str:
             f"Python {found['python']}, torch {found['torch']}")
 
 
+def _digest(path: Path) -> str:
+    """A data file's hash: sha256 of its bytes, 16 hex digits."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
 def input_hashes(inputs: Sequence[Path], root: Path = ROOT) -> str:
-    """``path=hash`` for each data file (path relative to ``root``; sha256 of its bytes, 16
-    hex digits), space-separated; "-" for none."""
-    return " ".join(f"{Path(p).resolve().relative_to(root.resolve()).as_posix()}="
-                    f"{hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16]}"
+    """``path=hash`` for each data file (path relative to ``root``), space-separated; "-" for
+    none."""
+    return " ".join(f"{Path(p).resolve().relative_to(root.resolve()).as_posix()}={_digest(p)}"
                     for p in sorted(inputs)) or "-"
 
 
@@ -176,7 +180,7 @@ def changed_inputs(inputs: str, root: Path = ROOT) -> list[str]:
         path = root / name
         if not path.is_file():
             out.append(f"{name} (input gone)")
-        elif hashlib.sha256(path.read_bytes()).hexdigest()[:16] != digest:
+        elif _digest(path) != digest:
             out.append(f"{name} (input changed)")
     return out
 
