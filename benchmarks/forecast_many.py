@@ -44,11 +44,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pucklab.runs.provenance import publish  # noqa: E402
-from pucklab.runs.store import LAST_CHECKPOINT, build_model, load_config  # noqa: E402
+from pucklab.runs.store import LAST_CHECKPOINT, load_config  # noqa: E402
 
 # The command runs in a subprocess; importing its module here also puts the forecast code in
 # this script's provenance fingerprint, so a change to it marks the published table stale.
 from pucklab.seqmodels.forecast import cli as forecast_cli  # noqa: E402
+from pucklab.seqmodels.forecast import metrics as fc  # noqa: E402
 from pucklab.seqmodels.forecast.backtest import DEFAULT, Outcome, run_backtest  # noqa: E402
 from pucklab.seqmodels.forecast.calibrate import (  # noqa: E402
     CALIBRATION,
@@ -59,7 +60,7 @@ from pucklab.seqmodels.forecast.combine import LEVELS, coverage  # noqa: E402
 from pucklab.seqmodels.forecast.fit import (  # noqa: E402
     FINAL,
     final_prepared,
-    kept_checkpoint,
+    kept_network,
     seed_dir,
 )
 from pucklab.seqmodels.forecast.model import Forecaster  # noqa: E402
@@ -187,12 +188,7 @@ def former_rule(run_dir: Path, mase: float) -> dict[str, float]:
                    load(settings))
 
     def networks(folder: Path, name: str | None = None) -> dict[int, Forecaster]:
-        out = {}
-        for seed in settings.seeds:
-            ckpt = kept_checkpoint(seed_dir(folder, seed), name)
-            out[seed] = build_model(Forecaster, ckpt["model_args"], ckpt["model"],
-                                    f"{folder}: damaged").eval()
-        return out
+        return {seed: kept_network(seed_dir(folder, seed), name)[0] for seed in settings.seeds}
 
     chosen = networks(candidate_folder(run_dir, Candidate(sel["difference"], sel["lookback"])))
     final = networks(run_dir / FINAL, LAST_CHECKPOINT)
@@ -202,12 +198,12 @@ def former_rule(run_dir: Path, mase: float) -> dict[str, float]:
         again: Outcome = run_backtest(*args, Calibration(
             CALIBRATION, calib, networks(run_dir / CALIBRATION, LAST_CHECKPOINT), calib.scale))
         bt = again.backtest
-        redone = float(np.mean(np.abs(bt.actual - bt.forecasts[DEFAULT]))) / bt.scale
+        redone = fc.mase(bt.actual, bt.forecasts[DEFAULT], bt.scale)
         if not np.isclose(redone, mase, rtol=1e-5):  # backtest.csv keeps 6 digits
             raise SystemExit(f"{run_dir}: recomputed default MASE {redone} != the run's {mase}")
     former = run_backtest(*args)  # no calibration part: the validation part sets the weights
     bt = former.backtest
-    row = {"mase": float(np.mean(np.abs(bt.actual - bt.forecasts[DEFAULT]))) / bt.scale}
+    row = {"mase": fc.mase(bt.actual, bt.forecasts[DEFAULT], bt.scale)}
     row.update({f"coverage_{round(lv * 100)}": coverage(bt.actual, *former.bounds[DEFAULT][lv])
                 for lv in LEVELS})
     return row

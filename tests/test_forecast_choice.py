@@ -76,6 +76,27 @@ def test_difference_and_lookback_given_are_not_searched(tmp_path, capsys):
     assert "differencing: first, lookback 10" in capsys.readouterr().out
 
 
+def test_select_seeds_sets_how_many_networks_score_each_candidate(tmp_path):
+    """--select-seeds N: the first N seeds' networks score a candidate, each network's own
+    score kept beside the ensemble's; one network's is its score, and the mean of several
+    forecasts errs no more than its networks do on average (MAE is convex)."""
+    path = trend_csv(tmp_path / "s.csv")
+    selections = {}
+    for n in (1, 3):
+        run = tmp_path / f"run{n}"
+        assert forecast_cli.main(["--csv", str(path), "--column", "y", "--horizon", "4",
+                                  "--difference", "first", "--lookback", "10",
+                                  "--seed", "0", "1", "2", "--select-seeds", str(n),
+                                  "--run-dir", str(run), *QUICK]) == 0
+        selections[n] = load_config(run)["selection"]
+    one, three = (selections[n]["validation_mase_seeds"]["first-lookback10"] for n in (1, 3))
+    assert len(one) == 1 and len(three) == 3
+    assert one[0] == three[0]  # seed 0's network, trained the same way in both runs
+    assert selections[1]["validation_mase"]["first-lookback10"] == pytest.approx(one[0])
+    ensemble = selections[3]["validation_mase"]["first-lookback10"]
+    assert ensemble <= np.mean(three) + 1e-12 and len(set(three)) == 3
+
+
 def test_an_ensemble_of_identical_networks_is_that_network(tmp_path):
     path = trend_csv(tmp_path / "s.csv")
     settings = ForecastSettings(csv=str(path), column="y", horizon=4, difference="first",

@@ -35,7 +35,6 @@ from pucklab.seqmodels.forecast.combine import (
     combined,
     equal,
     inverse_mse_weights,
-    mase_of,
 )
 from pucklab.seqmodels.forecast.fit import ensemble_forecasts
 from pucklab.seqmodels.forecast.model import Forecaster
@@ -111,6 +110,6 @@ def run_backtest(prep: Prepared, final: Prepared, settings: ForecastSettings,
               if m in made}
     v_net = h_forecasts["network"] if held is on_validation else \
         on_validation.forecasts([])["network"]
-    v_mase = mase_of(on_validation.actual(), v_net, val_scale)
+    v_mase = fc.mase(on_validation.actual(), v_net, val_scale)
     return Outcome(fc.Backtest(origins, actual, forecasts, prep.scale), seed_table, bounds,
                    weights, conformal, params, v_mase)

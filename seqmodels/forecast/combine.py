@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from pucklab.seqmodels.forecast.metrics import mase
+
 MEMBERS = ("network", "ets", "arima")
 LEVELS = (0.8, 0.95)  # central prediction intervals
 
@@ -43,10 +45,6 @@ def combined(forecasts: dict[str, np.ndarray], weights: dict[str, float]) -> np.
 
 def equal(names: list[str] | tuple[str, ...]) -> dict[str, float]:
     return {m: 1.0 / len(names) for m in names}
-
-
-def mase_of(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
-    return float(np.mean(np.abs(actual - forecast)) / scale)
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def inverse_mse_weights(held: dict[str, np.ndarray], actual: np.ndarray, scale: 
         inverse = {m: 1.0 / mse[m] for m in names}
         total = sum(inverse.values())
         weights = {m: v / total for m, v in inverse.items()}
-    return Combination(weights, mse, mase_of(actual, combined(held, weights), scale), part,
+    return Combination(weights, mse, mase(actual, combined(held, weights), scale), part,
                        len(actual))
 
 

@@ -23,6 +23,7 @@ from pucklab.runs.store import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
     RunError,
+    build_model,
     checkpoint_path,
     load_checkpoint,
 )
@@ -122,6 +123,15 @@ def kept_checkpoint(d: Path, name: str | None = None) -> dict[str, Any]:
             "transform" not in ckpt["task"]:
         raise RunError(f"the checkpoint in {d} is damaged: no model_args or scaler")
     return ckpt
+
+
+def kept_network(d: Path, name: str | None = None) -> tuple[Forecaster, Transform]:
+    """A seed's kept network (see :func:`kept_checkpoint`), in eval mode, and the scaler it was
+    trained with."""
+    ckpt = kept_checkpoint(d, name)
+    model = build_model(Forecaster, ckpt["model_args"], ckpt["model"], f"the checkpoint in {d} "
+                        "is damaged: its weights do not fit its model_args")
+    return model.eval(), Transform.from_dict(ckpt["task"]["transform"])
 
 
 def net_forecasts(model: Forecaster, prep: Prepared, origins: np.ndarray) -> np.ndarray:

@@ -16,14 +16,13 @@ from pucklab.runs.device import resolve_device
 from pucklab.runs.store import (
     LAST_CHECKPOINT,
     RunError,
-    build_model,
     checkpoint_path,
     load_config,
     saved_fact,
 )
 from pucklab.seqmodels.forecast import metrics as fc
 from pucklab.seqmodels.forecast.combine import LEVELS, Combination, Conformal
-from pucklab.seqmodels.forecast.fit import FINAL, kept_checkpoint, seed_dir
+from pucklab.seqmodels.forecast.fit import FINAL, kept_network, seed_dir
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import saved_settings
 from pucklab.seqmodels.forecast.task import load
@@ -50,11 +49,8 @@ def load_models(run_dir: Path | str) -> tuple[list[Forecaster], Transform]:
         if not checkpoint_path(d, LAST_CHECKPOINT).is_file():
             raise RunError(f"{run_dir} has no trained model for seed {seed}; finish it with "
                            f"forecast --resume {quote(str(run_dir))}")
-        ckpt = kept_checkpoint(d, LAST_CHECKPOINT)
-        model = build_model(Forecaster, ckpt["model_args"], ckpt["model"], f"the checkpoint in "
-                            f"{d} is damaged: its weights do not fit its model_args")
-        models.append(model.eval())
-        transform = Transform.from_dict(ckpt["task"]["transform"])
+        model, transform = kept_network(d, LAST_CHECKPOINT)
+        models.append(model)
     assert transform is not None
     return models, transform
 

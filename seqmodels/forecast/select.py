@@ -10,7 +10,7 @@ on the training part, score on the validation part, keep the best. So by default
    default lookback ``max(3 x H, 2 x season)``; the tests'
    (:mod:`~pucklab.seqmodels.forecast.differencing`) choice goes first and wins ties;
 2. for the best of them, a half and a double lookback are trained too;
-3. the candidate whose networks (the first :data:`SELECT_SEEDS` seeds, averaged) have the
+3. the candidate whose networks (the first ``--select-seeds`` seeds, averaged) have the
    lowest validation MASE is chosen.
 
 The score is MASE on the original scale (differencings are compared on the values they
@@ -21,7 +21,7 @@ at. ``--difference X`` or ``--lookback N`` fix that part of the choice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,15 @@ import numpy as np
 
 from pucklab.runs.result import Report, Stop
 from pucklab.runs.store import RunError
-from pucklab.seqmodels.forecast.combine import mase_of
 from pucklab.seqmodels.forecast.differencing import Choice, choose
 from pucklab.seqmodels.forecast.fit import ensemble_forecasts, fit_seeds
+from pucklab.seqmodels.forecast.metrics import mase
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.series import Series
 from pucklab.seqmodels.forecast.settings import ForecastSettings
 from pucklab.seqmodels.forecast.task import Prepared, prepare
 from pucklab.seqmodels.forecast.windows import SEARCHED, make_split, mase_scale
 from pucklab.seqmodels.trainer import Result
-
-SELECT_SEEDS = 2  # networks averaged per candidate while choosing
 
 
 @dataclass(frozen=True)
@@ -63,11 +61,13 @@ class Searched:
     scores: dict[str, float]  # candidate name -> validation MASE, in the order trained
     tests: Choice  # what the unit-root and seasonal-strength tests suggested
     steps: int  # trainer steps over every candidate
+    seed_scores: dict[str, list[float]] = field(default_factory=dict)  # each network's own
 
     def to_dict(self) -> dict[str, Any]:
         return {"chosen": self.chosen.name, "difference": self.chosen.difference,
                 "lookback": self.chosen.lookback, "validation_mase": self.scores,
-                "tests": self.tests.to_dict(), "seeds": list(self.models)}
+                "validation_mase_seeds": self.seed_scores, "tests": self.tests.to_dict(),
+                "seeds": list(self.models)}
 
 
 def default_lookback(horizon: int, season: int) -> int:
@@ -103,8 +103,9 @@ def search(settings: ForecastSettings, series: Series, run_dir: Path, resume: bo
     season = settings.season or series.season()
     base = settings.lookback or default_lookback(settings.horizon, season)
     kinds, tests = _kinds(settings, series, season, base)
-    seeds = settings.seeds[:SELECT_SEEDS]
+    seeds = settings.seeds[:settings.select_seeds]
     scores: dict[str, float] = {}
+    seed_scores: dict[str, list[float]] = {}
     trained: dict[str, tuple[Candidate, Prepared, dict[int, Result], dict[int, Forecaster]]] = {}
     steps = 0
 
@@ -123,13 +124,15 @@ def search(settings: ForecastSettings, series: Series, run_dir: Path, resume: bo
         steps += sum(f.steps for f in fits.values())
         if not models or list(fits.values())[-1].stopped is Stop.NON_FINITE:
             return
-        forecast = np.mean(list(ensemble_forecasts(models, prep, origins).values()), axis=0)
+        each = ensemble_forecasts(models, prep, origins)
         actual = np.stack([prep.y[t + 1:t + 1 + settings.horizon] for t in origins])
         scale = train_scale(prep, season)
-        scores[candidate.name] = mase_of(actual, forecast, scale)
+        scores[candidate.name] = mase(actual, np.mean(list(each.values()), axis=0), scale)
+        seed_scores[candidate.name] = [mase(actual, f, scale) for f in each.values()]
         trained[candidate.name] = (candidate, prep, fits, models)
         if say is not None:
-            say(f"candidate {candidate.name}: validation MASE {scores[candidate.name]:.4f}")
+            say(f"candidate {candidate.name}: validation MASE {scores[candidate.name]:.4f} "
+                f"(each network: {', '.join(f'{v:.4f}' for v in seed_scores[candidate.name])})")
 
     for kind in kinds:
         score(Candidate(kind, base))
@@ -145,10 +148,10 @@ def search(settings: ForecastSettings, series: Series, run_dir: Path, resume: bo
         fits, models = fit_seeds(settings, prep, candidate_folder(run_dir, Candidate(
             kinds[0], base)), seeds, resume, report, steps)
         return Searched(Candidate(kinds[0], base), prep, fits, models, scores, tests,
-                        steps + sum(f.steps for f in fits.values()))
+                        steps + sum(f.steps for f in fits.values()), seed_scores)
     best = min(scores, key=scores.__getitem__)  # the first of equals: the tests' choice
     candidate, prep, fits, models = trained[best]
-    return Searched(candidate, prep, fits, models, scores, tests, steps)
+    return Searched(candidate, prep, fits, models, scores, tests, steps, seed_scores)
 
 
 def train_scale(prep: Prepared, season: int) -> float:

@@ -72,10 +72,13 @@ class ForecastSettings(Settings):
                                    "keep the input's level; off: the network alone")
     batch_size: int = setting(32, "windows per batch", low=1)
     seeds: list[int] = setting(help="one network per seed; they forecast as an ensemble (the "
-                               "mean of their forecasts); the first two choose the "
-                               "differencing and lookback",
+                               "mean of their forecasts); the first --select-seeds of "
+                               "them choose the differencing and lookback",
                                default_factory=lambda: list(range(ENSEMBLE)), flag="--seed",
                                metavar="SEED", low=0, high=MAX_SEED)
+    select_seeds: int = setting(2, "networks per candidate while the differencing and "
+                                "lookback are chosen (the first N seeds; more: a choice that "
+                                "depends less on the seeds, and a slower run)", low=1)
     baselines: list[str] = setting(help="which baselines to run",
                                    default_factory=lambda: list(BASELINES), choices=BASELINES,
                                    metavar="NAME")
