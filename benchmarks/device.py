@@ -13,16 +13,20 @@ Without a CUDA device there is nothing to compare, and the script says so in one
 Each measurement:
 
 - **cells**: RNN, LSTM and GRU stacks (2 layers, 128 units), our explicit cells loaded with a
-  fused torch.nn stack's weights, on the device: the largest difference of their outputs;
+  fused torch.nn stack's weights, on the device: the largest difference of their outputs, with
+  cuDNN's TF32 (its default: float32 recurrent kernels on the tensor cores, 10-bit mantissas)
+  and without it (``torch.backends.cudnn.allow_tf32 = False``: float32 throughout);
 - **REINFORCE**: ``train-agent`` with its defaults on ``pucklab/AirHockey-v0`` (seed 0) on the
   CPU and on the device, each for at most ``--rl-minutes``: training seconds to the first
-  evaluation at 90% (evaluation time not counted), and the final evaluation;
-- **char-rnn**: the default char-rnn model (2 x 256 LSTM, 64-dim embedding, 65 symbols) trained
-  with Adam on random batches of 32 x 128 characters for ``--steps`` steps: characters per
-  second, fused and explicit cells, in float32 and under ``torch.autocast(bfloat16)`` (CUDA
-  only: bf16 autocast on the CPU is not the question here);
+  evaluation at 90% (evaluation time not counted), env steps per training second, and the
+  final evaluation;
+- **char-rnn**: the default ``char-rnn train`` model and batch (its settings' defaults: 2 x 448
+  LSTM, 64-dim embedding, dropout 0.3, 32 x 128 characters; 65 symbols) trained with Adam on
+  random batches for ``--steps`` steps: characters per second, fused and explicit cells, in
+  float32 and under ``torch.autocast(bfloat16)``, on the CPU and on the device;
 - **forecast**: the plain ``forecast --dataset sunspots --horizon 10`` on the CPU and on the
-  device: wall seconds and the default forecaster's test MASE.
+  device: wall seconds and the default forecaster's test MASE;
+- **auto**: what ``--device auto`` and char-rnn's ``--precision auto`` choose on this machine.
 """
 
 from __future__ import annotations
@@ -39,32 +43,46 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rl_race import first_reach  # noqa: E402
 
-from pucklab.runs.provenance import publish  # noqa: E402
+from pucklab.runs.device import resolve_device  # noqa: E402
+from pucklab.runs.provenance import cpu_model, publish  # noqa: E402
 from pucklab.seqmodels.cells import CELLS  # noqa: E402
-from pucklab.seqmodels.charrnn.model import CharRNN  # noqa: E402
+from pucklab.seqmodels.charrnn.model import CharRNN, auto_precision  # noqa: E402
+from pucklab.seqmodels.charrnn.runner import CharRNNSettings  # noqa: E402
 from pucklab.seqmodels.layers import make_recurrent  # noqa: E402
 
 
-def cells_match(device: torch.device, hidden: int) -> dict[str, float]:
-    """Largest |explicit - fused| output of each cell kind on ``device``, same weights."""
+def cells_match(device: torch.device, hidden: int, tf32: bool) -> dict[str, float]:
+    """Largest |explicit - fused| output of each cell kind on ``device``, same weights; with
+    ``tf32`` False, cuDNN computes in full float32 (on the CPU it changes nothing)."""
     out = {}
-    for cell in CELLS:
-        torch.manual_seed(0)
-        fused = make_recurrent(cell, 16, hidden, 2, 0.0, "fused").to(device).eval()
-        explicit = make_recurrent(cell, 16, hidden, 2, 0.0, "explicit").to(device).eval()
-        explicit.load_state_dict(fused.state_dict())
-        x = torch.randn(8, 50, 16, device=device)
-        with torch.no_grad():
-            out[cell] = float((explicit(x)[0] - fused(x)[0]).abs().max())
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        for cell in CELLS:
+            out[cell] = _cell_difference(cell, device, hidden)
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
     return out
 
 
-def chars_per_second(device: torch.device, impl: str, bf16: bool, steps: int, batch: int,
-                     seq: int, hidden: int) -> float:
-    """Training characters per second of the char-rnn model on random batches."""
+def _cell_difference(cell: str, device: torch.device, hidden: int) -> float:
     torch.manual_seed(0)
-    model = CharRNN(65, 64, hidden, 2, 0.0, "lstm", impl).to(device)
+    fused = make_recurrent(cell, 16, hidden, 2, 0.0, "fused").to(device).eval()
+    explicit = make_recurrent(cell, 16, hidden, 2, 0.0, "explicit").to(device).eval()
+    explicit.load_state_dict(fused.state_dict())
+    x = torch.randn(8, 50, 16, device=device)
+    with torch.no_grad():
+        return float((explicit(x)[0] - fused(x)[0]).abs().max())
+
+
+def chars_per_second(device: torch.device, impl: str, bf16: bool, steps: int,
+                     s: CharRNNSettings) -> float:
+    """Training characters per second of the char-rnn model ``s`` describes, on random
+    batches of its shape."""
+    torch.manual_seed(0)
+    model = CharRNN(65, s.embed, s.hidden, s.layers, s.dropout, s.cell, impl).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    batch, seq = s.batch_size, s.seq_len
     data = torch.randint(0, 65, (batch, seq + 1), device=device)
 
     def step() -> None:
@@ -91,8 +109,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def reinforce(device: str, minutes: float, work: Path, quick: bool) -> tuple[float, float]:
-    """(training seconds to a 90% evaluation win rate, or inf; the final evaluation)."""
+def reinforce(device: str, minutes: float, work: Path, quick: bool) -> tuple[float, float, float]:
+    """(training seconds to a 90% evaluation win rate, or inf; env steps per training second;
+    the final evaluation)."""
     from pucklab.agents import AgentSettings, run
 
     run_dir = work / f"reinforce-{device}"
@@ -102,7 +121,9 @@ def reinforce(device: str, minutes: float, work: Path, quick: bool) -> tuple[flo
         settings = settings.replace(eval_sessions=16, batch_sessions=32)
     result = run(settings, run_dir)
     reached = first_reach(run_dir, 0.9)
-    return (reached[0] if reached else math.inf), float(result.metrics["eval_win_rate"])
+    m = result.metrics
+    return ((reached[0] if reached else math.inf), m["env_steps"] / max(m["wall_time_s"], 1e-9),
+            float(m["eval_win_rate"]))
 
 
 def forecast(device: str, work: Path, quick: bool) -> tuple[float, float]:
@@ -133,41 +154,52 @@ def main() -> int:
         return 0
     dev = torch.device(ns.device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "the CPU"
-    quick = ns.quick
-    hidden, batch, seq, steps = (32, 4, 16, 3) if quick else (256, 32, 128, ns.steps)
+    quick, steps = ns.quick, (3 if ns.quick else ns.steps)
+    model = CharRNNSettings()
+    if quick:
+        model = model.replace(embed=8, hidden=32, batch_size=4, seq_len=16)
+    cpu_bf16 = auto_precision(torch.device("cpu")) == "bf16"  # native there: worth timing
     work = Path(tempfile.mkdtemp(prefix="device-"))
-    lines = [f"# The GPU path: {name} against the CPU ({torch.get_num_threads()} threads)", ""]
+    lines = [f"# The GPU path: {name} against the CPU ({torch.get_num_threads()} threads of "
+             f"{cpu_model()})", ""]
 
-    diffs = cells_match(dev, 16 if quick else 128)
+    tf32, full = cells_match(dev, 16 if quick else 128, True), \
+        cells_match(dev, 16 if quick else 128, False)
     lines += ["## Explicit cells against torch.nn on the device", "",
-              "| cell | largest difference |", "|---|---|",
-              *(f"| {c} | {d:.2e} |" for c, d in diffs.items()), ""]
+              "| cell | largest difference, cuDNN TF32 (default) | without TF32 |", "|---|---|---|",
+              *(f"| {c} | {tf32[c]:.2e} | {full[c]:.2e} |" for c in tf32), ""]
 
-    lines += ["## char-rnn training speed (characters / s)", "",
+    lines += [f"## char-rnn training speed (characters / s; {model.layers} x {model.hidden} "
+              f"{model.cell}, batch {model.batch_size} x {model.seq_len})", "",
               "| cells | precision | CPU | " + ("device |" if dev.type == "cuda" else "(cpu) |"),
               "|---|---|---|---|"]
     for impl in ("fused", "explicit"):
         for bf16 in (False, True):
-            if bf16 and dev.type != "cuda":
-                continue
-            cpu = chars_per_second(torch.device("cpu"), impl, False, steps, batch, seq, hidden) \
-                if not bf16 else math.nan
-            there = chars_per_second(dev, impl, bf16, steps, batch, seq, hidden)
-            lines.append(f"| {impl} | {'bf16 autocast' if bf16 else 'float32'} | "
-                         f"{cpu:,.0f} | {there:,.0f} |")
+            cpu = (f"{chars_per_second(torch.device('cpu'), impl, bf16, steps, model):,.0f}"
+                   if cpu_bf16 or not bf16 else "- (emulated)")
+            there = chars_per_second(dev, impl, bf16, steps, model)
+            lines.append(f"| {impl} | {'bf16 autocast' if bf16 else 'float32'} | {cpu} | "
+                         f"{there:,.0f} |")
     lines.append("")
 
     rl = {d: reinforce(d, 0.05 if quick else ns.rl_minutes, work, quick)
           for d in dict.fromkeys(("cpu", ns.device))}
     lines += ["## REINFORCE on pucklab/AirHockey-v0 (train-agent defaults, seed 0)", "",
-              "| device | seconds to 90% | final evaluation |", "|---|---|---|",
-              *(f"| {d} | {'never' if math.isinf(s) else f'{s:.0f}'} | {w:.3f} |"
-                for d, (s, w) in rl.items()), ""]
+              "| device | seconds to 90% | env steps / training s | final evaluation |",
+              "|---|---|---|---|",
+              *(f"| {d} | {'never' if math.isinf(t) else f'{t:.0f}'} | {r:,.0f} | {w:.3f} |"
+                for d, (t, r, w) in rl.items()), ""]
 
     fc = {d: forecast(d, work, quick) for d in dict.fromkeys(("cpu", ns.device))}
     lines += ["## forecast --dataset sunspots --horizon 10", "",
               "| device | wall seconds | default's test MASE |", "|---|---|---|",
-              *(f"| {d} | {s:.0f} | {m:.3f} |" for d, (s, m) in fc.items()), ""]
+              *(f"| {d} | {t:.0f} | {m:.3f} |" for d, (t, m) in fc.items()), ""]
+
+    auto = resolve_device("auto")
+    lines += ["## What auto chooses here", "",
+              f"- `--device auto`: {auto.type} (every command; a run's config.json records it)",
+              f"- char-rnn `--precision auto`: {auto_precision(auto)} on {auto.type}, "
+              f"{auto_precision(torch.device('cpu'))} on the CPU", ""]
     text = "\n".join(lines)
     print(text)
     if ns.out:

@@ -16,7 +16,8 @@ What it owns, so no command writes it again:
   ``runs/<name>__<time>``; ``resume=True`` reopens a folder this command wrote;
 * a resume of a run that was stopped before its first checkpoint (killed in its first
   minutes) starts that run afresh in its folder, from the settings its ``config.json`` holds;
-* the run lock for the life of the run, and ``config.json`` (the settings and ``facts``);
+* the run lock for the life of the run, and ``config.json`` (the settings, ``facts`` and the
+  device the run computes on: ``--device auto`` is a choice, and a run says which it made);
 * a start that fails leaves no empty folder behind;
 * a stop (:class:`~pucklab.runs.stopping.Interrupted`) leaves with the shell-quoted command
   that continues the run.
@@ -32,6 +33,9 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
+import torch
+
+from pucklab.runs.device import resolve_device
 from pucklab.runs.stopping import Interrupted
 from pucklab.runs.store import (
     CONFIG_FILE,
@@ -104,7 +108,12 @@ def open_run(command: str, settings: Any, run_dir: Path | str | None, *, resume:
         with run_lock(path, new=not resume):
             if resume and not resumed:
                 _clear(path)  # stopped before its first checkpoint: start it afresh
-            save_config(path, {"command": command, "settings": config, **(facts or {})})
+            used = device_used(config)
+            if used and used["setting"] == "auto" and used["used"] == "cuda":
+                print(f"{command}: --device auto chose cuda ({used['name']}); --device cpu "
+                      "keeps it on the CPU")
+            save_config(path, {"command": command, "settings": config, **(facts or {}),
+                               **({"device": used} if used else {})})
             again = f"{resume_with or command} --resume {quote(str(path))}" if resumable else ""
             try:
                 yield Run(path, command, resumed, state)
@@ -117,6 +126,22 @@ def open_run(command: str, settings: Any, run_dir: Path | str | None, *, resume:
         if not resume and not isinstance(err, KeyboardInterrupt):
             discard_unstarted(path)  # a bad env id must not leave an empty run behind
         raise
+
+
+def device_used(settings: Mapping[str, Any]) -> dict[str, str] | None:
+    """What a run's ``device`` setting means on this machine: ``{"setting": "auto", "used":
+    "cuda", "name": "NVIDIA H200"}``; None for a command without one. The settings hold it at
+    their top (``train-agent``, ``lab``) or in their trainer's part (``char-rnn``,
+    ``forecast``)."""
+    train = settings.get("train")
+    name = settings.get("device", train.get("device") if isinstance(train, Mapping) else None)
+    if not isinstance(name, str):
+        return None
+    device = resolve_device(name)
+    used = {"setting": name, "used": device.type}
+    if device.type == "cuda":
+        used["name"] = torch.cuda.get_device_name(device)
+    return used
 
 
 def _reopen(run_dir: Path | str | None, command: str) -> Path:

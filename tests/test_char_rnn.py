@@ -268,7 +268,7 @@ def test_bf16_trains_under_autocast_and_evaluates_in_float32():
         charmodel.CharRNN(11, precision="auto")
 
 
-def test_auto_precision_is_bf16_only_where_the_device_has_it(monkeypatch):
+def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     assert charmodel.auto_precision(cpu) == "bf16"
@@ -276,6 +276,9 @@ def test_auto_precision_is_bf16_only_where_the_device_has_it(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     assert charmodel.auto_precision(cpu) == "fp32"
     assert charmodel.auto_precision(torch.device("meta")) == "fp32"
+    # cuDNN's float32 kernels already use the tensor cores: bf16 autocast measured slower
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert charmodel.auto_precision(torch.device("cuda")) == "fp32"
 
 
 def test_precision_is_resolved_into_the_run_and_kept_on_resume(tmp_path, corpus, monkeypatch):

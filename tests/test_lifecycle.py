@@ -100,3 +100,34 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_afresh(tmp_path):
     resumed = count(CountSettings(steps=5), tmp_path / "killed", resume=True)
     assert resumed.metrics == straight.metrics
     assert not (tmp_path / "killed" / "partial.log").exists()  # no leftovers from the first try
+
+
+@dataclass
+class DeviceSettings(Settings):
+    device: str = setting("auto", "where it computes", choices=("auto", "cpu", "cuda"))
+
+
+def test_config_records_the_device_auto_chose_and_a_gpu_choice_is_said(tmp_path, monkeypatch,
+                                                                       capsys):
+    import torch
+
+    def opened(settings: object, name: str) -> dict:
+        with open_run("count", settings, tmp_path / name, resumable=False):
+            pass
+        return json.loads((tmp_path / name / "config.json").read_text())
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert opened(DeviceSettings(), "cpu")["device"] == {"setting": "auto", "used": "cpu"}
+    assert capsys.readouterr().out == ""  # no choice to speak of without a GPU
+    # the trainer's part of the settings holds it for char-rnn and forecast
+    nested = opened({"train": {"device": "cpu"}}, "nested")["device"]
+    assert nested == {"setting": "cpu", "used": "cpu"}
+    assert "device" not in opened(CountSettings(), "none")  # a command without a device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Some GPU")
+    gpu = opened(DeviceSettings(), "gpu")["device"]
+    assert gpu == {"setting": "auto", "used": "cuda", "name": "Some GPU"}
+    assert capsys.readouterr().out == ("count: --device auto chose cuda (Some GPU); --device cpu "
+                                       "keeps it on the CPU\n")
+    opened(DeviceSettings(device="cpu"), "asked")  # a device asked for is not announced
+    assert capsys.readouterr().out == ""

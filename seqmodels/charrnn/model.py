@@ -8,16 +8,22 @@ from torch import nn
 from pucklab.seqmodels.layers import State, make_recurrent
 
 #: ``--precision`` choices: ``bf16`` trains under bfloat16 autocast, ``fp32`` in float32,
-#: ``auto`` picks bf16 where the device computes it natively (see :func:`auto_precision`).
+#: ``auto`` picks what trained this model faster where it was measured (:func:`auto_precision`).
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def auto_precision(device: torch.device) -> str:
-    """``bf16`` where bfloat16 matrix products run natively -- a CUDA device that supports
-    them, or a CPU with AVX512-BF16 or AMX, which oneDNN uses -- else ``fp32`` (emulated
-    bfloat16 is slower than float32, and no more accurate)."""
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    """The training arithmetic ``--precision auto`` means on ``device``.
+
+    - A CPU with AVX512-BF16 or AMX (which oneDNN uses): ``bf16``, which trained 2.4x as fast
+      as float32 on two cores of a Xeon with AMX and 1.7x on an EPYC (``char_rnn.md``).
+      Elsewhere on a CPU bfloat16 is emulated, slower than float32 and no more accurate:
+      ``fp32``.
+    - CUDA: ``fp32``. cuDNN already runs float32 recurrent kernels on the tensor cores (TF32,
+      its default), and at this model's size autocast's casts cost more than bfloat16 saves:
+      on an H200 the default model trained slower under bf16 autocast
+      (``benchmarks/results/device.md``). ``--precision bf16`` still asks for it.
+    """
     if device.type == "cpu":
         native = (getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
                   or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())

@@ -71,8 +71,8 @@ class CharRNNSettings(Settings):
     seq_len: int = setting(128, "characters per BPTT chunk", low=1)
     batch_size: int = setting(32, "parallel text streams", low=1)
     precision: str = setting("auto", "training arithmetic: bf16 autocast (mixed precision), "
-                             "fp32, or auto = bf16 where the device has it natively (CUDA with "
-                             "bf16, a CPU with AVX512-BF16/AMX); evaluation is always fp32",
+                             "fp32, or auto = bf16 on a CPU with AVX512-BF16/AMX, else fp32 (on "
+                             "CUDA too: measured faster there); evaluation is always fp32",
                              choices=PRECISIONS)
     train: TrainConfig = setting(help="trainer settings",
                                  default_factory=lambda: TrainConfig(schedule="cosine",
