@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 from pucklab.runs.config_files import read_config_file
-from pucklab.runs.provenance import publish
+from pucklab.runs.provenance import ROOT, publish
 from pucklab.seqmodels.charrnn import CharRNNSettings, run
 
-ROOT = Path(__file__).resolve().parents[1]
 SWEEP_BEST = ROOT / "benchmarks" / "results" / "sweeps" / "char-rnn-3min" / "best.toml"
 SHORT, LONG = 3.0, 15.0  # minutes: the sweep's trial budget, and the budget judged
 
