@@ -10,7 +10,9 @@ on the same origins -- what the validation part chose, the 80% / 95% interval co
 default, ETS and ARIMA, and the wall time. Then the mean rank of each row over the series.
 Beside the default, the *former rule*: the same run's networks and baselines with the weights
 and intervals set on the validation part instead of the calibration part (recomputed, no
-training), so that the rule's effect is measured in one run.
+training), so that the rule's effect is measured in one run; and *capped*: the default's
+intervals under the rule before the Student-t fallback (conformal ranks capped at the largest
+calibration error), recomputed the same way.
 
 The series ship offline: statsmodels' data sets, and pmdarima's (a benchmark-only extra,
 ``pip install -e ".[bench]"``). Horizons: 12 for monthly, 8 for quarterly, 6 for yearly and
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import re
 import shlex
 import subprocess
@@ -53,10 +56,11 @@ from pucklab.seqmodels.forecast import metrics as fc  # noqa: E402
 from pucklab.seqmodels.forecast.backtest import DEFAULT, Outcome, run_backtest  # noqa: E402
 from pucklab.seqmodels.forecast.calibrate import (  # noqa: E402
     CALIBRATION,
+    VALIDATION,
     Calibration,
     calibration_prepared,
 )
-from pucklab.seqmodels.forecast.combine import LEVELS, coverage  # noqa: E402
+from pucklab.seqmodels.forecast.combine import LEVELS, combined, coverage  # noqa: E402
 from pucklab.seqmodels.forecast.fit import (  # noqa: E402
     FINAL,
     final_prepared,
@@ -177,11 +181,23 @@ def forecast(argv: list[str], work: Path, run_dir: Path) -> tuple[dict[str, dict
     return table, json.loads((run_dir / "config.json").read_text()), wall
 
 
-def former_rule(run_dir: Path, mase: float) -> dict[str, float]:
-    """The same run's default forecaster under the former rule -- weights and intervals set on
-    the validation part, where the networks were chosen -- recomputed from the run's own
-    networks (no training). First the current rule is recomputed the same way and must give
-    the run's own MASE, so the two differ by the rule alone. MASE and the intervals' coverage."""
+def capped_offsets(errors: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The interval rule before the Student-t fallback: the finite-sample conformal ranks,
+    capped at the sample's ends when there are too few errors (the largest error seen standing
+    in for a 95% bound). Kept here to measure the change in the same run."""
+    n, ordered = len(errors), np.sort(errors, axis=0)
+    lo = max(1, math.floor((n + 1) * round((1 - level) / 2, 6)))
+    hi = min(n, math.ceil((n + 1) * round((1 + level) / 2, 6)))
+    return ordered[lo - 1], ordered[hi - 1]
+
+
+def recomputed(run_dir: Path, mase: float) -> dict[str, dict[str, float]]:
+    """The same run's default forecaster recomputed from its own networks (no training):
+    first under the current rule, which must give the run's own MASE, so that what follows
+    differs by the rule alone; then ``former`` -- weights and intervals set on the validation
+    part, where the networks were chosen -- and ``capped`` -- the current weights with the
+    capped conformal ranks (:func:`capped_offsets`). MASE and the intervals' coverage of each,
+    and ``errors``: how many calibration errors per step set the intervals."""
     settings = saved_settings(run_dir)
     sel = load_config(run_dir)["selection"]
     prep = prepare(settings.replace(difference=sel["difference"], lookback=sel["lookback"]),
@@ -192,21 +208,29 @@ def former_rule(run_dir: Path, mase: float) -> dict[str, float]:
 
     chosen = networks(candidate_folder(run_dir, Candidate(sel["difference"], sel["lookback"])))
     final = networks(run_dir / FINAL, LAST_CHECKPOINT)
-    args = (prep, final_prepared(prep), settings, chosen, final, train_scale(prep, prep.season))
+    val_scale = train_scale(prep, prep.season)
+    args = (prep, final_prepared(prep), settings, chosen, final, val_scale)
     calib = calibration_prepared(prep)
-    if calib is not None:
-        again: Outcome = run_backtest(*args, Calibration(
-            CALIBRATION, calib, networks(run_dir / CALIBRATION, LAST_CHECKPOINT), calib.scale))
-        bt = again.backtest
-        redone = fc.mase(bt.actual, bt.forecasts[DEFAULT], bt.scale)
-        if not np.isclose(redone, mase, rtol=1e-5):  # backtest.csv keeps 6 digits
-            raise SystemExit(f"{run_dir}: recomputed default MASE {redone} != the run's {mase}")
+    held = None if calib is None else Calibration(
+        CALIBRATION, calib, networks(run_dir / CALIBRATION, LAST_CHECKPOINT), calib.scale)
+    again: Outcome = run_backtest(*args, held)
+    bt = again.backtest
+    redone = fc.mase(bt.actual, bt.forecasts[DEFAULT], bt.scale)
+    if not np.isclose(redone, mase, rtol=1e-5):  # backtest.csv keeps 6 digits
+        raise SystemExit(f"{run_dir}: recomputed default MASE {redone} != the run's {mase}")
+    if held is None or again.combination.part != CALIBRATION:
+        held = Calibration(VALIDATION, prep, chosen, val_scale)
+    members = [m for m in ("ets", "arima") if m in settings.baselines]
+    errors = held.actual() - combined(held.forecasts(members), again.combination.weights)
+    capped = {f"coverage_{round(lv * 100)}": coverage(
+        bt.actual, *(bt.forecasts[DEFAULT] + end for end in capped_offsets(errors, lv)))
+        for lv in LEVELS}
     former = run_backtest(*args)  # no calibration part: the validation part sets the weights
-    bt = former.backtest
-    row = {"mase": fc.mase(bt.actual, bt.forecasts[DEFAULT], bt.scale)}
-    row.update({f"coverage_{round(lv * 100)}": coverage(bt.actual, *former.bounds[DEFAULT][lv])
+    fb = former.backtest
+    row = {"mase": fc.mase(fb.actual, fb.forecasts[DEFAULT], fb.scale)}
+    row.update({f"coverage_{round(lv * 100)}": coverage(fb.actual, *former.bounds[DEFAULT][lv])
                 for lv in LEVELS})
-    return row
+    return {"former": row, "capped": capped, "errors": {"n": float(again.conformal.errors)}}
 
 
 def cover(row: dict[str, float]) -> str:
@@ -234,12 +258,12 @@ def main() -> None:
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(extra)).strip("-")
     work = Path(tempfile.mkdtemp(prefix="forecast-many-"))
     lines = ["| series | kind | points | H | chosen | default | former rule | lstm (seeds) | "
-             "combination | seasonal naive | ETS | ARIMA | cover 80/95: default | former | "
-             "ETS | ARIMA | s |", "|" + "---|" * 17]
+             "combination | seasonal naive | ETS | ARIMA | n | cover 80/95: default | capped | "
+             "former | ETS | ARIMA | s |", "|" + "---|" * 19]
     print("\n".join(lines), flush=True)
     all_ranks, beats = [], {"seasonal_naive": 0, "ets": 0, "arima": 0}
     former_ranks, former_beats = [], {"ets": 0, "arima": 0}
-    covers: dict[str, list[list[float]]] = {"default": [], "former": []}
+    covers: dict[str, list[list[float]]] = {"default": [], "former": [], "capped": []}
     for name in ns.series:
         kind, shape, _, horizon = SERIES[name]
         argv = command(name, work, extra)
@@ -248,13 +272,15 @@ def main() -> None:
         all_ranks.append(ranks(mase))
         for ref in beats:
             beats[ref] += mase["default"] < mase[ref]
-        former = former_rule(work / f"run-{name}", mase["default"])
+        again = recomputed(work / f"run-{name}", mase["default"])
+        former = again["former"]
         former_ranks.append(ranks({**mase, "default": former["mase"]})["default"])
         for ref in former_beats:
             former_beats[ref] += former["mase"] < mase[ref]
         covers["default"].append([table["default"]["coverage_80"],
                                   table["default"]["coverage_95"]])
         covers["former"].append([former["coverage_80"], former["coverage_95"]])
+        covers["capped"].append([again["capped"]["coverage_80"], again["capped"]["coverage_95"]])
         sel, comb = config["selection"], config["combination"]
         chosen = (f"{sel['difference']}, L={sel['lookback']}; " + ", ".join(
             f"{'lstm' if m == 'network' else m} {w:.2f}" for m, w in comb["weights"].items())
@@ -265,7 +291,8 @@ def main() -> None:
                 f"{chosen} | **{mase['default']:.3f}** | {former['mase']:.3f} | {mase['lstm']:.3f} "
                 f"({lstm['mase_seeds_mean']:.3f} ± {lstm['mase_std']:.3f}) | "
                 f"{mase['combination']:.3f} | {mase['seasonal_naive']:.3f} | {mase['ets']:.3f} | "
-                f"{mase['arima']:.3f} | {cover(table['default'])} | {cover(former)} | "
+                f"{mase['arima']:.3f} | {again['errors']['n']:.0f} | {cover(table['default'])} | "
+                f"{cover(again['capped'])} | {cover(former)} | "
                 f"{cover(table['ets'])} | "
                 f"{cover(table['arima'])} | "
                 f"{wall:.0f} |")
@@ -284,6 +311,13 @@ def main() -> None:
         f"{n}, ARIMA {beats['arima']}/{n}, {mean_rank['default']:.2f}); mean coverage of the "
         f"80% / 95% intervals {c_then[0]:.2f} / {c_then[1]:.2f} (the default: {c_now[0]:.2f} / "
         f"{c_now[1]:.2f}).")
+    c_capped = np.mean(covers["capped"], axis=0)
+    interval_line = (
+        "Intervals (column *n*: calibration errors per step; conformal ranks need 9 for 80% and "
+        "39 for 95%, below that the Student-t prediction interval from the same errors): mean "
+        f"coverage of the 80% / 95% intervals {c_now[0]:.2f} / {c_now[1]:.2f}; with the ranks "
+        f"capped at the largest error instead (column *capped*, the rule before, recomputed from "
+        f"the same runs) {c_capped[0]:.2f} / {c_capped[1]:.2f}.")
     best = min(mean_rank, key=mean_rank.__getitem__)
     rank_met = mean_rank["default"] == mean_rank[best]
     targets = [
@@ -310,9 +344,11 @@ def main() -> None:
         "a calibration part and the validation part set them). "
         "Test MASE (lower is better; 1.0 = the in-sample one-step seasonal-naive error), "
         "interval coverage of the test values (nominal 0.80 / 0.95), wall time of the command "
-        "on this machine.", "", *lines, "", rank_line, "", former_line, "", "Targets:", "",
+        "on this machine.", "", *lines, "", rank_line, "", former_line, "", interval_line, "",
+        "Targets:", "",
         *targets, ""])
-    print("\n" + rank_line + "\n\n" + former_line + "\n\nTargets:\n" + "\n".join(targets))
+    print("\n" + "\n\n".join([rank_line, former_line, interval_line]) + "\n\nTargets:\n"
+          + "\n".join(targets))
     if ns.out:
         out = Path(ns.out) / (f"forecast_many_{slug}.md" if slug else "forecast_many.md")
         publish(out, text)

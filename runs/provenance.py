@@ -98,19 +98,36 @@ def imports(path: Path, root: Path = ROOT) -> set[str]:
     return found
 
 
+def sibling_scripts(path: Path) -> set[Path]:
+    """The scripts beside ``path`` that it imports by their bare name (a benchmark that reuses
+    another's loaders and runner: ``from forecast_many import ...``), those inside functions
+    too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                 and node.level == 0 else [])
+        found |= {path.parent / f"{n}.py" for n in names
+                  if "." not in n and (path.parent / f"{n}.py").is_file()}
+    return found - {path}
+
+
 def code_files(source: str, root: Path = ROOT) -> list[Path]:
     """The source's file and every pucklab module it reaches through imports, minus
-    :data:`PLUMBING`, sorted. ``source`` is a module name or a path relative to ``root``."""
+    :data:`PLUMBING`, and, for a script, the scripts beside it that it imports, sorted.
+    ``source`` is a module name or a path relative to ``root``."""
     start = module_file(source, root) if source.startswith("pucklab.") else root / source
     if start is None or not start.is_file():
         raise FileNotFoundError(f"no source {source!r} under {root}")
     seen, todo = {start}, [start]
     while todo:
-        for module in imports(todo.pop(), root):
-            path = module_file(module, root)
-            if path is not None and module not in PLUMBING and path not in seen:
-                seen.add(path)
-                todo.append(path)
+        path = todo.pop()
+        found = {f for m in imports(path, root) if m not in PLUMBING
+                 and (f := module_file(m, root)) is not None}
+        if path.relative_to(root).parts[0] not in PACKAGES:  # a script, not a pucklab module
+            found |= sibling_scripts(path)
+        todo += sorted(found - seen)
+        seen |= found
     return sorted(seen)
 
 

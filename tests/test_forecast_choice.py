@@ -17,6 +17,9 @@ from pucklab.seqmodels.forecast import cli as forecast_cli
 from pucklab.seqmodels.forecast.backtest import DEFAULT, run_backtest
 from pucklab.seqmodels.forecast.calibrate import Calibration, calibration_prepared
 from pucklab.seqmodels.forecast.combine import (
+    CONFORMAL,
+    STUDENT_T,
+    UNBOUNDED,
     Combination,
     Conformal,
     coverage,
@@ -142,6 +145,47 @@ def test_conformal_intervals_cover_as_promised_on_known_errors():
         lo, hi = c.bounds(np.zeros((20_000, 3)), level)
         assert coverage(fresh, lo, hi) == pytest.approx(level, abs=0.015)
     assert Conformal.from_dict(c.to_dict()) == c
+
+
+def test_too_few_errors_for_a_level_give_the_student_t_interval_not_a_capped_one():
+    # 5 errors at each of 2 steps: conformal ranks need 9 (80%) and 39 (95%); both levels fall
+    # back to mean -/+ t(4) * sd * sqrt(1 + 1/5), so the 95% interval is wider than the 80%
+    errors = np.array([[1.0, -2.0], [2.0, 0.0], [4.0, 1.0], [-1.0, 3.0], [0.0, 5.0]])
+    c = Conformal.fit(errors, np.zeros_like(errors))
+    assert c.errors == 5 and c.rule == {0.8: STUDENT_T, 0.95: STUDENT_T}
+    for level, t in ((0.8, 1.5332062740589), (0.95, 2.7764451051977)):  # t(4) quantiles
+        lo, hi = c.bounds(np.zeros(2), level)
+        half = t * errors.std(axis=0, ddof=1) * np.sqrt(1.2)
+        np.testing.assert_allclose(lo, errors.mean(axis=0) - half, rtol=1e-9)
+        np.testing.assert_allclose(hi, errors.mean(axis=0) + half, rtol=1e-9)
+    assert (c.bounds(np.zeros(2), 0.95)[1] > c.bounds(np.zeros(2), 0.8)[1]).all()
+    # 19 errors: enough for 80% (conformal), not for 95% (Student-t), which holds the 80%
+    mixed = Conformal.fit(np.arange(1.0, 20.0)[:, None], np.zeros((19, 1)))
+    assert mixed.rule == {0.8: CONFORMAL, 0.95: STUDENT_T}
+    assert mixed.bounds(np.zeros(1), 0.95)[1][0] >= mixed.bounds(np.zeros(1), 0.8)[1][0] == 18.0
+    # one error has no spread: unbounded, said so
+    one = Conformal.fit(np.ones((1, 3)), np.zeros((1, 3)))
+    assert one.rule == {0.8: UNBOUNDED, 0.95: UNBOUNDED}
+    assert np.isinf(one.bounds(np.zeros(3), 0.8)[1]).all()
+    assert Conformal.from_dict(c.to_dict()) == c
+    old = {"quantiles": {"0.1": [-1.0], "0.9": [1.0]}, "errors": 30}  # a run before the rule
+    assert Conformal.from_dict(old).rule == {}
+
+
+def test_the_student_t_interval_covers_as_promised_on_normal_errors():
+    # Known answer: for normal errors the interval from n = 5 of them holds a sixth with
+    # probability exactly the level (the capped conformal interval: 5/6 at both levels at best)
+    rng = np.random.default_rng(1)
+    inside = {0.8: 0, 0.95: 0}
+    trials = 4000
+    for _ in range(trials):
+        sample = rng.normal(3.0, 2.0, (6, 1))
+        c = Conformal.fit(sample[:5], np.zeros((5, 1)))
+        for level in inside:
+            lo, hi = c.bounds(np.zeros(1), level)
+            inside[level] += int(lo[0] <= sample[5, 0] <= hi[0])
+    for level, k in inside.items():
+        assert k / trials == pytest.approx(level, abs=0.02)
 
 
 def test_the_default_weights_members_by_their_inverse_mse():

@@ -60,6 +60,18 @@ def test_the_code_is_the_source_and_what_it_imports_except_plumbing(project: Pat
     assert found == {"seqmodels/lab/exp.py", "seqmodels/model.py", "runs/stats.py"}
 
 
+def test_a_script_reusing_a_script_beside_it_covers_that_script_and_its_imports(project: Path):
+    bench = project / "benchmarks"
+    bench.mkdir()
+    (bench / "many.py").write_text("import json\nfrom pucklab.seqmodels import model\n")
+    (bench / "unseen.py").write_text("import sys\n\ndef main():\n    from many import x\n")
+    (bench / "other.py").write_text("")  # beside it, not imported
+    found = {p.relative_to(project).as_posix() for p in code_files("benchmarks/unseen.py", project)}
+    # the sibling script counts, and what it imports; json and sys are no files of ours
+    assert found == {"benchmarks/unseen.py", "benchmarks/many.py", "seqmodels/model.py",
+                     "runs/stats.py"}
+
+
 def test_a_result_goes_stale_when_its_code_changes_and_says_which_file(project: Path):
     made = stamp("pucklab.seqmodels.lab.exp", "lab exp --seeds 2", [0, 1], root=project)
     assert len(made.commit) == 40 and made.seeds == "0 1" and "CPU cores" in made.machine

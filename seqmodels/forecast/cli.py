@@ -27,7 +27,7 @@ from pucklab.runs.device import DEVICES
 from pucklab.runs.result import RunResult, Stop
 from pucklab.runs.settings import Settings, setting
 from pucklab.runs.store import RunError, atomic_write, load_config
-from pucklab.seqmodels.forecast.combine import Combination
+from pucklab.seqmodels.forecast.combine import Combination, Conformal
 from pucklab.seqmodels.forecast.predict import predict
 from pucklab.seqmodels.forecast.report import format_table
 from pucklab.seqmodels.forecast.runner import COMMAND, check, run
@@ -98,9 +98,10 @@ def report(result: RunResult) -> int:
                  f"({again.wall_time_s:.1f} s)" if again else ""))
     print(f"backtest: {len(bt.origins)} origins x {bt.actual.shape[1]} steps over the last "
           f"{sp['n'] - sp['test_start']} points; MASE scale {bt.scale:.4g} (in-sample "
-          f"seasonal-naive MAE, m={s['season']}); intervals: conformal from "
-          f"{config['intervals']['errors']} {comb.part} origins (default, network, combination), "
-          "statsmodels' own (ets, arima)")
+          f"seasonal-naive MAE, m={s['season']}); intervals of default, network, combination "
+          f"from {config['intervals']['errors']} {comb.part} origins "
+          f"({Conformal.from_dict(config['intervals']).describe()}), statsmodels' own for ets, "
+          "arima")
     print(format_table(result.table, len(fits)))
     print(f"run: {result.run_dir}  (backtest.csv, forecasts.csv, forecast.png)")
     return 0

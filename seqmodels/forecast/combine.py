@@ -16,15 +16,28 @@ give the quantiles that are added to its forecast (with the finite-sample correc
 ``n`` exchangeable errors give at least the nominal coverage). They need no assumption about
 the errors' distribution and apply to any combination; the backtest measures their coverage on
 the test part beside ETS's and ARIMA's own model-based intervals.
+
+The correction needs enough errors: the upper end of a central ``level`` interval is the
+``ceil((n + 1)(1 + level) / 2)``-th smallest of ``n``, which exists only for ``n >= 9`` at 80%
+and ``n >= 39`` at 95%. A short series has fewer calibration origins than that (55 quarterly
+points give 5), and the largest error seen is not a 95% bound: capping the rank there made the
+80% and 95% intervals the same interval, covering far less than either promised. So where
+``n`` errors cannot give a level's conformal interval, that level's interval is the classical
+prediction interval for one more draw from the same errors, taken as normal: their mean plus or
+minus Student's ``t`` quantile with ``n - 1`` degrees of freedom times their standard deviation
+times ``sqrt(1 + 1/n)``, which widens as ``n`` shrinks instead of pretending. With one error
+there is no spread to scale, and the interval is unbounded. A wider level never gets a narrower
+interval than a narrower level. ``config.json`` says which rule gave each level.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from pucklab.seqmodels.forecast.metrics import mase
 
@@ -96,28 +109,63 @@ def inverse_mse_weights(held: dict[str, np.ndarray], actual: np.ndarray, scale: 
                        len(actual))
 
 
+CONFORMAL, STUDENT_T, UNBOUNDED = "conformal", "student-t", "unbounded"  # how a level was set
+
+
+def conformal_ranks(n: int, level: float) -> tuple[int, int] | None:
+    """The 1-based ranks, among ``n`` sorted errors, of the central ``level`` interval's ends
+    with the finite-sample correction (``floor((n + 1) q_lo)``, ``ceil((n + 1) q_hi)``); None
+    when ``n`` is too few for them to lie inside the sample."""
+    lo = math.floor((n + 1) * round((1 - level) / 2, 6))
+    hi = math.ceil((n + 1) * round((1 + level) / 2, 6))
+    return (lo, hi) if 1 <= lo and hi <= n else None
+
+
+def student_t_offsets(errors: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``level`` prediction interval for one more of ``errors``' (n, H) rows, per column,
+    the errors taken as normal: mean -/+ t_{n-1} * sd * sqrt(1 + 1/n); unbounded for n < 2."""
+    n = len(errors)
+    if n < 2:
+        inf = np.full(errors.shape[1:], np.inf)
+        return -inf, inf
+    half = (stats.t.ppf((1 + level) / 2, n - 1) * errors.std(axis=0, ddof=1)
+            * math.sqrt(1 + 1 / n))
+    mean = errors.mean(axis=0)
+    return mean - half, mean + half
+
+
 @dataclass(frozen=True)
 class Conformal:
-    """Per-step quantiles of the validation errors (actual - forecast), by quantile level."""
+    """Per-step offsets of the interval ends from the forecast, by quantile level, set from the
+    calibration errors (actual - forecast): conformal quantiles where there are enough errors
+    for the level, else the Student-t prediction interval (module docstring)."""
 
-    quantiles: dict[float, list[float]]  # level -> (H,) error quantile per step
-    errors: int  # validation origins they come from
+    quantiles: dict[float, list[float]]  # quantile level -> (H,) offset per step
+    errors: int  # calibration origins they come from
+    rule: dict[float, str] = field(default_factory=dict)  # interval level -> CONFORMAL / ...
 
     @classmethod
     def fit(cls, actual: np.ndarray, forecast: np.ndarray,
             levels: tuple[float, ...] = LEVELS) -> Conformal:
         errors = np.asarray(actual, dtype=float) - np.asarray(forecast, dtype=float)
-        n = len(errors)
-        out = {}
-        for q in quantile_levels(levels):
-            # the finite-sample corrected rank: ceil((n + 1) q) of n for an upper end,
-            # floor((n + 1) q) for a lower end; beyond the sample, the extreme error
-            if q > 0.5:
-                rank = min(n, math.ceil((n + 1) * q))
+        n, ordered = len(errors), np.sort(errors, axis=0)
+        out: dict[float, list[float]] = {}
+        rule: dict[float, str] = {}
+        inner: tuple[np.ndarray, np.ndarray] | None = None
+        for level in sorted(levels):
+            ranks = conformal_ranks(n, level)
+            if ranks is not None:
+                lo, hi = ordered[ranks[0] - 1], ordered[ranks[1] - 1]
+                rule[level] = CONFORMAL
             else:
-                rank = max(1, math.floor((n + 1) * q))
-            out[q] = np.sort(errors, axis=0)[rank - 1].tolist()
-        return cls(out, n)
+                lo, hi = student_t_offsets(errors, level)
+                rule[level] = STUDENT_T if n >= 2 else UNBOUNDED
+            if inner is not None:  # the wider level holds the narrower one
+                lo, hi = np.minimum(lo, inner[0]), np.maximum(hi, inner[1])
+            inner = (lo, hi)
+            out[round((1 - level) / 2, 6)] = lo.tolist()
+            out[round((1 + level) / 2, 6)] = hi.tolist()
+        return cls(dict(sorted(out.items())), n, rule)
 
     def bounds(self, forecast: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of the central ``level`` interval around (..., H) forecasts."""
@@ -125,14 +173,19 @@ class Conformal:
         return (forecast + np.asarray(self.quantiles[lo]),
                 forecast + np.asarray(self.quantiles[hi]))
 
+    def describe(self) -> str:
+        """How each level's interval was set, for the command's output."""
+        return ", ".join(f"{lv:.0%} {r}" for lv, r in sorted(self.rule.items()))
+
     def to_dict(self) -> dict[str, Any]:
         return {"quantiles": {f"{q:g}": v for q, v in self.quantiles.items()},
-                "errors": self.errors}
+                "errors": self.errors, "rule": {f"{lv:g}": r for lv, r in self.rule.items()}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Conformal:
+        """Also from a run written before the rule was recorded (all conformal then)."""
         return cls({float(q): [float(x) for x in v] for q, v in d["quantiles"].items()},
-                   int(d["errors"]))
+                   int(d["errors"]), {float(lv): str(r) for lv, r in d.get("rule", {}).items()})
 
 
 # -- scoring intervals -------------------------------------------------------------------------

@@ -109,6 +109,8 @@ def plot_backtest(path: Path, prep: Prepared, args: ForecastSettings, outcome: O
         t = int(bt.origins[i])
         span = xs[t + 1:t + 1 + h]
         for lv, alpha in zip(sorted(bounds, reverse=True), (0.12, 0.25), strict=False):
+            if not np.isfinite(bounds[lv][0][i]).all():  # one calibration error: no interval
+                continue
             ax.fill_between(span, bounds[lv][0][i], bounds[lv][1][i], color="tab:red",
                             alpha=alpha, lw=0, label=f"default {lv:.0%}" if k == 0 else None)
         for name, (colour, label) in styles.items():
