@@ -163,8 +163,8 @@ def main() -> int:
     lines = [f"# The GPU path: {name} against the CPU ({torch.get_num_threads()} threads of "
              f"{cpu_model()})", ""]
 
-    tf32, full = cells_match(dev, 16 if quick else 128, True), \
-        cells_match(dev, 16 if quick else 128, False)
+    cell_batch = 16 if quick else 128
+    tf32, full = cells_match(dev, cell_batch, True), cells_match(dev, cell_batch, False)
     lines += ["## Explicit cells against torch.nn on the device", "",
               "| cell | largest difference, cuDNN TF32 (default) | without TF32 |", "|---|---|---|",
               *(f"| {c} | {tf32[c]:.2e} | {full[c]:.2e} |" for c in tf32), ""]

@@ -314,7 +314,8 @@ def main() -> None:
     c_capped = np.mean(covers["capped"], axis=0)
     interval_line = (
         "Intervals (column *n*: calibration errors per step; conformal ranks need 9 for 80% and "
-        "39 for 95%, below that the Student-t prediction interval from the same errors): mean "
+        "39 for 95%, below that the Student-t prediction interval from the same errors, at "
+        "least their range): mean "
         f"coverage of the 80% / 95% intervals {c_now[0]:.2f} / {c_now[1]:.2f}; with the ranks "
         f"capped at the largest error instead (column *capped*, the rule before, recomputed from "
         f"the same runs) {c_capped[0]:.2f} / {c_capped[1]:.2f}.")

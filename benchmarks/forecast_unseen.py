@@ -127,7 +127,8 @@ def main() -> None:
         "benchmark's targets: every one, two thirds, two thirds, and the best mean rank).",
         "",
         "Intervals (column *n*: calibration errors per step; conformal ranks need 9 for 80% and "
-        "39 for 95%, below that the Student-t prediction interval from the same errors): mean "
+        "39 for 95%, below that the Student-t prediction interval from the same errors, at "
+        "least their range): mean "
         "coverage of the 80% / 95% intervals {:.2f} / {:.2f}; with the ranks capped at the "
         "largest error instead (column *capped*, the rule before, recomputed from the same "
         "runs) {:.2f} / {:.2f}.".format(*np.mean(covers["default"], axis=0),
