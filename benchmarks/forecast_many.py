@@ -10,9 +10,9 @@ on the same origins -- what the validation part chose, the 80% / 95% interval co
 default, ETS and ARIMA, and the wall time. Then the mean rank of each row over the series.
 Beside the default, the *former rule*: the same run's networks and baselines with the weights
 and intervals set on the validation part instead of the calibration part (recomputed, no
-training), so that the rule's effect is measured in one run; and *capped*: the default's
-intervals under the rule before the Student-t fallback (conformal ranks capped at the largest
-calibration error), recomputed the same way.
+training), so that the rule's effect is measured in one run; and *mix conformal*: the
+default's intervals under the rule before quantile averaging (conformal intervals from the
+mix's own calibration errors, Student-t where too few), recomputed the same way.
 
 The series ship offline: statsmodels' data sets, and pmdarima's (a benchmark-only extra,
 ``pip install -e ".[bench]"``). Horizons: 12 for monthly, 8 for quarterly, 6 for yearly and
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import re
 import shlex
 import subprocess
@@ -60,7 +59,13 @@ from pucklab.seqmodels.forecast.calibrate import (  # noqa: E402
     Calibration,
     calibration_prepared,
 )
-from pucklab.seqmodels.forecast.combine import LEVELS, combined, coverage  # noqa: E402
+from pucklab.seqmodels.forecast.combine import (  # noqa: E402
+    LEVELS,
+    Conformal,
+    combined,
+    coverage,
+    interval_scores,
+)
 from pucklab.seqmodels.forecast.fit import (  # noqa: E402
     FINAL,
     final_prepared,
@@ -181,22 +186,13 @@ def forecast(argv: list[str], work: Path, run_dir: Path) -> tuple[dict[str, dict
     return table, json.loads((run_dir / "config.json").read_text()), wall
 
 
-def capped_offsets(errors: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """The interval rule before the Student-t fallback: the finite-sample conformal ranks,
-    capped at the sample's ends when there are too few errors (the largest error seen standing
-    in for a 95% bound). Kept here to measure the change in the same run."""
-    n, ordered = len(errors), np.sort(errors, axis=0)
-    lo = max(1, math.floor((n + 1) * round((1 - level) / 2, 6)))
-    hi = min(n, math.ceil((n + 1) * round((1 + level) / 2, 6)))
-    return ordered[lo - 1], ordered[hi - 1]
-
-
 def recomputed(run_dir: Path, mase: float) -> dict[str, dict[str, float]]:
     """The same run's default forecaster recomputed from its own networks (no training):
     first under the current rule, which must give the run's own MASE, so that what follows
     differs by the rule alone; then ``former`` -- weights and intervals set on the validation
-    part, where the networks were chosen -- and ``capped`` -- the current weights with the
-    capped conformal ranks (:func:`capped_offsets`). MASE and the intervals' coverage of each,
+    part, where the networks were chosen -- and ``mixed`` -- the current forecast with
+    intervals from the mix's own calibration errors (:class:`Conformal`) instead of averaged
+    from its members'. MASE or interval scores (coverage, pinball) of each,
     and ``errors``: how many calibration errors per step set the intervals."""
     settings = saved_settings(run_dir)
     sel = load_config(run_dir)["selection"]
@@ -222,15 +218,15 @@ def recomputed(run_dir: Path, mase: float) -> dict[str, dict[str, float]]:
         held = Calibration(VALIDATION, prep, chosen, val_scale)
     members = [m for m in ("ets", "arima") if m in settings.baselines]
     errors = held.actual() - combined(held.forecasts(members), again.combination.weights)
-    capped = {f"coverage_{round(lv * 100)}": coverage(
-        bt.actual, *(bt.forecasts[DEFAULT] + end for end in capped_offsets(errors, lv)))
-        for lv in LEVELS}
+    mixed = Conformal.fit(errors, np.zeros_like(errors))
+    mixed_scores = interval_scores(bt.actual, {lv: mixed.bounds(bt.forecasts[DEFAULT], lv)
+                                               for lv in LEVELS}, bt.scale)
     former = run_backtest(*args)  # no calibration part: the validation part sets the weights
     fb = former.backtest
     row = {"mase": fc.mase(fb.actual, fb.forecasts[DEFAULT], fb.scale)}
     row.update({f"coverage_{round(lv * 100)}": coverage(fb.actual, *former.bounds[DEFAULT][lv])
                 for lv in LEVELS})
-    return {"former": row, "capped": capped, "errors": {"n": float(again.conformal.errors)}}
+    return {"former": row, "mixed": mixed_scores, "errors": {"n": float(again.conformal.errors)}}
 
 
 def cover(row: dict[str, float]) -> str:
@@ -258,12 +254,13 @@ def main() -> None:
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(extra)).strip("-")
     work = Path(tempfile.mkdtemp(prefix="forecast-many-"))
     lines = ["| series | kind | points | H | chosen | default | former rule | lstm (seeds) | "
-             "combination | seasonal naive | ETS | ARIMA | n | cover 80/95: default | capped | "
+             "combination | seasonal naive | ETS | ARIMA | n | cover 80/95: default | mix conformal | "
              "former | ETS | ARIMA | s |", "|" + "---|" * 19]
     print("\n".join(lines), flush=True)
     all_ranks, beats = [], {"seasonal_naive": 0, "ets": 0, "arima": 0}
     former_ranks, former_beats = [], {"ets": 0, "arima": 0}
-    covers: dict[str, list[list[float]]] = {"default": [], "former": [], "capped": []}
+    covers: dict[str, list[list[float]]] = {"default": [], "former": [], "mixed": []}
+    pinballs: dict[str, list[float]] = {"default": [], "mixed": []}
     for name in ns.series:
         kind, shape, _, horizon = SERIES[name]
         argv = command(name, work, extra)
@@ -280,7 +277,9 @@ def main() -> None:
         covers["default"].append([table["default"]["coverage_80"],
                                   table["default"]["coverage_95"]])
         covers["former"].append([former["coverage_80"], former["coverage_95"]])
-        covers["capped"].append([again["capped"]["coverage_80"], again["capped"]["coverage_95"]])
+        covers["mixed"].append([again["mixed"]["coverage_80"], again["mixed"]["coverage_95"]])
+        pinballs["default"].append(table["default"]["pinball"])
+        pinballs["mixed"].append(again["mixed"]["pinball"])
         sel, comb = config["selection"], config["combination"]
         chosen = (f"{sel['difference']}, L={sel['lookback']}; " + ", ".join(
             f"{'lstm' if m == 'network' else m} {w:.2f}" for m, w in comb["weights"].items())
@@ -292,7 +291,7 @@ def main() -> None:
                 f"({lstm['mase_seeds_mean']:.3f} ± {lstm['mase_std']:.3f}) | "
                 f"{mase['combination']:.3f} | {mase['seasonal_naive']:.3f} | {mase['ets']:.3f} | "
                 f"{mase['arima']:.3f} | {again['errors']['n']:.0f} | {cover(table['default'])} | "
-                f"{cover(again['capped'])} | {cover(former)} | "
+                f"{cover(again['mixed'])} | {cover(former)} | "
                 f"{cover(table['ets'])} | "
                 f"{cover(table['arima'])} | "
                 f"{wall:.0f} |")
@@ -311,14 +310,16 @@ def main() -> None:
         f"{n}, ARIMA {beats['arima']}/{n}, {mean_rank['default']:.2f}); mean coverage of the "
         f"80% / 95% intervals {c_then[0]:.2f} / {c_then[1]:.2f} (the default: {c_now[0]:.2f} / "
         f"{c_now[1]:.2f}).")
-    c_capped = np.mean(covers["capped"], axis=0)
+    c_mixed = np.mean(covers["mixed"], axis=0)
+    lower = sum(d < m for d, m in zip(pinballs["default"], pinballs["mixed"], strict=True))
     interval_line = (
-        "Intervals (column *n*: calibration errors per step; conformal ranks need 9 for 80% and "
-        "39 for 95%, below that the Student-t prediction interval from the same errors, at "
-        "least their range): mean "
-        f"coverage of the 80% / 95% intervals {c_now[0]:.2f} / {c_now[1]:.2f}; with the ranks "
-        f"capped at the largest error instead (column *capped*, the rule before, recomputed from "
-        f"the same runs) {c_capped[0]:.2f} / {c_capped[1]:.2f}.")
+        "Intervals (the default's ends: the weighted mean of its members' ends, the network's "
+        "conformal from *n* calibration errors per step, ETS's and ARIMA's their own): mean "
+        f"coverage of the 80% / 95% intervals {c_now[0]:.2f} / {c_now[1]:.2f}, mean pinball "
+        f"{np.mean(pinballs['default']):.3f}; with conformal intervals from the mix's own "
+        f"calibration errors instead (column *mix conformal*, the rule before, recomputed from "
+        f"the same runs) {c_mixed[0]:.2f} / {c_mixed[1]:.2f}, pinball "
+        f"{np.mean(pinballs['mixed']):.3f}; the averaged intervals' pinball lower on {lower}/{n}.")
     best = min(mean_rank, key=mean_rank.__getitem__)
     rank_met = mean_rank["default"] == mean_rank[best]
     targets = [

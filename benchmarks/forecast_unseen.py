@@ -11,7 +11,7 @@ offline; the table is what the plain command gives on them, whatever it is.
 Per series, as in ``forecast_many.py`` and from the same code: the test MASE of the default
 forecaster (the first row of ``backtest.csv``), the network ensemble, the fixed combination,
 seasonal naive, ETS and ARIMA, what the validation part chose, the default's 80% / 95% interval
-coverage (and, recomputed from the same run, under the capped rule it replaced), how many
+coverage (and, recomputed from the same run, under the mix-conformal rule it replaced), how many
 calibration errors set the intervals, and the wall time; then each row's mean rank and how
 often the default beats each baseline.
 
@@ -82,10 +82,11 @@ def main() -> None:
     ns = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="forecast-unseen-"))
     lines = ["| series | what | points | H | chosen | default | lstm | combination | "
-             "seasonal naive | ETS | ARIMA | n | cover 80/95 | capped | s |", "|" + "---|" * 15]
+             "seasonal naive | ETS | ARIMA | n | cover 80/95 | mix conformal | s |", "|" + "---|" * 15]
     print("\n".join(lines), flush=True)
     all_ranks, beats = [], {"seasonal_naive": 0, "ets": 0, "arima": 0}
-    covers: dict[str, list[list[float]]] = {"default": [], "capped": []}
+    covers: dict[str, list[list[float]]] = {"default": [], "mixed": []}
+    pinballs: dict[str, list[float]] = {"default": [], "mixed": []}
     for name in ns.series:
         what, loader, horizon = UNSEEN[name]
         slug = name.replace(" ", "-")
@@ -105,14 +106,15 @@ def main() -> None:
         for ref in beats:
             beats[ref] += mase["default"] < mase[ref]
         again = recomputed(work / f"run-{slug}", mase["default"])
-        for rule, row in (("default", table["default"]), ("capped", again["capped"])):
+        for rule, row in (("default", table["default"]), ("mixed", again["mixed"])):
             covers[rule].append([row["coverage_80"], row["coverage_95"]])
+            pinballs[rule].append(row["pinball"])
         sel = config["selection"]
         line = (f"| {name} | {what} | {config['series']['points']} | {horizon} | "
                 f"{sel['difference']}, L={sel['lookback']} | **{mase['default']:.3f}** | "
                 + " | ".join(f"{mase[r]:.3f}" for r in ROWS[1:])
                 + f" | {again['errors']['n']:.0f} | {cover(table['default'])} | "
-                f"{cover(again['capped'])} | {wall:.0f} |")
+                f"{cover(again['mixed'])} | {wall:.0f} |")
         lines.append(line)
         print(line, flush=True)
     n = len(ns.series)  # a failed series counts as beaten by every baseline
@@ -126,13 +128,13 @@ def main() -> None:
         f"{beats['ets']}/{n} and ARIMA on {beats['arima']}/{n} of these series (the "
         "benchmark's targets: every one, two thirds, two thirds, and the best mean rank).",
         "",
-        "Intervals (column *n*: calibration errors per step; conformal ranks need 9 for 80% and "
-        "39 for 95%, below that the Student-t prediction interval from the same errors, at "
-        "least their range): mean "
-        "coverage of the 80% / 95% intervals {:.2f} / {:.2f}; with the ranks capped at the "
-        "largest error instead (column *capped*, the rule before, recomputed from the same "
-        "runs) {:.2f} / {:.2f}.".format(*np.mean(covers["default"], axis=0),
-                                        *np.mean(covers["capped"], axis=0)),
+        "Intervals (the default's ends: the weighted mean of its members' ends, the network's "
+        "conformal from *n* calibration errors per step, ETS's and ARIMA's their own): mean "
+        "coverage of the 80% / 95% intervals {:.2f} / {:.2f}, mean pinball {:.3f}; with "
+        "conformal intervals from the mix's own calibration errors instead (column *mix "
+        "conformal*, the rule before, recomputed from the same runs) {:.2f} / {:.2f}, pinball "
+        "{:.3f}.".format(*np.mean(covers["default"], axis=0), np.mean(pinballs["default"]),
+                         *np.mean(covers["mixed"], axis=0), np.mean(pinballs["mixed"])),
     ]
     text = "\n".join([
         "# forecast on series it was never tuned or judged on: the plain command", "",
@@ -140,7 +142,7 @@ def main() -> None:
         "else (the defaults of `benchmarks/forecast_many.py`'s table). Test MASE (lower is "
         "better; 1.0 = the in-sample one-step seasonal-naive error), the default's interval "
         "coverage of the test values (nominal 0.80 / 0.95), wall time of the command on this "
-        "machine (the recomputation of *capped* not included).", "", *lines, "", *summary, ""])
+        "machine (the recomputation of *mix conformal* not included).", "", *lines, "", *summary, ""])
     print("\n" + "\n".join(summary))
     if ns.out:
         out = Path(ns.out) / "forecast_unseen.md"

@@ -26,6 +26,7 @@ from pucklab.seqmodels.forecast.combine import (
     interval_scores,
     inverse_mse_weights,
     pinball,
+    quantile_average,
 )
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.settings import ForecastSettings
@@ -243,3 +244,17 @@ def test_the_calibration_part_is_before_the_validation_part_and_nothing_saw_it(t
     short = trend_csv(tmp_path / "short.csv", n=30)
     tight = settings.replace(csv=str(short), lookback=14)
     assert calibration_prepared(prepare(tight)) is None
+
+
+def test_the_mix_interval_ends_are_the_weighted_mean_of_the_members_ends():
+    lo_a, hi_a = np.array([[0.0, -1.0]]), np.array([[2.0, 3.0]])
+    lo_b, hi_b = np.array([[4.0, 1.0]]), np.array([[8.0, 5.0]])
+    members = {"network": {0.8: (lo_a, hi_a)}, "ets": {0.8: (lo_b, hi_b)}}
+    mix = quantile_average(members, {"network": 0.25, "ets": 0.75})
+    np.testing.assert_allclose(mix[0.8][0], [[3.0, 0.5]])  # 0.25 * 0 + 0.75 * 4, ...
+    np.testing.assert_allclose(mix[0.8][1], [[6.5, 4.5]])
+    alone = quantile_average(members, {"network": 1.0})  # one member: its own interval
+    np.testing.assert_array_equal(alone[0.8][0], lo_a)
+    unbounded = {"network": {0.8: (np.full((1, 2), -np.inf), np.full((1, 2), np.inf))},
+                 "ets": {0.8: (lo_b, hi_b)}}
+    assert np.isinf(quantile_average(unbounded, {"network": 0.5, "ets": 0.5})[0.8][1]).all()

@@ -4,6 +4,7 @@ than naive, runs are reproducible and resumable, predict works, bad input is one
 from __future__ import annotations
 
 import csv
+import io
 import shutil
 from pathlib import Path
 
@@ -237,3 +238,32 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(tmp_path, monkeypatch, capsys)
     assert forecast_cli.main([*argv[:-len(QUICK) - 2], "--run-dir", str(tmp_path / "b"),
                               *QUICK]) == 0
     assert read_table(run) == read_table(tmp_path / "b")
+
+
+def test_predict_repeats_the_backtests_last_origin_with_its_averaged_intervals(tmp_path, capsys):
+    # With ETS and ARIMA in the mix, the default's interval ends are the weighted mean of the
+    # members' ends (the network's conformal, ETS's and ARIMA's own). predict, given the series
+    # up to the backtest's last origin, must give that origin's forecast and ends again: the
+    # same networks, the same fixed-parameter members, the same averaging.
+    path = sine_csv(tmp_path / "noisy.csv", n=200, noise=0.3)
+    run_dir = tmp_path / "run"
+    assert forecast_cli.main(["--csv", str(path), "--column", "y", "--time-column", "t",
+                              "--horizon", "6", "--lookback", "24", "--seed", "0",
+                              "--epochs", "30", "--hidden", "16", "--batch-size", "16",
+                              "--no-progress", "--baselines", "ets", "arima",
+                              "--run-dir", str(run_dir)]) == 0
+    config = load_config(run_dir)
+    assert config["intervals"]["of"] == "network" and set(config["combination"]["weights"]) == {
+        "network", "ets", "arima"}
+    rows = list(csv.DictReader(open(run_dir / "forecasts.csv")))
+    last = [r for r in rows if r["origin"] == rows[-1]["origin"]]
+    head = tmp_path / "head.csv"
+    pd.read_csv(path).iloc[:int(float(last[0]["origin"])) + 1].to_csv(head, index=False)
+    capsys.readouterr()
+    assert forecast_cli.main(["predict", str(run_dir), "--csv", str(head)]) == 0
+    again = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    ends = ("lower_80", "upper_80", "lower_95", "upper_95")
+    for was, now in zip(last, again, strict=True):
+        assert float(now["forecast"]) == pytest.approx(float(was["default"]), rel=1e-4)
+        for end in ends:
+            assert float(now[end]) == pytest.approx(float(was[f"default_{end}"]), rel=1e-4)

@@ -4,12 +4,13 @@ the combination and the baselines, on the same test origins, with prediction int
 Rows, in this order (``backtest.csv``; the first is what ``forecast predict`` uses):
 
 - ``default``: the network ensemble, ETS and ARIMA weighted by their inverse MSE on the
-  calibration part (:mod:`.combine`, :mod:`.calibrate`), with split-conformal intervals
-  calibrated there;
+  calibration part (:mod:`.combine`, :mod:`.calibrate`); its intervals the same weighted
+  mean of the members' interval ends (quantile averaging);
 - the cell's name (``lstm`` ...): the ensemble, the mean forecast of every seed's network, with
   the spread of the seeds' own MASE beside it (``mase_std``; each seed's row is in
-  ``backtest_seeds.csv``) and its conformal intervals;
-- ``combination``: the equal mean of the network ensemble, ETS and ARIMA, fixed in advance;
+  ``backtest_seeds.csv``) and its conformal intervals, calibrated on the calibration part;
+- ``combination``: the equal mean of the network ensemble, ETS and ARIMA, fixed in advance,
+  its intervals averaged equally;
 - the baselines (naive, seasonal naive, drift, ETS, ARIMA); ETS and ARIMA with their own
   model-based intervals from statsmodels.
 
@@ -35,6 +36,7 @@ from pucklab.seqmodels.forecast.combine import (
     combined,
     equal,
     inverse_mse_weights,
+    quantile_average,
 )
 from pucklab.seqmodels.forecast.fit import ensemble_forecasts
 from pucklab.seqmodels.forecast.model import Forecaster
@@ -53,7 +55,8 @@ class Outcome:
     seed_table: dict[str, dict[str, float]]  # "lstm/seed-0" -> its metrics
     bounds: dict[str, Bounds]  # model -> level -> (lower, upper), (O, H) each
     combination: Combination
-    conformal: Conformal  # the default forecaster's interval offsets
+    conformal: Conformal  # the network ensemble's interval offsets (the default's average
+    # them with ETS's and ARIMA's own: combine.quantile_average)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # ets / arima parameters
     val_mase: float = float("nan")  # the network ensemble's validation MASE
 
@@ -90,22 +93,20 @@ def run_backtest(prep: Prepared, final: Prepared, settings: ForecastSettings,
     test_members: dict[str, np.ndarray] = {"network": net}
     test_members.update({m: baselines[m] for m in members})
     default = combined(test_members, weights.weights)
-    conformal = Conformal.fit(h_actual, combined(h_forecasts, weights.weights))
+    conformal = Conformal.fit(h_actual, h_forecasts["network"])
     fixed = equal(tuple(test_members))
     everything = combined(test_members, fixed)
 
     forecasts: dict[str, np.ndarray] = {DEFAULT: default, cell: net, COMBINATION: everything,
                                         **baselines}
-    bounds: dict[str, Bounds] = {
-        DEFAULT: {lv: conformal.bounds(default, lv) for lv in LEVELS},
-        cell: {lv: Conformal.fit(h_actual, h_forecasts["network"]).bounds(net, lv)
-               for lv in LEVELS},
-        COMBINATION: {lv: Conformal.fit(h_actual, combined(h_forecasts, fixed))
-                      .bounds(everything, lv) for lv in LEVELS}}
+    bounds: dict[str, Bounds] = {cell: {lv: conformal.bounds(net, lv) for lv in LEVELS}}
     for m in members:
         one_pass = made[m]
         assert isinstance(one_pass, fc.OnePass)
         bounds[m] = one_pass.intervals(y, origins, h, LEVELS)
+    by_member: dict[str, Bounds] = {"network": bounds[cell], **{m: bounds[m] for m in members}}
+    bounds[DEFAULT] = quantile_average(by_member, weights.weights)
+    bounds[COMBINATION] = quantile_average(by_member, fixed)
     params = {m: made[m].params for m in weights.members  # type: ignore[attr-defined]
               if m in made}
     v_net = h_forecasts["network"] if held is on_validation else \

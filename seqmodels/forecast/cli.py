@@ -98,10 +98,10 @@ def report(result: RunResult) -> int:
                  f"({again.wall_time_s:.1f} s)" if again else ""))
     print(f"backtest: {len(bt.origins)} origins x {bt.actual.shape[1]} steps over the last "
           f"{sp['n'] - sp['test_start']} points; MASE scale {bt.scale:.4g} (in-sample "
-          f"seasonal-naive MAE, m={s['season']}); intervals of default, network, combination "
-          f"from {config['intervals']['errors']} {comb.part} origins "
-          f"({Conformal.from_dict(config['intervals']).describe()}), statsmodels' own for ets, "
-          "arima")
+          f"seasonal-naive MAE, m={s['season']}); intervals: the network's conformal from "
+          f"{config['intervals']['errors']} {comb.part} origins "
+          f"({Conformal.from_dict(config['intervals']).describe()}), statsmodels' own for ets "
+          "and arima, default and combination averaging their members' ends")
     print(format_table(result.table, len(fits)))
     print(f"run: {result.run_dir}  (backtest.csv, forecasts.csv, forecast.png)")
     return 0

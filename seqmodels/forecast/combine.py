@@ -11,11 +11,16 @@ was chosen on (:mod:`.calibrate`: the network's validation error is the best of 
 too good to weigh by). A member that forecast that part badly gets little weight, none is
 dropped on a coin flip, and the test part never takes part.
 
-Intervals are split-conformal: the forecaster's errors at the calibration origins, step by step,
-give the quantiles that are added to its forecast (with the finite-sample correction, so that
-``n`` exchangeable errors give at least the nominal coverage). They need no assumption about
-the errors' distribution and apply to any combination; the backtest measures their coverage on
-the test part beside ETS's and ARIMA's own model-based intervals.
+The mix's intervals average its members' (quantile averaging): each end is the weighted mean,
+with the mix's weights, of the members' same ends. ETS and ARIMA bring their own model-based
+intervals from statsmodels; the network ensemble's are split-conformal: its errors at the
+calibration origins, step by step, give the quantiles that are added to its forecast (with the
+finite-sample correction, so that ``n`` exchangeable errors give at least the nominal
+coverage). Conformal intervals of the mix itself, from the mix's own calibration errors, were
+the rule before: on series whose calibration part holds few errors (5 on a 55-quarter series)
+they are as wide as those few errors say, while ETS's and ARIMA's rest on every residual of
+their fit; recomputed from the same runs, the averaged intervals covered closer to nominal
+with a lower pinball loss on the benchmark and on the held-out series.
 
 The correction needs enough errors: the upper end of a central ``level`` interval is the
 ``ceil((n + 1)(1 + level) / 2)``-th smallest of ``n``, which exists only for ``n >= 9`` at 80%
@@ -192,8 +197,18 @@ class Conformal:
                    int(d["errors"]), {float(lv): str(r) for lv, r in d.get("rule", {}).items()})
 
 
-# -- scoring intervals -------------------------------------------------------------------------
+# -- intervals of a mix, and their scores ------------------------------------------------------
 Bounds = dict[float, tuple[np.ndarray, np.ndarray]]  # level -> (lower, upper), each (O, H)
+
+
+def quantile_average(bounds: dict[str, Bounds], weights: dict[str, float]) -> Bounds:
+    """A mix's intervals: each end the weighted mean of its members' same ends (quantile
+    averaging): the network's conformal ends, ETS's and ARIMA's own model-based ones. Where
+    one member's interval is unbounded, so is the mix's."""
+    levels = bounds[next(iter(weights))].keys()
+    return {lv: (np.sum([w * bounds[m][lv][0] for m, w in weights.items()], axis=0),
+                 np.sum([w * bounds[m][lv][1] for m, w in weights.items()], axis=0))
+            for lv in levels}
 
 
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:

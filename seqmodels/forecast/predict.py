@@ -21,7 +21,12 @@ from pucklab.runs.store import (
     saved_fact,
 )
 from pucklab.seqmodels.forecast import metrics as fc
-from pucklab.seqmodels.forecast.combine import LEVELS, Combination, Conformal
+from pucklab.seqmodels.forecast.combine import (
+    LEVELS,
+    Combination,
+    Conformal,
+    quantile_average,
+)
 from pucklab.seqmodels.forecast.fit import FINAL, kept_network, seed_dir
 from pucklab.seqmodels.forecast.model import Forecaster
 from pucklab.seqmodels.forecast.runner import saved_settings
@@ -87,10 +92,17 @@ def predict(run_dir: Path | str, dataset: str | None = None, csv_path: str | Non
                              for m in models])
     weights = Combination.from_dict(config["combination"]).weights
     last = np.array([len(series) - 1])
-    parts = {m: per_seed.mean(axis=0) if m == "network" else
-             fc.rebuild(config["members"][m])(series.values, last, args.horizon)[0]
-             for m in weights}
+    rebuilt = {m: fc.rebuild(config["members"][m]) for m in weights if m != "network"}
+    parts = {"network": per_seed.mean(axis=0),
+             **{m: f(series.values, last, args.horizon)[0] for m, f in rebuilt.items()}}
     forecast = np.sum([w * parts[m] for m, w in weights.items()], axis=0)
     conformal = Conformal.from_dict(config["intervals"])
-    return Prediction(series.future_index(args.horizon), forecast,
-                      {lv: conformal.bounds(forecast, lv) for lv in LEVELS}, per_seed, weights)
+    if config["intervals"].get("of") != "network":  # a run from before quantile averaging
+        bounds = {lv: conformal.bounds(forecast, lv) for lv in LEVELS}
+    else:
+        by_member = {"network": {lv: conformal.bounds(parts["network"], lv) for lv in LEVELS}}
+        for m, f in rebuilt.items():
+            ends = f.intervals(series.values, last, args.horizon, LEVELS)
+            by_member[m] = {lv: (lo[0], hi[0]) for lv, (lo, hi) in ends.items()}
+        bounds = quantile_average(by_member, weights)
+    return Prediction(series.future_index(args.horizon), forecast, bounds, per_seed, weights)

@@ -188,7 +188,7 @@ def _record(folder: Path, prep: Prepared, found: Searched, outcome: Outcome) -> 
     config.update(_facts(prep))
     config["selection"] = found.to_dict()
     config["combination"] = outcome.combination.to_dict()
-    config["intervals"] = outcome.conformal.to_dict()
+    config["intervals"] = {**outcome.conformal.to_dict(), "of": "network"}
     config["members"] = outcome.members
     save_config(folder, config)
 
