@@ -84,32 +84,31 @@ def module_file(module: str, root: Path = ROOT) -> Path | None:
     return None
 
 
-def imports(path: Path, root: Path = ROOT) -> set[str]:
-    """The pucklab modules ``path`` imports (``from pucklab.a import b``: ``pucklab.a.b`` when
-    that is a module, else ``pucklab.a``), those inside functions too."""
-    found = set()
+def _references(path: Path, root: Path = ROOT) -> tuple[set[str], set[Path]]:
+    """What ``path`` imports, those inside functions too, read in one walk of its syntax tree:
+    the pucklab modules (``from pucklab.a import b``: ``pucklab.a.b`` when that is a module,
+    else ``pucklab.a``), and the scripts beside it that it imports by their bare name (a
+    benchmark that reuses another's loaders and runner: ``from forecast_many import ...``)."""
+    modules: set[str] = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("pucklab.")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pucklab."):
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if module_file(sub, root) else node.module)
-    return found
+            modules |= {a.name for a in node.names if a.name.startswith("pucklab.")}
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            if node.module.startswith("pucklab."):
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    modules.add(sub if module_file(sub, root) else node.module)
+    scripts = {path.parent / f"{n}.py" for n in names
+               if "." not in n and (path.parent / f"{n}.py").is_file()}
+    return modules, scripts - {path}
 
 
-def sibling_scripts(path: Path) -> set[Path]:
-    """The scripts beside ``path`` that it imports by their bare name (a benchmark that reuses
-    another's loaders and runner: ``from forecast_many import ...``), those inside functions
-    too."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                 [node.module] if isinstance(node, ast.ImportFrom) and node.module
-                 and node.level == 0 else [])
-        found |= {path.parent / f"{n}.py" for n in names
-                  if "." not in n and (path.parent / f"{n}.py").is_file()}
-    return found - {path}
+def imports(path: Path, root: Path = ROOT) -> set[str]:
+    """The pucklab modules ``path`` imports, those inside functions too."""
+    return _references(path, root)[0]
 
 
 def code_files(source: str, root: Path = ROOT) -> list[Path]:
@@ -122,10 +121,11 @@ def code_files(source: str, root: Path = ROOT) -> list[Path]:
     seen, todo = {start}, [start]
     while todo:
         path = todo.pop()
-        found = {f for m in imports(path, root) if m not in PLUMBING
+        modules, scripts = _references(path, root)
+        found = {f for m in modules if m not in PLUMBING
                  and (f := module_file(m, root)) is not None}
         if path.relative_to(root).parts[0] not in PACKAGES:  # a script, not a pucklab module
-            found |= sibling_scripts(path)
+            found |= scripts
         todo += sorted(found - seen)
         seen |= found
     return sorted(seen)
