@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ from pucklab.agents.harness import Logits
 from pucklab.agents.settings import AgentSettings
 from pucklab.agents.trained import load_run
 from pucklab.agents.video import play_sessions, write_video
+from pucklab.runs.cli import changed_flags
 from pucklab.runs.figures import pyplot, save_figure
 from pucklab.runs.metrics import read_metrics
 from pucklab.runs.provenance import publish
@@ -125,11 +127,8 @@ def curve(rows: list[dict[str, float]], scores: list[tuple[int, int, int]], path
 def training_command(settings: AgentSettings) -> str:
     """The ``train-agent`` command that trained the run, as a reader retypes it: the settings
     that differ from the env's resolved defaults, as flags (the run folder keeps no argv)."""
-    given = settings.resolved().to_dict()
-    default = AgentSettings(env=settings.env).resolved().to_dict()
-    flags = [f"--{name.replace('_', '-')} {value}" for name, value in given.items()
-             if value != default.get(name)]
-    return " ".join(["train-agent", "--env", settings.env, *flags])
+    flags = changed_flags(settings.resolved(), AgentSettings(env=settings.env).resolved())
+    return shlex.join(["train-agent", "--env", settings.env, *flags])
 
 
 def main() -> None:

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import Field, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pucklab.runs.config_files import read_config_file, to_toml
-from pucklab.runs.settings import S, Settings, defaults, field_info, flag_name, flat_names, walk
+from pucklab.runs.settings import (
+    S,
+    Settings,
+    defaults,
+    field_info,
+    fields_of,
+    flag_name,
+    flat_names,
+    walk,
+)
 from pucklab.runs.stopping import Interrupted
 from pucklab.runs.store import RunError, load_run_settings
 
@@ -124,6 +134,42 @@ def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(f.name, **{k: v for k, v in kw.items() if k != "dest"})
         else:
             parser.add_argument(flag_name(f), **kw)
+
+
+def changed_flags(settings: Settings, base: Settings) -> list[str]:
+    """The command-line arguments that turn ``base`` into ``settings``: the inverse of
+    :func:`add_flags` for the settings that differ, in declaration order (``--no-x`` for a
+    switched-off switch, a list's items after its flag, a table as ``KEY=VALUE``), so that a
+    result can print the command a reader retypes. A setting with no flag, or one set to None
+    where the base has a value, has no argument that says it: :class:`RunError`."""
+    claimed: dict[str, Field[Any]] = {}  # flag -> the setting it sets, as add_flags decides
+    for f, _, _, _ in sorted(walk(type(settings)), key=lambda e: e[3]):
+        claimed.setdefault(flag_name(f), f)
+    argv: list[str] = []
+    for (f, tp, value), (_, _, was) in zip(_leaves(settings), _leaves(base), strict=True):
+        if value == was:
+            continue
+        flag = flag_name(f)
+        if not f.metadata.get("cli", True) or claimed[flag] is not f or value is None:
+            raise RunError(f"{f.name} = {value!r} has no command-line flag that sets it")
+        if tp is bool:
+            argv.append(flag if value else "--no-" + flag[2:])
+            continue
+        words = ([f"{k}={v}" for k, v in value.items()] if isinstance(value, dict) else
+                 [str(v) for v in value] if isinstance(value, list) else [str(value)])
+        argv += words if f.metadata.get("positional") else [flag, *words]
+    return argv
+
+
+def _leaves(settings: Any) -> Iterator[tuple[Field[Any], Any, Any]]:
+    """(field, type, value) of every setting, nested settings' own included, in :func:`walk`'s
+    order (an outer and a nested setting may share a name: forecast's and its trainer's seed)."""
+    for f, tp, _ in fields_of(type(settings)):
+        value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(tp):
+            yield from _leaves(value)
+        else:
+            yield f, tp, value
 
 
 def _argument(f: Field[Any], tp: Any, default: Any) -> dict[str, Any]:

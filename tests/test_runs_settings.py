@@ -111,3 +111,30 @@ def test_cross_field_rules():
         TrainConfig(optimizer="nesterov", momentum=0.0).validate()
     with pytest.raises(RunError, match="exactly one of --dataset or --csv"):
         ForecastSettings(dataset="co2", csv="x.csv").validate()
+
+
+@pytest.mark.parametrize("cls, changes", [
+    (Outer, {"kind": "b", "count": 3, "seeds": [1, 2], "rate": 0.25, "size": 4}),
+    (AgentSettings, {"env": "pucklab/Pong-v0", "lr": 0.003, "side_by_side": False,
+                     "eval_stochastic": True, "seed": 7}),
+    (ForecastSettings, {"dataset": "co2", "horizon": 12, "seeds": [0, 1, 2],
+                        "autoregressive": False, "lr": 0.01, "patience": 7}),
+    (CharRNNSettings, {"cell": "gru", "minutes": 1.5, "progress": False}),
+])
+def test_changed_flags_parse_back_to_the_settings_they_came_from(cls, changes):
+    """The command a result prints is the command that makes the same settings again."""
+    from pucklab.runs.cli import changed_flags, parse_settings
+
+    base = cls()
+    settings = base.replace(**changes)
+    argv = changed_flags(settings, base)
+    assert len([a for a in argv if a.startswith("--")]) == len(changes)
+    assert parse_settings(cls, argv, "test") == settings.resolved()
+
+
+def test_changed_flags_say_when_no_flag_can_set_a_value():
+    from pucklab.runs.cli import changed_flags
+
+    assert changed_flags(Outer(), Outer()) == []
+    with pytest.raises(RunError, match="size = None has no command-line flag"):
+        changed_flags(Outer(), Outer(size=3))
