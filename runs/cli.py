@@ -111,6 +111,17 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def flag_owners(cls: type) -> dict[str, Field[Any]]:
+    """Flag -> the setting of ``cls`` it sets. Settings that are no flag (``cli=False``) own
+    none; where an outer and a nested setting share a flag, the outer one owns it (forecast's
+    ``--seed SEED ...`` over the trainer's ``seed``, which forecast sets per network)."""
+    owners: dict[str, Field[Any]] = {}
+    for f, _, _, _ in sorted(walk(cls), key=lambda e: e[3]):  # outer settings first
+        if f.metadata.get("cli", True):
+            owners.setdefault(flag_name(f), f)
+    return owners
+
+
 def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     """One flag per setting of ``cls`` (nested settings too), help with choices and default;
     ``positional`` settings as arguments.
@@ -120,13 +131,11 @@ def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     ``--seed SEED ...`` over the trainer's ``seed``, which forecast sets per network).
     """
     shown = defaults(cls)
-    entries = sorted(walk(cls), key=lambda e: e[3])  # outer settings claim their flags first
-    taken: set[str] = set()
-    for f, tp, _, _ in entries:
+    owners = flag_owners(cls)
+    for f, tp, _, _ in sorted(walk(cls), key=lambda e: e[3]):
         m = f.metadata
-        if not m.get("cli", True) or flag_name(f) in taken:
+        if owners.get(flag_name(f)) is not f:
             continue
-        taken.add(flag_name(f))
         kw = _argument(f, tp, shown.get(f.name))
         if m.get("positional"):
             if f.name in shown:
@@ -142,15 +151,13 @@ def changed_flags(settings: Settings, base: Settings) -> list[str]:
     switched-off switch, a list's items after its flag, a table as ``KEY=VALUE``), so that a
     result can print the command a reader retypes. A setting with no flag, or one set to None
     where the base has a value, has no argument that says it: :class:`RunError`."""
-    claimed: dict[str, Field[Any]] = {}  # flag -> the setting it sets, as add_flags decides
-    for f, _, _, _ in sorted(walk(type(settings)), key=lambda e: e[3]):
-        claimed.setdefault(flag_name(f), f)
+    owners = flag_owners(type(settings))
     argv: list[str] = []
     for (f, tp, value), (_, _, was) in zip(_leaves(settings), _leaves(base), strict=True):
         if value == was:
             continue
         flag = flag_name(f)
-        if not f.metadata.get("cli", True) or claimed[flag] is not f or value is None:
+        if owners.get(flag) is not f or value is None:
             raise RunError(f"{f.name} = {value!r} has no command-line flag that sets it")
         if tp is bool:
             argv.append(flag if value else "--no-" + flag[2:])
